@@ -1,0 +1,913 @@
+#!/usr/bin/env python3
+"""Reverse-proxy benchmark: static nginx vs nginx proxy vs Next.js rewrites vs the BFF."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+NEXT_DIR = HERE / "next-rewrites"
+NEXT_BIN = NEXT_DIR / "node_modules" / "next" / "dist" / "bin" / "next"
+NEXT_STAMP = NEXT_DIR / ".next" / "bench-build.json"
+NEXT_SOURCES = ("package.json", "package-lock.json", "next.config.mjs")
+BFF_CONF = REPO / "bff" / "gunicorn.conf.py"
+NGINX = "nginx"
+WRK = "wrk"
+DEFAULT_STATIC_PORT = 18181
+STARTUP_TIMEOUT_S = 60.0
+BUILD_TIMEOUT_S = 900.0
+STOP_TIMEOUT_S = 10.0
+# wrk -t1 is pinned to this CPU by default; see bench/README.md for the measurement behind it.
+DEFAULT_WRK_CPU = "none"
+
+TARGETS = ("direct", "nginx", "next", "bff")
+LABELS = {
+    "direct": "static direct",
+    "nginx": "nginx proxy",
+    "next": "Next.js rewrites",
+    "bff": "BFF",
+}
+RPS_TARGETS = {"1k": 1.0, "100k": 1.5}
+ADDED_P50_TARGET_MS = 0.3
+UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+
+RPS_RE = re.compile(r"^Requests/sec:\s+([\d.]+)", re.MULTILINE)
+PCT_RE = re.compile(r"^\s*(50|99)(?:\.0+)?%\s+([\d.]+)(us|ms|s|m|h)\s*$", re.MULTILINE)
+REQS_RE = re.compile(r"^\s*(\d+) requests in ", re.MULTILINE)
+NON2XX_RE = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
+SOCKERR_RE = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+
+ROUTES_TOML = """\
+[upstreams.static]
+health_path = "/healthz"
+
+[[routes]]
+name = "static"
+prefix = "/api/static"
+upstream = "static"
+upstream_prefix = "/static"
+methods = ["GET", "HEAD"]
+"""
+
+
+class BenchError(RuntimeError):
+    """A benchmark step failed and the run cannot continue."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Size:
+    """A response body size, e.g. label '1k' for 1024 bytes."""
+
+    label: str
+    nbytes: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """A server under test and the path prefix its static files live under."""
+
+    key: str
+    base_url: str
+    prefix: str
+
+    def url(self, size: Size) -> str:
+        """Return the URL of the JSON file of the given size on this target."""
+        return f"{self.base_url}{self.prefix}/{size.label}.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class WrkStats:
+    """The figures parsed from one wrk run."""
+
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    non_2xx: int
+    socket_errors: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Measurement:
+    """One wrk run against one target and size."""
+
+    target: str
+    size: str
+    connections: int
+    duration_s: int
+    stats: WrkStats
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """Parsed command-line options."""
+
+    duration: int
+    connections: int
+    sizes: tuple[Size, ...]
+    targets: tuple[str, ...]
+    json_path: Path | None
+    quick: bool
+    warmup: int
+    wrk_cpu: str
+    keep_tmp: bool
+
+
+class Processes:
+    """Starts servers in their own process groups and stops every one of them on close."""
+
+    def __init__(self, logdir: Path) -> None:
+        """Remember where server logs go."""
+        self.logdir = logdir
+        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+    def start(
+        self, name: str, argv: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start one server with stdout and stderr going to <logdir>/<name>.log."""
+        log = self.log_path(name).open("ab")
+        full_env = {**os.environ, **(env or {})}
+        try:
+            proc = subprocess.Popen(  # noqa: S603
+                list(argv),
+                cwd=cwd,
+                env=full_env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        finally:
+            log.close()
+        self.procs.append((name, proc))
+        return proc
+
+    def log_path(self, name: str) -> Path:
+        """Return the log file of a named server."""
+        return self.logdir / f"{name}.log"
+
+    def log_tail(self, name: str, lines: int = 30) -> str:
+        """Return the last lines of a server's log."""
+        path = self.log_path(name)
+        if not path.exists():
+            return "(no log)"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    def close(self) -> None:
+        """Stop all started servers, newest first: SIGTERM to the group, then SIGKILL."""
+        for _name, proc in reversed(self.procs):
+            stop_group(proc)
+        self.procs.clear()
+
+
+def stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate a process group started with start_new_session, killing it if it lingers."""
+    for sig, wait_s in ((signal.SIGTERM, STOP_TIMEOUT_S), (signal.SIGKILL, STOP_TIMEOUT_S)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=wait_s)
+        except subprocess.TimeoutExpired:
+            continue
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # leftover children of the group
+        return
+
+
+def log(msg: str) -> None:
+    """Print a progress line to stderr."""
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def parse_size(text: str) -> Size:
+    """Parse '1k', '100k' or '1m' into a Size (k = 1024 bytes)."""
+    m = re.fullmatch(r"(\d+)([km]?)", text.strip().lower())
+    if not m or int(m.group(1)) == 0:
+        raise argparse.ArgumentTypeError(f"bad size {text!r}; use e.g. 1k,100k")
+    factor = {"": 1, "k": 1024, "m": 1024 * 1024}[m.group(2)]
+    return Size(label=f"{m.group(1)}{m.group(2)}", nbytes=int(m.group(1)) * factor)
+
+
+def parse_sizes(text: str) -> tuple[Size, ...]:
+    """Parse a comma-separated size list."""
+    sizes = tuple(parse_size(part) for part in text.split(",") if part.strip())
+    if not sizes:
+        raise argparse.ArgumentTypeError("no sizes given")
+    return sizes
+
+
+def parse_targets(text: str) -> tuple[str, ...]:
+    """Parse a comma-separated list of target keys."""
+    keys = tuple(part.strip() for part in text.split(",") if part.strip())
+    bad = [k for k in keys if k not in TARGETS]
+    if bad or not keys:
+        raise argparse.ArgumentTypeError(f"bad targets {bad}; choose from {','.join(TARGETS)}")
+    return tuple(k for k in TARGETS if k in keys)
+
+
+def positive_int(text: str) -> int:
+    """Parse a positive integer argument."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be >= 1")
+    return value
+
+
+def parse_args(argv: Sequence[str]) -> Options:
+    """Parse the command line."""
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--duration", type=positive_int, default=10, help="seconds per wrk run")
+    p.add_argument("--connections", type=positive_int, default=10, help="wrk connections")
+    p.add_argument("--sizes", type=parse_sizes, default=parse_sizes("1k,100k"))
+    p.add_argument("--targets", type=parse_targets, default=TARGETS, help=",".join(TARGETS))
+    p.add_argument("--json", type=Path, default=None, help="write full results to this file")
+    p.add_argument("--quick", action="store_true", help="smoke mode: 1 s warm-up, strict errors")
+    p.add_argument("--warmup", type=positive_int, default=2, help="warm-up seconds per run")
+    p.add_argument("--wrk-cpu", default=DEFAULT_WRK_CPU, help="CPU to pin wrk to, or 'none'")
+    p.add_argument("--keep-tmp", action="store_true", help="keep the temp dir (logs, configs)")
+    ns = p.parse_args(argv)
+    return Options(
+        duration=ns.duration,
+        connections=ns.connections,
+        sizes=ns.sizes,
+        targets=ns.targets,
+        json_path=ns.json,
+        quick=ns.quick,
+        warmup=1 if ns.quick else ns.warmup,
+        wrk_cpu=ns.wrk_cpu,
+        keep_tmp=ns.keep_tmp,
+    )
+
+
+def json_body(nbytes: int) -> bytes:
+    """Return a deterministic valid JSON document of exactly nbytes bytes."""
+    items: list[dict[str, Any]] = []
+    skeleton = {"size": nbytes, "items": items, "pad": ""}
+    while True:
+        i = len(items)
+        item = {"id": i, "name": f"item-{i:06d}", "price": round(i * 1.25, 2), "ok": i % 2 == 0}
+        items.append(item)
+        if len(json.dumps(skeleton, separators=(",", ":"))) > nbytes:
+            items.pop()
+            break
+    base = len(json.dumps(skeleton, separators=(",", ":")))
+    skeleton["pad"] = "x" * (nbytes - base)
+    body = json.dumps(skeleton, separators=(",", ":")).encode()
+    if len(body) != nbytes:
+        raise BenchError(f"cannot build a JSON body of {nbytes} bytes")
+    return body
+
+
+def free_port() -> int:
+    """Return a loopback TCP port that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_is_free(port: int) -> bool:
+    """Say whether a loopback TCP port can be listened on (as nginx would, with SO_REUSEADDR)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
+    """GET a loopback URL and return (status, body); errors with a status are returned too."""
+    if not url.startswith("http://127.0.0.1:"):
+        raise BenchError(f"refusing non-loopback URL {url}")
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310
+            return int(resp.status), bytes(resp.read())
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), exc.read()
+
+
+def wait_ready(procs: Processes, name: str, proc: subprocess.Popen[bytes], url: str) -> None:
+    """Poll url until it answers 200, failing with the server's log if it dies or times out."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise BenchError(f"{name} exited with {proc.returncode}:\n{procs.log_tail(name)}")
+        try:
+            status, _ = http_get(url, timeout=2.0)
+        except OSError as exc:
+            last = str(exc)
+        else:
+            if status == 200:
+                return
+            last = f"HTTP {status}"
+        time.sleep(0.2)
+    raise BenchError(f"{name} not ready at {url} ({last}):\n{procs.log_tail(name)}")
+
+
+def nginx_modules_missing() -> set[str]:
+    """Return the temp-path-owning nginx modules this build was compiled without."""
+    out = subprocess.run(  # noqa: S603
+        [NGINX, "-V"], capture_output=True, text=True, check=False, timeout=10
+    )
+    text = out.stdout + out.stderr
+    return {m for m in ("fastcgi", "uwsgi", "scgi") if f"--without-http_{m}_module" in text}
+
+
+def nginx_main_conf(prefix: Path, server_block: str, missing: set[str]) -> str:
+    """Return a complete unprivileged nginx.conf with everything under prefix."""
+    temp_paths = [
+        f"client_body_temp_path {prefix}/client_body;",
+        f"proxy_temp_path {prefix}/proxy;",
+    ]
+    temp_paths += [
+        f"{m}_temp_path {prefix}/{m};" for m in ("fastcgi", "uwsgi", "scgi") if m not in missing
+    ]
+    temps = "\n    ".join(temp_paths)
+    return f"""daemon off;
+master_process on;
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{
+    worker_connections 4096;
+}}
+http {{
+    access_log off;
+    default_type application/json;
+    sendfile on;
+    tcp_nodelay on;
+    keepalive_timeout 75s;
+    keepalive_requests 1000000;
+    server_tokens off;
+    {temps}
+{server_block}
+}}
+"""
+
+
+def static_server_block(port: int, root: Path) -> str:
+    """Return the server block that serves the JSON files and /healthz."""
+    return f"""    server {{
+        listen 127.0.0.1:{port} reuseport;
+        root {root};
+        location /static/ {{
+            etag off;
+        }}
+        location = /healthz {{
+            return 200 "ok\\n";
+        }}
+    }}"""
+
+
+def proxy_server_block(port: int, upstream_port: int) -> str:
+    """Return the reverse-proxy server block mapping /api/static/ to the static nginx."""
+    return f"""    upstream static_upstream {{
+        server 127.0.0.1:{upstream_port};
+        keepalive 64;
+        keepalive_requests 1000000;
+    }}
+    server {{
+        listen 127.0.0.1:{port} reuseport;
+        location /api/static/ {{
+            proxy_pass http://static_upstream/static/;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffer_size 16k;
+            proxy_buffers 16 16k;
+        }}
+        location = /healthz {{
+            return 200 "ok\\n";
+        }}
+    }}"""
+
+
+def start_nginx(procs: Processes, tmp: Path, name: str, port: int, block: str) -> None:
+    """Write a config under tmp/<name>/ and start nginx in the foreground."""
+    prefix = tmp / name
+    prefix.mkdir(mode=0o755)
+    conf = prefix / "nginx.conf"
+    conf.write_text(nginx_main_conf(prefix, block, nginx_modules_missing()))
+    argv = [NGINX, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log")]
+    proc = procs.start(name, argv, cwd=prefix)
+    wait_ready(procs, name, proc, f"http://127.0.0.1:{port}/healthz")
+    log(f"{name} up on 127.0.0.1:{port}")
+
+
+def write_static_files(tmp: Path, sizes: Sequence[Size]) -> tuple[Path, dict[str, bytes]]:
+    """Generate the JSON files under tmp/www/static and return the root and the bodies."""
+    root = tmp / "www"
+    (root / "static").mkdir(parents=True, mode=0o755)
+    bodies: dict[str, bytes] = {}
+    for size in sizes:
+        body = json_body(size.nbytes)
+        json.loads(body)
+        (root / "static" / f"{size.label}.json").write_bytes(body)
+        bodies[size.label] = body
+    return root, bodies
+
+
+def next_digest() -> str:
+    """Hash the Next.js app's sources so a stale build can be detected."""
+    h = hashlib.sha256()
+    files = [NEXT_DIR / name for name in NEXT_SOURCES]
+    files += sorted(p for p in (NEXT_DIR / "app").rglob("*") if p.is_file())
+    for path in files:
+        h.update(str(path.relative_to(NEXT_DIR)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def read_stamp() -> dict[str, Any]:
+    """Return the stamp of the last build, or {} if there is none."""
+    try:
+        data = json.loads(NEXT_STAMP.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def choose_static_port(want_next: bool) -> int:
+    """Pick the static nginx port, reusing the one the Next.js build was made for if free."""
+    if want_next:
+        built = read_stamp().get("static_port")
+        for port in (built, DEFAULT_STATIC_PORT):
+            if isinstance(port, int) and port_is_free(port):
+                return port
+    return free_port()
+
+
+def run_checked(argv: Sequence[str], cwd: Path, env: Mapping[str, str], what: str) -> None:
+    """Run a build step in the foreground, failing with its output if it fails."""
+    log(f"{what}: {' '.join(argv)}")
+    res = subprocess.run(  # noqa: S603
+        list(argv),
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=BUILD_TIMEOUT_S,
+    )
+    if res.returncode != 0:
+        raise BenchError(
+            f"{what} failed ({res.returncode}):\n{res.stdout[-3000:]}{res.stderr[-3000:]}"
+        )
+
+
+def ensure_node_modules() -> None:
+    """Run npm ci if node_modules is missing or older than package-lock.json."""
+    marker = NEXT_DIR / "node_modules" / ".package-lock.json"
+    lock = NEXT_DIR / "package-lock.json"
+    if marker.exists() and NEXT_BIN.exists() and marker.stat().st_mtime >= lock.stat().st_mtime:
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        raise BenchError("npm not found; install Node.js 20+ or leave 'next' out of --targets")
+    run_checked([npm, "ci", "--no-audit", "--no-fund"], NEXT_DIR, {}, "npm ci")
+
+
+def next_env(static_port: int) -> dict[str, str]:
+    """Return the environment for next build / next start."""
+    return {
+        "BENCH_STATIC_ORIGIN": f"http://127.0.0.1:{static_port}",
+        "NEXT_TELEMETRY_DISABLED": "1",
+        "NODE_ENV": "production",
+    }
+
+
+def ensure_next_build(node: str, static_port: int) -> None:
+    """Run next build unless a build for these sources and this static port exists."""
+    ensure_node_modules()
+    want = {"static_port": static_port, "digest": next_digest()}
+    stamp = read_stamp()
+    if (NEXT_DIR / ".next" / "BUILD_ID").exists() and all(
+        stamp.get(k) == v for k, v in want.items()
+    ):
+        log("Next.js build is up to date")
+        return
+    run_checked([node, str(NEXT_BIN), "build"], NEXT_DIR, next_env(static_port), "next build")
+    NEXT_STAMP.write_text(json.dumps(want))
+
+
+def start_next(procs: Processes, static_port: int) -> Target:
+    """Build if needed and start the Next.js app with next start."""
+    node = shutil.which("node")
+    if node is None:
+        raise BenchError("node not found; install Node.js 20+ or leave 'next' out of --targets")
+    ensure_next_build(node, static_port)
+    port = free_port()
+    argv = [node, str(NEXT_BIN), "start", "-p", str(port), "-H", "127.0.0.1"]
+    proc = procs.start("next", argv, cwd=NEXT_DIR, env=next_env(static_port))
+    wait_ready(procs, "next", proc, f"http://127.0.0.1:{port}/")
+    log(f"next up on 127.0.0.1:{port}")
+    return Target("next", f"http://127.0.0.1:{port}", "/api/static")
+
+
+def gunicorn_path() -> Path:
+    """Return the repo venv's gunicorn, falling back to the running interpreter's."""
+    repo_bin = REPO / ".venv" / "bin" / "gunicorn"
+    return repo_bin if repo_bin.exists() else Path(sys.executable).parent / "gunicorn"
+
+
+def start_bff(procs: Processes, tmp: Path, static_port: int) -> Target:
+    """Start the BFF exactly as production does, with a routes file pointing at static nginx."""
+    routes = tmp / "routes.toml"
+    routes.write_text(ROUTES_TOML)
+    port = free_port()
+    env = {
+        "BFF_BIND": f"127.0.0.1:{port}",
+        "BFF_ROUTES_FILE": str(routes),
+        "BFF_UPSTREAM_STATIC_URL": f"http://127.0.0.1:{static_port}",
+    }
+    argv = [str(gunicorn_path()), "-c", "bff/gunicorn.conf.py", "bff:create_app()"]
+    proc = procs.start("bff", argv, cwd=REPO, env=env)
+    wait_ready(procs, "bff", proc, f"http://127.0.0.1:{port}/healthz")
+    log(f"bff up on 127.0.0.1:{port}")
+    return Target("bff", f"http://127.0.0.1:{port}", "/api/static")
+
+
+def check_body(target: Target, size: Size, expected: bytes) -> None:
+    """Fail unless one GET returns 200 with exactly the expected body."""
+    url = target.url(size)
+    try:
+        status, body = http_get(url)
+    except OSError as exc:
+        raise BenchError(f"correctness check failed for {LABELS[target.key]} {url}: {exc}") from exc
+    if status != 200 or body != expected:
+        raise BenchError(
+            f"correctness check failed for {LABELS[target.key]} {url}: HTTP {status}, "
+            f"{len(body)} bytes (want 200, {len(expected)} bytes); starts {body[:120]!r}"
+        )
+
+
+def wrk_argv(url: str, connections: int, duration: int, cpu: str) -> list[str]:
+    """Return the wrk command line, optionally pinned with taskset."""
+    pin = [] if cpu == "none" else ["taskset", "-c", cpu]
+    return [*pin, WRK, "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url]
+
+
+def run_wrk(url: str, connections: int, duration: int, cpu: str) -> str:
+    """Run wrk once against a loopback URL and return its output."""
+    if not url.startswith("http://127.0.0.1:"):
+        raise BenchError(f"refusing to load non-loopback URL {url}")
+    res = subprocess.run(  # noqa: S603
+        wrk_argv(url, connections, duration, cpu),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=duration + 60,
+    )
+    if res.returncode != 0 or "Requests/sec" not in res.stdout:
+        raise BenchError(f"wrk failed on {url} ({res.returncode}):\n{res.stdout}{res.stderr}")
+    return res.stdout
+
+
+def to_ms(value: str, unit: str) -> float:
+    """Convert a wrk latency figure to milliseconds."""
+    return float(value) * UNIT_MS[unit]
+
+
+def parse_wrk(out: str) -> WrkStats:
+    """Parse rps, p50, p99, request and error counts from wrk --latency output."""
+    rps = RPS_RE.search(out)
+    reqs = REQS_RE.search(out)
+    pcts = {m.group(1): to_ms(m.group(2), m.group(3)) for m in PCT_RE.finditer(out)}
+    if rps is None or reqs is None or set(pcts) != {"50", "99"}:
+        raise BenchError(f"cannot parse wrk output:\n{out}")
+    non2xx = NON2XX_RE.search(out)
+    sockerr = SOCKERR_RE.search(out)
+    return WrkStats(
+        rps=float(rps.group(1)),
+        p50_ms=pcts["50"],
+        p99_ms=pcts["99"],
+        requests=int(reqs.group(1)),
+        non_2xx=int(non2xx.group(1)) if non2xx else 0,
+        socket_errors=sum(int(g) for g in sockerr.groups()) if sockerr else 0,
+    )
+
+
+def measure(target: Target, size: Size, connections: int, opts: Options) -> Measurement:
+    """Run one wrk measurement and return it."""
+    stats = parse_wrk(run_wrk(target.url(size), connections, opts.duration, opts.wrk_cpu))
+    m = Measurement(target.key, size.label, connections, opts.duration, stats)
+    log(
+        f"  {LABELS[target.key]:<17} {size.label:>5} c={connections:<3} "
+        f"rps={stats.rps:>10.1f} p50={stats.p50_ms:.3f}ms p99={stats.p99_ms:.3f}ms"
+    )
+    if stats.non_2xx or stats.socket_errors:
+        log(f"  WARNING: {stats.non_2xx} non-2xx responses, {stats.socket_errors} socket errors")
+    return m
+
+
+def bench_target(
+    target: Target, size: Size, body: bytes, opts: Options
+) -> tuple[Measurement, Measurement]:
+    """Check, warm up, then measure one target at N connections and at one connection."""
+    check_body(target, size, body)
+    run_wrk(target.url(size), opts.connections, opts.warmup, opts.wrk_cpu)
+    loaded = measure(target, size, opts.connections, opts)
+    single = measure(target, size, 1, opts)
+    return loaded, single
+
+
+def command_version(argv: Sequence[str]) -> str:
+    """Return the first line a --version style command prints, or 'unavailable'."""
+    if shutil.which(argv[0]) is None:
+        return "unavailable"
+    res = subprocess.run(  # noqa: S603
+        list(argv), capture_output=True, text=True, check=False, timeout=10
+    )
+    lines = (res.stdout + res.stderr).strip().splitlines()
+    return lines[0].strip() if lines else "unavailable"
+
+
+def package_version(name: str) -> str:
+    """Return an installed Python distribution's version, or 'unavailable'."""
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "unavailable"
+
+
+def next_version() -> str:
+    """Return the installed next package version, or 'unavailable'."""
+    try:
+        return str(json.loads((NEXT_DIR / "node_modules/next/package.json").read_text())["version"])
+    except (OSError, ValueError, KeyError):
+        return "unavailable"
+
+
+def cpu_model() -> str:
+    """Return the CPU model name from /proc/cpuinfo."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def machine_info() -> dict[str, Any]:
+    """Collect the machine and tool versions the figures depend on."""
+    return {
+        "nproc": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)),
+        "cpu_model": cpu_model(),
+        "kernel": platform.release(),
+        "nginx": command_version([NGINX, "-v"]),
+        "wrk": command_version([WRK, "-v"]),
+        "node": command_version(["node", "--version"]),
+        "next": next_version(),
+        "python": platform.python_version(),
+        "gunicorn": package_version("gunicorn"),
+        "gevent": package_version("gevent"),
+        "flask": package_version("flask"),
+    }
+
+
+def find(results: Sequence[Measurement], target: str, size: str) -> Measurement | None:
+    """Return the measurement for a target and size, if any."""
+    return next((m for m in results if m.target == target and m.size == size), None)
+
+
+def ratio_rows(loaded: Sequence[Measurement], sizes: Sequence[Size]) -> list[dict[str, Any]]:
+    """Compute BFF rps ratios against Next.js rewrites and nginx proxy per size."""
+    rows: list[dict[str, Any]] = []
+    for size in sizes:
+        bff = find(loaded, "bff", size.label)
+        for ref in ("next", "nginx"):
+            other = find(loaded, ref, size.label)
+            value = bff.stats.rps / other.stats.rps if bff and other and other.stats.rps else None
+            goal = RPS_TARGETS.get(size.label) if ref == "next" else None
+            rows.append(
+                {
+                    "name": f"BFF / {LABELS[ref]} rps",
+                    "size": size.label,
+                    "ratio": value,
+                    "target_min": goal,
+                    "met": verdict(value, goal, True),
+                }
+            )
+    return rows
+
+
+def added_p50_rows(single: Sequence[Measurement], sizes: Sequence[Size]) -> list[dict[str, Any]]:
+    """Compute p50 at one connection minus the static direct p50, per proxy and size."""
+    rows: list[dict[str, Any]] = []
+    for size in sizes:
+        direct = find(single, "direct", size.label)
+        for key in ("bff", "nginx", "next"):
+            m = find(single, key, size.label)
+            value = m.stats.p50_ms - direct.stats.p50_ms if m and direct else None
+            goal = ADDED_P50_TARGET_MS if key == "bff" else None
+            rows.append(
+                {
+                    "name": f"added p50 @1 conn, {LABELS[key]} - direct",
+                    "size": size.label,
+                    "added_ms": value,
+                    "target_max_ms": goal,
+                    "met": verdict(value, goal, False),
+                }
+            )
+    return rows
+
+
+def verdict(value: float | None, goal: float | None, higher_is_better: bool) -> bool | None:
+    """Say whether a value meets a goal; None when there is no goal or no value."""
+    if value is None or goal is None:
+        return None
+    return value >= goal if higher_is_better else value <= goal
+
+
+def met_text(row: Mapping[str, Any], goal_text: str) -> str:
+    """Render the target column of a summary line."""
+    if not goal_text:
+        return "(context)"
+    status = {True: "met", False: "NOT MET", None: "n/a"}[row["met"]]
+    return f"target {goal_text:<9} {status}"
+
+
+def fmt(value: float | None, spec: str, suffix: str) -> str:
+    """Format an optional number, or 'n/a'."""
+    return "n/a" if value is None else f"{value:{spec}}{suffix}"
+
+
+def print_table(title: str, rows: Sequence[Measurement]) -> None:
+    """Print a measurement table."""
+    print(f"\n{title}")
+    print(f"{'target':<18}{'size':>6}{'rps':>12}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
+    for m in rows:
+        s = m.stats
+        errors = s.non_2xx + s.socket_errors
+        print(
+            f"{LABELS[m.target]:<18}{m.size:>6}{s.rps:>12.1f}{s.p50_ms:>10.3f}"
+            f"{s.p99_ms:>10.3f}{errors:>8}"
+        )
+
+
+def print_summary(ratios: Sequence[Mapping[str, Any]], added: Sequence[Mapping[str, Any]]) -> None:
+    """Print rps ratios and added latency next to the product targets."""
+    print("\nRatios and product targets")
+    for r in ratios:
+        goal = f">= {r['target_min']:.1f}x" if r["target_min"] is not None else ""
+        value = fmt(r["ratio"], ".2f", "x")
+        print(f"  {r['name']:<34}{r['size']:>6}  {value:>9}   {met_text(r, goal)}")
+    for r in added:
+        goal = f"<= {r['target_max_ms']:.1f} ms" if r["target_max_ms"] is not None else ""
+        value = fmt(r["added_ms"], "+.3f", " ms")
+        print(f"  {r['name']:<48}{r['size']:>6}  {value:>10}   {met_text(r, goal)}")
+
+
+def start_servers(
+    procs: Processes, tmp: Path, root: Path, opts: Options, skipped: dict[str, str]
+) -> list[Target]:
+    """Start every requested server and return the targets that are up."""
+    want_next = "next" in opts.targets
+    static_port = choose_static_port(want_next)
+    start_nginx(procs, tmp, "nginx-static", static_port, static_server_block(static_port, root))
+    targets = [Target("direct", f"http://127.0.0.1:{static_port}", "/static")]
+    if "nginx" in opts.targets:
+        port = free_port()
+        start_nginx(procs, tmp, "nginx-proxy", port, proxy_server_block(port, static_port))
+        targets.append(Target("nginx", f"http://127.0.0.1:{port}", "/api/static"))
+    if want_next:
+        targets.append(start_next(procs, static_port))
+    if "bff" in opts.targets:
+        if BFF_CONF.exists():
+            targets.append(start_bff(procs, tmp, static_port))
+        else:
+            skipped["bff"] = f"{BFF_CONF.relative_to(REPO)} not found"
+            log(f"SKIPPING BFF: {skipped['bff']} (the BFF is not in this checkout yet)")
+    return targets
+
+
+def run_all(
+    targets: Sequence[Target], bodies: Mapping[str, bytes], opts: Options
+) -> tuple[list[Measurement], list[Measurement]]:
+    """Benchmark every target at every size."""
+    loaded: list[Measurement] = []
+    single: list[Measurement] = []
+    for size in opts.sizes:
+        for target in targets:
+            a, b = bench_target(target, size, bodies[size.label], opts)
+            loaded.append(a)
+            single.append(b)
+    return loaded, single
+
+
+def check_tools(opts: Options) -> None:
+    """Fail early when nginx, wrk or taskset are missing."""
+    needed = [NGINX, WRK] + ([] if opts.wrk_cpu == "none" else ["taskset"])
+    missing = [tool for tool in needed if shutil.which(tool) is None]
+    if missing:
+        raise BenchError(f"missing tools: {', '.join(missing)} (Debian: nginx-light wrk)")
+
+
+def report(
+    opts: Options, loaded: list[Measurement], single: list[Measurement], skipped: dict[str, str]
+) -> dict[str, Any]:
+    """Print the tables and return the full results as a JSON-ready dict."""
+    ratios = ratio_rows(loaded, opts.sizes)
+    added = added_p50_rows(single, opts.sizes)
+    print_table(f"Throughput: wrk -t1 -c{opts.connections} -d{opts.duration}s", loaded)
+    print_table(f"One connection: wrk -t1 -c1 -d{opts.duration}s", single)
+    print_summary(ratios, added)
+    for key, why in skipped.items():
+        print(f"\nSKIPPED {LABELS[key]}: {why}")
+    return {
+        "config": {
+            "duration_s": opts.duration,
+            "connections": opts.connections,
+            "warmup_s": opts.warmup,
+            "sizes": {s.label: s.nbytes for s in opts.sizes},
+            "quick": opts.quick,
+            "wrk_cpu": opts.wrk_cpu,
+        },
+        "machine": machine_info(),
+        "loaded": [dataclasses.asdict(m) for m in loaded],
+        "one_connection": [dataclasses.asdict(m) for m in single],
+        "ratios": ratios,
+        "added_p50": added,
+        "skipped": skipped,
+    }
+
+
+def strict_errors(results: Sequence[Measurement]) -> list[str]:
+    """List runs with non-2xx responses or socket errors (fatal in --quick mode)."""
+    return [
+        f"{LABELS[m.target]} {m.size} c={m.connections}: "
+        f"{m.stats.non_2xx} non-2xx, {m.stats.socket_errors} socket errors"
+        for m in results
+        if m.stats.non_2xx or m.stats.socket_errors or m.stats.requests == 0
+    ]
+
+
+def benchmark(opts: Options) -> int:
+    """Start everything in a temp dir, measure, report, and stop everything."""
+    check_tools(opts)
+    with contextlib.ExitStack() as stack:
+        tmp = Path(tempfile.mkdtemp(prefix="bench-proxy-"))
+        if not opts.keep_tmp:
+            stack.callback(shutil.rmtree, tmp, True)
+        tmp.chmod(0o755)  # nginx workers may run as another user when started as root
+        procs = Processes(tmp)
+        stack.callback(procs.close)
+        skipped: dict[str, str] = {}
+        root, bodies = write_static_files(tmp, opts.sizes)
+        targets = start_servers(procs, tmp, root, opts, skipped)
+        loaded, single = run_all(targets, bodies, opts)
+        results = report(opts, loaded, single, skipped)
+        if opts.json_path is not None:
+            opts.json_path.write_text(json.dumps(results, indent=2) + "\n")
+            log(f"wrote {opts.json_path}")
+        if opts.keep_tmp:
+            log(f"kept {tmp}")
+    problems = strict_errors(loaded + single)
+    for problem in problems:
+        log(f"error responses: {problem}")
+    return 1 if opts.quick and problems else 0
+
+
+def on_sigterm(signum: int, frame: FrameType | None) -> None:
+    """Turn SIGTERM into SystemExit so cleanup runs."""
+    raise SystemExit(128 + signum)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point."""
+    opts = parse_args(sys.argv[1:] if argv is None else argv)
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        return benchmark(opts)
+    except BenchError as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""The backend-for-frontend: a same-origin proxy for the Django and FastAPI APIs."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from flask import Flask
+
+from .settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from .upstream import UpstreamClients
+
+__all__ = ["Settings", "SettingsError", "create_app", "load_settings"]
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the BFF application; settings come from ``BFF_*`` variables unless given."""
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from . import errors, health, openapi
+    from .proxy import ProxyApp
+    from .upstream import UpstreamClients
+
+    if settings is None:
+        settings = load_settings(os.environ)
+    app = Flask(__name__)
+    app.config["BFF_SETTINGS"] = settings
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    clients = UpstreamClients(settings)
+    app.extensions["bff.clients"] = clients
+
+    errors.init_app(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(openapi.bp)
+
+    wsgi = ProxyApp(settings, app.wsgi_app, clients)
+    app.extensions["bff.proxy"] = wsgi
+    if settings.trusted_proxies:
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(wsgi, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
+    else:
+        app.wsgi_app = wsgi  # type: ignore[method-assign]
+    return app
+
+
+def clients_of(app: Flask) -> UpstreamClients:
+    """The upstream clients attached to ``app``."""
+    clients: UpstreamClients = app.extensions["bff.clients"]
+    return clients

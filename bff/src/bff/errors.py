@@ -1,0 +1,66 @@
+"""Problem+json for every error Flask itself produces (unknown paths, wrong methods, crashes)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, g, request
+from werkzeug.exceptions import HTTPException
+
+from .headers import request_id_from
+from .problems import PROBLEM_CONTENT_TYPE, problem_body
+
+log = logging.getLogger("bff.app")
+
+
+def current_request_id() -> str:
+    """The request id of the current Flask request (accepted or generated once)."""
+    rid: str | None = g.get("request_id")
+    if rid is None:
+        rid = request_id_from(request.headers.get("X-Request-ID"))
+        g.request_id = rid
+    return rid
+
+
+def problem_response(
+    status: int,
+    slug: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Response:
+    """A problem+json Flask response for the current request."""
+    rid = current_request_id()
+    body = problem_body(status, slug, detail, request_id=rid, instance=request.path, extra=extra)
+    response = Response(body, status=status, content_type=PROBLEM_CONTENT_TYPE)
+    response.headers["Cache-Control"] = "no-store"
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _http_error(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    slug = (exc.name or "error").lower().replace(" ", "-")
+    headers = {}
+    if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
+        headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+    return problem_response(status, slug, exc.description or exc.name, headers)
+
+
+def _unexpected(exc: Exception) -> Response:
+    log.exception("unhandled error", extra={"request_id": current_request_id()})
+    return problem_response(500, "internal-error", "the server failed to handle this request")
+
+
+def _add_request_id(response: Response) -> Response:
+    response.headers["X-Request-ID"] = current_request_id()
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Register the problem handlers and the request id on every Flask response."""
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)
+    app.after_request(_add_request_id)

@@ -1,0 +1,398 @@
+"""The proxy: a plain WSGI app in front of Flask, so a proxied request costs as little as possible.
+
+Requests under a route prefix are handled here directly; everything else falls through to Flask
+(health, OpenAPI, and later endpoints). Bodies stream both ways: a request body is read in one go
+only when it is small (and so can be replayed for a retry), and a response is never buffered.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from urllib3 import BaseHTTPResponse, Timeout
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
+
+from . import headers as hdr
+from .paths import PathRejected, raw_request_path, rebase_path
+from .problems import problem_body, problem_headers, status_line
+from .settings import IDEMPOTENT_METHODS, Route, Settings
+from .upstream import UpstreamClients
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+log = logging.getLogger("bff.proxy")
+
+# Bodies up to this size are read whole: one write upstream, and replayable for a retry.
+SMALL_BODY = 65_536
+CHUNK = 65_536
+_NO_BODY_STATUSES = frozenset({204, 304})
+
+
+class BodyTooLarge(Exception):
+    """The request body grew past the route's cap while streaming."""
+
+
+class ClientBodyError(Exception):
+    """The client's request body could not be read (disconnect, truncated chunking)."""
+
+
+class UpstreamAborted(Exception):
+    """The upstream failed after the response started; the client connection must be cut."""
+
+
+def _read_exact(stream: Any, length: int) -> bytes:
+    try:
+        data: bytes = stream.read(length)
+    except (OSError, ValueError) as exc:
+        raise ClientBodyError(str(exc)) from exc
+    if len(data) != length:
+        raise ClientBodyError("request body shorter than Content-Length")
+    return data
+
+
+def _stream_fixed(stream: Any, length: int) -> Iterator[bytes]:
+    remaining = length
+    while remaining > 0:
+        try:
+            chunk: bytes = stream.read(min(CHUNK, remaining))
+        except (OSError, ValueError) as exc:
+            raise ClientBodyError(str(exc)) from exc
+        if not chunk:
+            raise ClientBodyError("request body shorter than Content-Length")
+        remaining -= len(chunk)
+        yield chunk
+
+
+def _stream_chunked(stream: Any, cap: int) -> Iterator[bytes]:
+    total = 0
+    while True:
+        try:
+            chunk: bytes = stream.read(CHUNK)
+        except (OSError, ValueError) as exc:
+            raise ClientBodyError(str(exc)) from exc
+        if not chunk:
+            return
+        total += len(chunk)
+        if total > cap:
+            raise BodyTooLarge
+        yield chunk
+
+
+class _Body(Iterable[bytes]):
+    """A streaming response body that returns or discards the upstream connection when done."""
+
+    __slots__ = ("_resp", "_deadline", "_request_id", "_route", "_done")
+
+    def __init__(self, resp: BaseHTTPResponse, deadline: float, request_id: str, route: Route):
+        self._resp = resp
+        self._deadline = deadline
+        self._request_id = request_id
+        self._route = route
+        self._done = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        resp = self._resp
+        try:
+            for chunk in resp.stream(CHUNK, decode_content=False):
+                if chunk:
+                    yield chunk
+                if time.monotonic() > self._deadline:
+                    raise UpstreamAborted("deadline exceeded while streaming the response")
+        except (HTTPError, OSError) as exc:
+            log.warning(
+                "upstream %s failed mid-response: %s",
+                self._route.upstream.name,
+                exc,
+                extra={"request_id": self._request_id},
+            )
+            raise UpstreamAborted(str(exc)) from exc
+        self._done = True
+
+    def close(self) -> None:
+        """Return a fully read connection to the pool; drop one that was cut short."""
+        if self._done:
+            self._resp.release_conn()
+        else:
+            self._resp.close()
+            self._resp.release_conn()
+
+
+class ProxyApp:
+    """WSGI middleware that serves route prefixes by proxying and passes the rest on."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        fallback: WSGIApplication,
+        clients: UpstreamClients,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings
+        self.fallback = fallback
+        self.clients = clients
+        self._sleep = sleep
+        self._routes = tuple((r.prefix, r.prefix + "/", r) for r in settings.routes)
+
+    def match(self, path: str) -> Route | None:
+        """The route whose prefix owns ``path`` (longest prefix first), if any."""
+        if not path.startswith("/api"):
+            return None
+        for prefix, prefix_slash, route in self._routes:
+            if path == prefix or path.startswith(prefix_slash):
+                return route
+        return None
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        route = self.match(environ.get("PATH_INFO", ""))
+        if route is None:
+            return self.fallback(environ, start_response)
+        return self.proxy(route, environ, start_response)
+
+    def _problem(
+        self,
+        start_response: StartResponse,
+        status: int,
+        slug: str,
+        detail: str,
+        request_id: str,
+        environ: WSGIEnvironment,
+        extra_headers: list[tuple[str, str]] | None = None,
+    ) -> list[bytes]:
+        body = problem_body(
+            status,
+            slug,
+            detail,
+            request_id=request_id,
+            instance=environ.get("PATH_INFO"),
+        )
+        environ["bff.problem"] = slug
+        start_response(status_line(status), problem_headers(body, request_id, extra_headers))
+        return [body]
+
+    def proxy(
+        self, route: Route, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        """Forward one request to ``route``'s upstream and stream the answer back."""
+        started = time.monotonic()
+        request_id = hdr.request_id_from(environ.get("HTTP_X_REQUEST_ID"))
+        environ["bff.request_id"] = request_id
+        environ["bff.route"] = route.name
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method not in route.methods:
+            allow = ", ".join(sorted(route.methods))
+            return self._problem(
+                start_response,
+                405,
+                "method-not-allowed",
+                f"{method} is not allowed on {route.prefix}",
+                request_id,
+                environ,
+                [("Allow", allow)],
+            )
+        try:
+            path = rebase_path(raw_request_path(environ), route.prefix, route.target_prefix)
+        except PathRejected as exc:
+            return self._problem(start_response, 400, "bad-path", str(exc), request_id, environ)
+        query = environ.get("QUERY_STRING")
+        url = f"{path}?{query}" if query else path
+
+        trace_id, traceparent = hdr.traceparent_from(environ.get("HTTP_TRACEPARENT"))
+        environ["bff.trace_id"] = trace_id
+        out_headers = hdr.upstream_request_headers(
+            environ,
+            route,
+            request_id=request_id,
+            traceparent=traceparent,
+            tracestate=environ.get("HTTP_TRACESTATE"),
+            trusted_proxies=self.settings.trusted_proxies,
+        )
+
+        # Request body: fixed length (small: read whole; large: streamed) or chunked (streamed).
+        body: bytes | Iterator[bytes] | None = None
+        chunked = False
+        raw_length = environ.get("CONTENT_LENGTH")
+        stream = environ.get("wsgi.input")
+        if raw_length:
+            try:
+                length = int(raw_length)
+            except ValueError:
+                length = -1
+            if length < 0:
+                return self._problem(
+                    start_response,
+                    400,
+                    "bad-request",
+                    "invalid Content-Length",
+                    request_id,
+                    environ,
+                )
+            if length > route.max_body_bytes:
+                return self._problem(
+                    start_response,
+                    413,
+                    "body-too-large",
+                    f"request body of {length} bytes exceeds the limit of "
+                    f"{route.max_body_bytes} bytes for {route.prefix}",
+                    request_id,
+                    environ,
+                )
+            out_headers["content-length"] = str(length)
+            if length <= SMALL_BODY:
+                try:
+                    body = _read_exact(stream, length) if length else b""
+                except ClientBodyError as exc:
+                    return self._problem(
+                        start_response, 400, "bad-body", str(exc), request_id, environ
+                    )
+            else:
+                body = _stream_fixed(stream, length)
+        elif "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+            body = _stream_chunked(stream, route.max_body_bytes)
+            chunked = True
+        environ["bff.bytes_in"] = (
+            0 if body is None else (len(body) if isinstance(body, bytes) else -1)
+        )
+
+        upstream = route.upstream
+        breaker = self.clients.breaker(upstream.name)
+        if not breaker.allow():
+            wait = max(1, int(breaker.retry_after() + 0.999))
+            return self._problem(
+                start_response,
+                503,
+                "circuit-open",
+                f"upstream {upstream.name} is failing; not contacted for {wait} s",
+                request_id,
+                environ,
+                [("Retry-After", str(wait))],
+            )
+
+        pool = self.clients.pool(upstream.name)
+        deadline = started + route.deadline
+        replayable = body is None or isinstance(body, bytes)
+        may_retry = method in IDEMPOTENT_METHODS and replayable
+        attempts = 1 + (route.retries if may_retry else 0)
+        resp: BaseHTTPResponse | None = None
+        failure: tuple[int, str, str] | None = None
+        attempt = 0
+        for attempt in range(attempts):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                failure = (
+                    504,
+                    "upstream-timeout",
+                    "deadline exceeded before the upstream answered",
+                )
+                break
+            timeout = Timeout(
+                connect=min(route.connect_timeout, remaining),
+                read=min(route.read_timeout, remaining),
+            )
+            try:
+                resp = pool.urlopen(
+                    method,
+                    url,
+                    body=body,
+                    headers=out_headers,
+                    retries=False,
+                    redirect=False,
+                    assert_same_host=False,
+                    preload_content=False,
+                    decode_content=False,
+                    release_conn=False,
+                    chunked=chunked,
+                    timeout=timeout,
+                )
+            except BodyTooLarge:
+                breaker.release()
+                return self._problem(
+                    start_response,
+                    413,
+                    "body-too-large",
+                    f"request body exceeds the limit of {route.max_body_bytes} bytes "
+                    f"for {route.prefix}",
+                    request_id,
+                    environ,
+                )
+            except ClientBodyError as exc:
+                breaker.release()
+                return self._problem(start_response, 400, "bad-body", str(exc), request_id, environ)
+            except NewConnectionError:  # (a subclass of ConnectTimeoutError: test it first)
+                failure = (502, "upstream-unreachable", f"cannot connect to {upstream.name}")
+            except ConnectTimeoutError:
+                failure = (504, "upstream-timeout", f"timed out connecting to {upstream.name}")
+            except ReadTimeoutError:
+                failure = (504, "upstream-timeout", f"{upstream.name} did not answer in time")
+                break  # the upstream may still be working on it: never repeat a slow request
+            except ProtocolError as exc:
+                cause = exc.__context__ or exc.__cause__
+                if isinstance(cause, BodyTooLarge | ClientBodyError):
+                    breaker.release()
+                    status, slug = (
+                        (413, "body-too-large")
+                        if isinstance(cause, BodyTooLarge)
+                        else (400, "bad-body")
+                    )
+                    return self._problem(
+                        start_response, status, slug, "request body rejected", request_id, environ
+                    )
+                failure = (502, "upstream-bad-response", f"{upstream.name} broke the connection")
+            except (HTTPError, OSError) as exc:
+                failure = (
+                    502,
+                    "upstream-bad-response",
+                    f"{upstream.name} failed: {type(exc).__name__}",
+                )
+            else:
+                if (
+                    resp.status in route.retry_on_status
+                    and attempt + 1 < attempts
+                    and time.monotonic() < deadline
+                ):
+                    resp.drain_conn()
+                    resp.release_conn()
+                    failure = (resp.status, "upstream-status", "")
+                    resp = None
+                else:
+                    failure = None
+                    break
+            if attempt + 1 < attempts:
+                backoff = route.retry_backoff * (2**attempt) * random.uniform(0.5, 1.5)  # noqa: S311
+                self._sleep(max(0.0, min(backoff, deadline - time.monotonic())))
+        environ["bff.retries"] = attempt
+        environ["bff.upstream_ms"] = (time.monotonic() - started) * 1000.0
+
+        if resp is None:
+            breaker.record_failure()
+            status, slug, detail = failure or (502, "upstream-bad-response", "no answer")
+            if slug == "upstream-status":
+                status, slug, detail = 502, "upstream-bad-response", f"{upstream.name} kept failing"
+            log.warning(
+                "upstream %s: %s (%s)",
+                upstream.name,
+                detail,
+                slug,
+                extra={"request_id": request_id},
+            )
+            return self._problem(start_response, status, slug, detail, request_id, environ)
+
+        breaker.record_success()
+        environ["bff.upstream_status"] = resp.status
+        response_headers = hdr.response_headers(resp.headers.iteritems(), route, request_id)
+        start_response(status_line(resp.status, resp.reason), response_headers)
+        if method == "HEAD" or resp.status in _NO_BODY_STATUSES:
+            resp.drain_conn()
+            resp.release_conn()
+            return []
+        return _Body(resp, deadline, request_id, route)

@@ -1,0 +1,35 @@
+import "server-only";
+
+/**
+ * The only module that reads `process.env`.
+ *
+ * Values are read on every call (request time), never at build time, so a
+ * built app can be pointed at another BFF by changing the environment and
+ * restarting — no rebuild.
+ */
+
+const DEFAULT_BFF_URL = "http://127.0.0.1:8080";
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Base URL of the BFF, without a trailing slash. Throws ConfigError if invalid. */
+export function bffUrl(): string {
+  const raw = (process.env["BFF_URL"] ?? "").trim() || DEFAULT_BFF_URL;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`BFF_URL must be an absolute http(s) URL, got ${JSON.stringify(raw)}`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new ConfigError(`BFF_URL must use http or https, got ${JSON.stringify(raw)}`);
+  }
+  if (url.search || url.hash || url.username || url.password) {
+    throw new ConfigError(
+      `BFF_URL must not contain credentials, a query or a fragment, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return url.href.replace(/\/+$/, "");
+}
