@@ -1,0 +1,53 @@
+"""Fixtures: a fresh app per test, wired to a scripted upstream on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from bff import create_app
+from bff.settings import Settings, load_settings
+
+from .upstream_stub import StubServer
+
+CLOSED_PORT_URL = "http://127.0.0.1:9"  # discard port: nothing listens, connect is refused
+
+
+def make_settings(catalog_url: str, orders_url: str = CLOSED_PORT_URL, **env: str) -> Settings:
+    """Settings as the BFF would parse them from its environment."""
+    return load_settings(
+        {"BFF_UPSTREAM_CATALOG_URL": catalog_url, "BFF_UPSTREAM_ORDERS_URL": orders_url, **env}
+    )
+
+
+def routes_file(tmp_path: Path, body: str) -> str:
+    """Write a route table and return its path."""
+    path = tmp_path / "routes.toml"
+    path.write_text(body, encoding="utf-8")
+    return str(path)
+
+
+@pytest.fixture
+def stub() -> Iterator[StubServer]:
+    server = StubServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def settings(stub: StubServer) -> Settings:
+    return make_settings(stub.url)
+
+
+@pytest.fixture
+def app(settings: Settings) -> Flask:
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+from openapi_spec_validator import validate
+
+from bff.openapi import build_document
+from bff.settings import Settings
+
+
+def test_document_is_valid_openapi(settings: Settings) -> None:
+    validate(build_document(settings))  # type: ignore[arg-type]
+
+
+def test_served_document_lists_every_route(client: FlaskClient, settings: Settings) -> None:
+    resp = client.get("/openapi.json")
+    assert resp.status_code == 200
+    doc = resp.get_json()
+    for route in settings.routes:
+        ops = doc["paths"][route.prefix + "/{path}"]
+        assert {m.lower() for m in route.methods} <= set(ops)
+        assert {"413", "502", "503", "504"} <= set(ops["get"]["responses"])
+    assert {"/healthz", "/readyz", "/openapi.json"} <= set(doc["paths"])
+
+
+def test_flask_errors_are_problems(client: FlaskClient) -> None:
+    resp = client.post("/healthz")
+    assert resp.status_code == 405
+    assert resp.headers["Content-Type"] == "application/problem+json"
+    assert "GET" in resp.headers["Allow"]
