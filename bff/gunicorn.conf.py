@@ -13,7 +13,7 @@ from bff.settings import SettingsError, load_settings
 
 bind = os.environ.get("BFF_BIND", "127.0.0.1:8080")
 workers = int(os.environ.get("BFF_WORKERS", "2"))
-worker_class = os.environ.get("BFF_WORKER_CLASS", "gevent")
+worker_class = os.environ.get("BFF_WORKER_CLASS", "bff.server.Worker")
 worker_connections = int(os.environ.get("BFF_WORKER_CONNECTIONS", "1000"))
 keepalive = 75  # above the ALB's 60 s idle timeout, so the ALB always closes first
 timeout = 30

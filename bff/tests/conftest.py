@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from bff.settings import Settings, load_settings
 from flask import Flask
 from flask.testing import FlaskClient
 
 from bff import create_app
-from bff.settings import Settings, load_settings
 
 from .upstream_stub import StubServer
 
@@ -29,6 +30,19 @@ def routes_file(tmp_path: Path, body: str) -> str:
     path = tmp_path / "routes.toml"
     path.write_text(body, encoding="utf-8")
     return str(path)
+
+
+class BufferedClient(FlaskClient):
+    """A test client that reads every response body through, as a real server does."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        kwargs.setdefault("buffered", True)
+        return super().open(*args, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def _buffered_clients(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Flask, "test_client_class", BufferedClient)
 
 
 @pytest.fixture

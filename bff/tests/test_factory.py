@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import pytest
+from bff.settings import SettingsError
 
 from bff import create_app
-from bff.settings import SettingsError
 
 
 def test_create_app_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

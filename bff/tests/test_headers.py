@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import pytest
+from bff.settings import Route, Upstream
 
 from bff import headers as hdr
-from bff.settings import Route, Upstream
 
 UP = Upstream("catalog", "http", "10.0.0.5", 8001, "", "/healthz")
 ROUTE = Route("catalog", "/api/catalog", UP, "/catalog", frozenset({"GET"}))
@@ -57,8 +57,13 @@ def test_traceparent_started_when_invalid(incoming: str | None) -> None:
         pytest.param("1.2.3.4", None, 0, "1.2.3.4", id="direct"),
         pytest.param("1.2.3.4", "6.6.6.6", 0, "1.2.3.4", id="spoof-ignored"),
         pytest.param("10.0.0.1", "6.6.6.6, 8.8.8.8", 1, "8.8.8.8, 10.0.0.1", id="alb"),
-        pytest.param("10.0.0.1", "6.6.6.6, 8.8.8.8, 10.0.0.9", 2, "8.8.8.8, 10.0.0.9, 10.0.0.1",
-                     id="two-proxies"),
+        pytest.param(
+            "10.0.0.1",
+            "6.6.6.6, 8.8.8.8, 10.0.0.9",
+            2,
+            "8.8.8.8, 10.0.0.9, 10.0.0.1",
+            id="two-proxies",
+        ),
         pytest.param("10.0.0.1", None, 1, "10.0.0.1", id="trusted-but-absent"),
     ],
 )
@@ -99,8 +104,17 @@ def test_upstream_request_headers_strip_hop_by_hop_and_spoofs() -> None:
     out = hdr.upstream_request_headers(
         environ, ROUTE, request_id="rid", traceparent="tp", tracestate=None, trusted_proxies=0
     )
-    for gone in ("connection", "x-secret-hop", "keep-alive", "te", "upgrade",
-                 "proxy-authorization", "forwarded", "x-real-ip", "expect"):
+    for gone in (
+        "connection",
+        "x-secret-hop",
+        "keep-alive",
+        "te",
+        "upgrade",
+        "proxy-authorization",
+        "forwarded",
+        "x-real-ip",
+        "expect",
+    ):
         assert gone not in out
     assert out["host"] == "10.0.0.5:8001"
     assert out["x-forwarded-host"] == "shop.example"
@@ -122,8 +136,9 @@ def test_upstream_request_headers_strip_hop_by_hop_and_spoofs() -> None:
         pytest.param("http://10.0.0.5:8001/catalog/items/7", "/api/catalog/items/7", id="absolute"),
         pytest.param("/catalogue", "/catalogue", id="lookalike"),
         pytest.param("/admin/", "/admin/", id="outside-prefix"),
-        pytest.param("https://example.org/catalog/x", "https://example.org/catalog/x",
-                     id="external"),
+        pytest.param(
+            "https://example.org/catalog/x", "https://example.org/catalog/x", id="external"
+        ),
         pytest.param("//evil.example/catalog/x", "//evil.example/catalog/x", id="scheme-relative"),
         pytest.param("items/7", "items/7", id="path-relative"),
     ],
@@ -135,8 +150,7 @@ def test_rewrite_location(location: str, expected: str) -> None:
 @pytest.mark.parametrize(
     ("cookie", "expected"),
     [
-        pytest.param("a=1; Path=/catalog; HttpOnly", "a=1; Path=/api/catalog; HttpOnly",
-                     id="path"),
+        pytest.param("a=1; Path=/catalog; HttpOnly", "a=1; Path=/api/catalog; HttpOnly", id="path"),
         pytest.param("a=1; path=/catalog/items", "a=1; Path=/api/catalog/items", id="sub-path"),
         pytest.param("a=1; Path=/other", "a=1; Path=/other", id="unrelated-path"),
         pytest.param("a=1; Path=/catalogue", "a=1; Path=/catalogue", id="lookalike"),

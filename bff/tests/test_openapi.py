@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from flask.testing import FlaskClient
-from openapi_spec_validator import validate
-
 from bff.openapi import build_document
 from bff.settings import Settings
+from flask.testing import FlaskClient
+from openapi_spec_validator import validate
 
 
 def test_document_is_valid_openapi(settings: Settings) -> None:

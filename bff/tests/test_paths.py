@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from bff.paths import PathRejected, raw_request_path, rebase_path
 
 PREFIX, TARGET = "/api/catalog", "/catalog"

@@ -3,7 +3,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from bff.settings import SettingsError, load_settings
 
 from .conftest import routes_file
@@ -26,21 +25,27 @@ def test_defaults_parse() -> None:
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        pytest.param({"BFF_UPSTREAM_CATALOG_URL": None}, "BFF_UPSTREAM_CATALOG_URL is required",
-                     id="missing-url"),
-        pytest.param({"BFF_UPSTREAM_CATALOG_URL": "changeme"}, "BFF_UPSTREAM_CATALOG_URL",
-                     id="placeholder"),
+        pytest.param(
+            {"BFF_UPSTREAM_CATALOG_URL": None},
+            "BFF_UPSTREAM_CATALOG_URL is required",
+            id="missing-url",
+        ),
+        pytest.param(
+            {"BFF_UPSTREAM_CATALOG_URL": "changeme"}, "BFF_UPSTREAM_CATALOG_URL", id="placeholder"
+        ),
         pytest.param({"BFF_UPSTREAM_CATALOG_URL": "ftp://x"}, "http(s) URL", id="scheme"),
         pytest.param({"BFF_UPSTREAM_CATALOG_URL": "http://"}, "http(s) URL", id="no-host"),
         pytest.param({"BFF_UPSTREAM_CATALOG_URL": "http://u:p@h"}, "credentials", id="creds"),
         pytest.param({"BFF_UPSTREAM_CATALOG_URL": "http://h:99999"}, "invalid port", id="port"),
-        pytest.param({"BFF_TRUSTED_PROXIES": "x"}, "BFF_TRUSTED_PROXIES must be an integer",
-                     id="not-int"),
+        pytest.param(
+            {"BFF_TRUSTED_PROXIES": "x"}, "BFF_TRUSTED_PROXIES must be an integer", id="not-int"
+        ),
         pytest.param({"BFF_TRUSTED_PROXIES": "-1"}, "between", id="negative"),
         pytest.param({"BFF_CIRCUIT_RESET_SECONDS": "soon"}, "must be a number", id="not-number"),
         pytest.param({"BFF_ENV": "prod"}, "BFF_ENV must be one of", id="env"),
-        pytest.param({"BFF_ROUTES_FILE": "/nonexistent/routes.toml"}, "cannot be read",
-                     id="routes-file"),
+        pytest.param(
+            {"BFF_ROUTES_FILE": "/nonexistent/routes.toml"}, "cannot be read", id="routes-file"
+        ),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str | None], message: str) -> None:
@@ -59,25 +64,54 @@ UPSTREAM = '[upstreams.a]\nhealth_path = "/h"\n'
         pytest.param("not toml [", "not valid TOML", id="syntax"),
         pytest.param("", "at least one", id="empty"),
         pytest.param(UPSTREAM, "at least one \\[\\[routes\\]\\]", id="no-routes"),
-        pytest.param(UPSTREAM + '[[routes]]\nname="r"\nprefix="/api/r"\nupstream="b"\n',
-                     "not a declared upstream", id="unknown-upstream"),
-        pytest.param(UPSTREAM + '[[routes]]\nname="r"\nprefix="/api/r"\nupstream="a"\ntypo=1\n',
-                     "unknown keys: typo", id="unknown-key"),
-        pytest.param(UPSTREAM + '[[routes]]\nname="r"\nprefix="/r"\nupstream="a"\n',
-                     "under /api", id="outside-api"),
-        pytest.param(UPSTREAM + '[[routes]]\nname="r"\nprefix="/api/r/"\nupstream="a"\n',
-                     "not end with", id="trailing-slash"),
-        pytest.param(UPSTREAM + '[[routes]]\nname="r"\nprefix="/api/../r"\nupstream="a"\n',
-                     "canonical", id="dot-prefix"),
-        pytest.param(UPSTREAM + '[[routes]]\nname="r"\nprefix="/api/r"\nupstream="a"\n'
-                     'methods=["GET","BREW"]\n', "methods", id="bad-method"),
-        pytest.param(UPSTREAM + '[[routes]]\nname="r"\nprefix="/api/r"\nupstream="a"\n'
-                     'read_timeout=-1\n', "read_timeout", id="negative-timeout"),
-        pytest.param(UPSTREAM + '[[routes]]\nname="r"\nprefix="/api/r"\nupstream="a"\n'
-                     'retry_on_status=[404]\n', "5xx", id="retry-4xx"),
-        pytest.param(UPSTREAM + '[[routes]]\nname="r"\nprefix="/api/r"\nupstream="a"\n'
-                     '[[routes]]\nname="s"\nprefix="/api/r"\nupstream="a"\n', "duplicate",
-                     id="duplicate-prefix"),
+        pytest.param(
+            UPSTREAM + '[[routes]]\nname="r"\nprefix="/api/r"\nupstream="b"\n',
+            "not a declared upstream",
+            id="unknown-upstream",
+        ),
+        pytest.param(
+            UPSTREAM + '[[routes]]\nname="r"\nprefix="/api/r"\nupstream="a"\ntypo=1\n',
+            "unknown keys: typo",
+            id="unknown-key",
+        ),
+        pytest.param(
+            UPSTREAM + '[[routes]]\nname="r"\nprefix="/r"\nupstream="a"\n',
+            "under /api",
+            id="outside-api",
+        ),
+        pytest.param(
+            UPSTREAM + '[[routes]]\nname="r"\nprefix="/api/r/"\nupstream="a"\n',
+            "not end with",
+            id="trailing-slash",
+        ),
+        pytest.param(
+            UPSTREAM + '[[routes]]\nname="r"\nprefix="/api/../r"\nupstream="a"\n',
+            "canonical",
+            id="dot-prefix",
+        ),
+        pytest.param(
+            UPSTREAM + '[[routes]]\nname="r"\nprefix="/api/r"\nupstream="a"\n'
+            'methods=["GET","BREW"]\n',
+            "methods",
+            id="bad-method",
+        ),
+        pytest.param(
+            UPSTREAM + '[[routes]]\nname="r"\nprefix="/api/r"\nupstream="a"\nread_timeout=-1\n',
+            "read_timeout",
+            id="negative-timeout",
+        ),
+        pytest.param(
+            UPSTREAM + '[[routes]]\nname="r"\nprefix="/api/r"\nupstream="a"\n'
+            "retry_on_status=[404]\n",
+            "5xx",
+            id="retry-4xx",
+        ),
+        pytest.param(
+            UPSTREAM + '[[routes]]\nname="r"\nprefix="/api/r"\nupstream="a"\n'
+            '[[routes]]\nname="s"\nprefix="/api/r"\nupstream="a"\n',
+            "duplicate",
+            id="duplicate-prefix",
+        ),
     ],
 )
 def test_bad_route_tables(tmp_path: Path, table: str, message: str) -> None:

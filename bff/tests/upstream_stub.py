@@ -166,8 +166,9 @@ class _Handler(socketserver.StreamRequestHandler):
             return True
         if name == "gzip":
             payload = gzip.compress(b'{"compressed": true}' * 50)
-            self._send(200, [("Content-Type", "application/json"), ("Content-Encoding", "gzip")],
-                       payload)
+            self._send(
+                200, [("Content-Type", "application/json"), ("Content-Encoding", "gzip")], payload
+            )
             return True
         if name == "large":
             size = int(query.get("kb", ["256"])[0]) * 1024
@@ -202,7 +203,9 @@ class StubServer(socketserver.ThreadingTCPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.hits: Counter[str] = Counter()
         self.requests: list[dict[str, object]] = []
-        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def url(self) -> str:

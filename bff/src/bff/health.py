@@ -6,10 +6,9 @@ import time
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
-from urllib3 import Timeout
-from urllib3.exceptions import HTTPError
 
 from .errors import problem_response
+from .http1 import UpstreamError, exchange
 from .settings import Settings
 from .upstream import UpstreamClients
 
@@ -28,23 +27,23 @@ def check_upstreams(settings: Settings, clients: UpstreamClients) -> tuple[bool,
     """Ask each upstream's health path once; report status, latency and circuit state."""
     report: dict[str, Any] = {}
     all_ok = True
-    timeout = Timeout(connect=settings.readiness_timeout, read=settings.readiness_timeout)
+    timeout = settings.readiness_timeout
     for name, upstream in settings.upstreams.items():
         started = time.monotonic()
         entry: dict[str, Any] = {"circuit": clients.breaker(name).state}
+        host = upstream.host if upstream.port in (80, 443) else f"{upstream.host}:{upstream.port}"
         try:
-            resp = clients.pool(name).urlopen(
+            resp, _ = exchange(
+                clients.pool(name),
                 "GET",
                 upstream.base_path + upstream.health_path,
-                headers={"user-agent": "bff-readiness"},
-                retries=False,
-                redirect=False,
-                timeout=timeout,
+                {"host": host, "user-agent": "bff-readiness", "accept": "application/json"},
+                timeout,
             )
             entry["status"] = resp.status
             ok = 200 <= resp.status < 300
-        except (HTTPError, OSError) as exc:
-            entry["error"] = type(exc).__name__
+        except UpstreamError as exc:
+            entry["error"] = exc.kind
             ok = False
         entry["ok"] = ok
         entry["latency_ms"] = round((time.monotonic() - started) * 1000, 2)

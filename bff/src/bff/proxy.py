@@ -13,16 +13,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from urllib3 import BaseHTTPResponse, Timeout
-from urllib3.exceptions import (
-    ConnectTimeoutError,
-    HTTPError,
-    NewConnectionError,
-    ProtocolError,
-    ReadTimeoutError,
-)
-
 from . import headers as hdr
+from .http1 import Pool, Response, UpstreamError, build_head, read_response, send_request
 from .paths import PathRejected, raw_request_path, rebase_path
 from .problems import problem_body, problem_headers, status_line
 from .settings import IDEMPOTENT_METHODS, Route, Settings
@@ -92,40 +84,56 @@ def _stream_chunked(stream: Any, cap: int) -> Iterator[bytes]:
 class _Body(Iterable[bytes]):
     """A streaming response body that returns or discards the upstream connection when done."""
 
-    __slots__ = ("_resp", "_deadline", "_request_id", "_route", "_done")
+    __slots__ = ("_resp", "_pool", "_deadline", "_request_id", "_route", "_environ", "_closed")
 
-    def __init__(self, resp: BaseHTTPResponse, deadline: float, request_id: str, route: Route):
+    def __init__(
+        self,
+        resp: Response,
+        pool: Pool,
+        deadline: float,
+        request_id: str,
+        route: Route,
+        environ: WSGIEnvironment,
+    ) -> None:
         self._resp = resp
+        self._pool = pool
         self._deadline = deadline
         self._request_id = request_id
         self._route = route
-        self._done = False
+        self._environ = environ
+        self._closed = False
 
     def __iter__(self) -> Iterator[bytes]:
-        resp = self._resp
+        sent = 0
         try:
-            for chunk in resp.stream(CHUNK, decode_content=False):
-                if chunk:
-                    yield chunk
-                if time.monotonic() > self._deadline:
-                    raise UpstreamAborted("deadline exceeded while streaming the response")
-        except (HTTPError, OSError) as exc:
+            for piece in self._resp.stream():
+                sent += len(piece)
+                yield piece
+                if time.monotonic() > self._deadline and not self._resp.complete:
+                    raise UpstreamError("read_timeout", "deadline passed while streaming")
+            self.close()  # hand the connection back as soon as the body is through
+        except UpstreamError as exc:
             log.warning(
-                "upstream %s failed mid-response: %s",
+                "upstream %s failed mid-response after %d bytes: %s",
                 self._route.upstream.name,
+                sent,
                 exc,
                 extra={"request_id": self._request_id},
             )
             raise UpstreamAborted(str(exc)) from exc
-        self._done = True
+        finally:
+            self._environ["bff.bytes_out"] = sent
 
     def close(self) -> None:
         """Return a fully read connection to the pool; drop one that was cut short."""
-        if self._done:
-            self._resp.release_conn()
+        if self._closed:
+            return
+        self._closed = True
+        resp = self._resp
+        if resp.complete and resp.keep_alive:
+            self._pool.put(resp.conn)
         else:
-            self._resp.close()
-            self._resp.release_conn()
+            resp.conn.close()
 
 
 class ProxyApp:
@@ -136,12 +144,13 @@ class ProxyApp:
         settings: Settings,
         fallback: WSGIApplication,
         clients: UpstreamClients,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.settings = settings
         self.fallback = fallback
         self.clients = clients
-        self._sleep = sleep
+        # resolved per call: gevent patches time.sleep after this module may have been imported
+        self._sleep = sleep or (lambda seconds: time.sleep(seconds))
         self._routes = tuple((r.prefix, r.prefix + "/", r) for r in settings.routes)
 
     def match(self, path: str) -> Route | None:
@@ -280,41 +289,39 @@ class ProxyApp:
 
         pool = self.clients.pool(upstream.name)
         deadline = started + route.deadline
-        replayable = body is None or isinstance(body, bytes)
-        may_retry = method in IDEMPOTENT_METHODS and replayable
-        attempts = 1 + (route.retries if may_retry else 0)
-        resp: BaseHTTPResponse | None = None
+        idempotent = method in IDEMPOTENT_METHODS
+        head = build_head(method, url, out_headers)
+        resp: Response | None = None
         failure: tuple[int, str, str] | None = None
         attempt = 0
-        for attempt in range(attempts):
+        body_started = False
+        for attempt in range(1 + route.retries):
+            if attempt:
+                backoff = route.retry_backoff * (2 ** (attempt - 1)) * random.uniform(0.5, 1.5)  # noqa: S311
+                self._sleep(max(0.0, min(backoff, deadline - time.monotonic())))
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                failure = (
-                    504,
-                    "upstream-timeout",
-                    "deadline exceeded before the upstream answered",
-                )
+                failure = (504, "upstream-timeout", "deadline passed before the upstream answered")
                 break
-            timeout = Timeout(
-                connect=min(route.connect_timeout, remaining),
-                read=min(route.read_timeout, remaining),
-            )
             try:
-                resp = pool.urlopen(
-                    method,
-                    url,
-                    body=body,
-                    headers=out_headers,
-                    retries=False,
-                    redirect=False,
-                    assert_same_host=False,
-                    preload_content=False,
-                    decode_content=False,
-                    release_conn=False,
-                    chunked=chunked,
-                    timeout=timeout,
-                )
+                conn = pool.get(min(route.connect_timeout, remaining))
+            except UpstreamError as exc:
+                if exc.kind == "connect_timeout":
+                    failure = (504, "upstream-timeout", f"timed out connecting to {upstream.name}")
+                else:
+                    failure = (502, "upstream-unreachable", f"cannot connect to {upstream.name}")
+                # nothing was sent: any method may try again while its body is untouched
+                if body_started and not isinstance(body, bytes):
+                    break
+                continue
+            read_timeout = min(route.read_timeout, deadline - time.monotonic())
+            try:
+                conn.sock.settimeout(max(0.001, read_timeout))
+                body_started = True
+                send_request(conn, head, body, chunked)
+                resp = read_response(conn, method, max(0.001, read_timeout))
             except BodyTooLarge:
+                conn.close()
                 breaker.release()
                 return self._problem(
                     start_response,
@@ -326,50 +333,27 @@ class ProxyApp:
                     environ,
                 )
             except ClientBodyError as exc:
+                conn.close()
                 breaker.release()
                 return self._problem(start_response, 400, "bad-body", str(exc), request_id, environ)
-            except NewConnectionError:  # (a subclass of ConnectTimeoutError: test it first)
-                failure = (502, "upstream-unreachable", f"cannot connect to {upstream.name}")
-            except ConnectTimeoutError:
-                failure = (504, "upstream-timeout", f"timed out connecting to {upstream.name}")
-            except ReadTimeoutError:
-                failure = (504, "upstream-timeout", f"{upstream.name} did not answer in time")
-                break  # the upstream may still be working on it: never repeat a slow request
-            except ProtocolError as exc:
-                cause = exc.__context__ or exc.__cause__
-                if isinstance(cause, BodyTooLarge | ClientBodyError):
-                    breaker.release()
-                    status, slug = (
-                        (413, "body-too-large")
-                        if isinstance(cause, BodyTooLarge)
-                        else (400, "bad-body")
-                    )
-                    return self._problem(
-                        start_response, status, slug, "request body rejected", request_id, environ
-                    )
-                failure = (502, "upstream-bad-response", f"{upstream.name} broke the connection")
-            except (HTTPError, OSError) as exc:
-                failure = (
-                    502,
-                    "upstream-bad-response",
-                    f"{upstream.name} failed: {type(exc).__name__}",
-                )
-            else:
-                if (
-                    resp.status in route.retry_on_status
-                    and attempt + 1 < attempts
-                    and time.monotonic() < deadline
-                ):
-                    resp.drain_conn()
-                    resp.release_conn()
-                    failure = (resp.status, "upstream-status", "")
-                    resp = None
-                else:
-                    failure = None
+            except UpstreamError as exc:
+                conn.close()
+                if exc.kind == "read_timeout":
+                    failure = (504, "upstream-timeout", f"{upstream.name} did not answer in time")
+                    break  # the upstream may still be working on it: never repeat a slow request
+                failure = (502, "upstream-bad-response", f"{upstream.name}: {exc}")
+                if not idempotent or not isinstance(body, bytes | None):
                     break
-            if attempt + 1 < attempts:
-                backoff = route.retry_backoff * (2**attempt) * random.uniform(0.5, 1.5)  # noqa: S311
-                self._sleep(max(0.0, min(backoff, deadline - time.monotonic())))
+                if exc.kind == "closed" and exc.reused:
+                    continue  # a stale keep-alive connection; does not count against the upstream
+                continue
+            if resp.status in route.retry_on_status and idempotent and attempt < route.retries:
+                failure = (resp.status, "upstream-status", "")
+                self._discard(resp, pool)
+                resp = None
+                continue
+            failure = None
+            break
         environ["bff.retries"] = attempt
         environ["bff.upstream_ms"] = (time.monotonic() - started) * 1000.0
 
@@ -389,10 +373,31 @@ class ProxyApp:
 
         breaker.record_success()
         environ["bff.upstream_status"] = resp.status
-        response_headers = hdr.response_headers(resp.headers.iteritems(), route, request_id)
+        response_headers = hdr.response_headers(resp.headers, route, request_id)
         start_response(status_line(resp.status, resp.reason), response_headers)
-        if method == "HEAD" or resp.status in _NO_BODY_STATUSES:
-            resp.drain_conn()
-            resp.release_conn()
+        if resp.complete:
+            if resp.keep_alive:
+                pool.put(resp.conn)
+            else:
+                resp.conn.close()
+            environ["bff.bytes_out"] = 0
             return []
-        return _Body(resp, deadline, request_id, route)
+        return _Body(resp, pool, deadline, request_id, route, environ)
+
+    @staticmethod
+    def _discard(resp: Response, pool: Pool) -> None:
+        """Read and drop a small unwanted response so its connection can be reused."""
+        try:
+            total = 0
+            for piece in resp.stream():
+                total += len(piece)
+                if total > SMALL_BODY:
+                    resp.conn.close()
+                    return
+        except UpstreamError:
+            resp.conn.close()
+            return
+        if resp.keep_alive:
+            pool.put(resp.conn)
+        else:
+            resp.conn.close()

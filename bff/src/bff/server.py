@@ -1,34 +1,140 @@
-"""gunicorn integration: problem+json for requests gunicorn rejects before the app sees them."""
+"""gunicorn integration: the worker class, and problem+json for requests rejected before the app.
+
+The worker is gunicorn's gevent worker driving gevent's own WSGI server (``gevent_pywsgi``),
+which measured about twice as fast here as gunicorn's ``gevent`` worker for the same app.
+Its handler is tightened to the limits gunicorn enforces (request line, header count and size)
+and answers every protocol error with RFC 9457 problem+json instead of an empty body.
+"""
 
 from __future__ import annotations
 
+import logging
 import socket
 from typing import Any
 
+from gevent import pywsgi
 from gunicorn import util
+from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler
 
 from .headers import new_id
-from .problems import PROBLEM_CONTENT_TYPE, problem_body
+from .problems import PROBLEM_CONTENT_TYPE, problem_body, reason
+
+log = logging.getLogger("bff.server")
+
+MAX_REQUEST_LINE = pywsgi.MAX_REQUEST_LINE  # 8192, as gevent enforces it
+MAX_HEADERS = 100
+MAX_HEADER_LINE = 8190
 
 
-def write_problem_error(sock: socket.socket, status_int: int, reason: str, mesg: str) -> None:
-    """Drop-in for ``gunicorn.util.write_error`` answering with RFC 9457 problem+json."""
+def problem_bytes(status: int, detail: str, title: str | None = None) -> bytes:
+    """A complete HTTP/1.1 problem+json response that closes the connection."""
     request_id = new_id()
-    slug = reason.lower().replace(" ", "-") or "error"
-    body = problem_body(status_int, slug, mesg or reason, request_id=request_id, title=reason)
+    phrase = title or reason(status) or "Error"
+    slug = phrase.lower().replace(" ", "-")
+    body = problem_body(status, slug, detail, request_id=request_id, title=phrase)
     head = (
-        f"HTTP/1.1 {status_int} {reason}\r\n"
+        f"HTTP/1.1 {status} {phrase}\r\n"
         "Connection: close\r\n"
         f"Content-Type: {PROBLEM_CONTENT_TYPE}\r\n"
         f"Content-Length: {len(body)}\r\n"
+        "Cache-Control: no-store\r\n"
         f"X-Request-ID: {request_id}\r\n"
         "\r\n"
     )
-    util.write_nonblock(sock, head.encode("latin-1") + body)
+    return head.encode("latin-1") + body
+
+
+class _HeadersTooLarge(ValueError):
+    pass
+
+
+class Handler(PyWSGIHandler):  # type: ignore[misc]
+    """gevent's WSGI handler with gunicorn's limits and problem+json errors."""
+
+    def read_request(self, raw_requestline: str) -> bool:
+        """Parse the request, then hold it to the header count and size limits."""
+        ok: bool = super().read_request(raw_requestline)
+        items = self.headers.items()
+        if len(items) > MAX_HEADERS:
+            raise _HeadersTooLarge(f"more than {MAX_HEADERS} header fields")
+        for name, value in items:
+            if len(name) + len(value) + 2 > MAX_HEADER_LINE:
+                raise _HeadersTooLarge(
+                    f"header field {name[:64]!r} exceeds {MAX_HEADER_LINE} bytes"
+                )
+        return ok
+
+    def handle_one_request(self) -> Any:
+        """Swap gevent's empty-bodied error responses for problem+json ones."""
+        if self.rfile.closed:
+            return None
+        result = super().handle_one_request()
+        if isinstance(result, tuple):
+            status = result[0]
+            if status == "414":
+                return ("414", problem_bytes(414, f"request line longer than {MAX_REQUEST_LINE}"))
+            if status == "400" and result[1] is pywsgi._BAD_REQUEST_RESPONSE:
+                return ("400", problem_bytes(400, "malformed HTTP request"))
+        return result
+
+    def _handle_client_error(self, ex: Exception) -> tuple[str, bytes]:
+        if isinstance(ex, _HeadersTooLarge):
+            log.info("rejected request from %s: %s", self.client_address, ex)
+            return ("431", problem_bytes(431, str(ex)))
+        message = str(ex)
+        if "more than 100 headers" in message or "Line too long" in message:
+            log.info("rejected request from %s: %s", self.client_address, message)
+            return ("431", problem_bytes(431, "request header fields too large"))
+        super()._handle_client_error(ex)  # logs it
+        return ("400", problem_bytes(400, "malformed HTTP request"))
+
+    def _send_error_response_if_possible(self, error_code: int) -> None:
+        if self.response_length:
+            self.close_connection = True
+            return
+        status = 500 if error_code >= 500 else 400
+        body = problem_body(
+            status,
+            "internal-error" if status == 500 else "bad-request",
+            "the server failed to handle this request" if status == 500 else "malformed request",
+            request_id=new_id(),
+        )
+        try:
+            self.start_response(
+                f"{status} {reason(status)}",
+                [
+                    ("Content-Type", PROBLEM_CONTENT_TYPE),
+                    ("Content-Length", str(len(body))),
+                    ("Connection", "close"),
+                ],
+            )
+            self.write(body)
+        except OSError:
+            self.close_connection = True
+
+    def handle_error(self, t: type[BaseException], v: BaseException, tb: Any) -> None:
+        """An upstream that broke mid-response was logged already: just cut the connection."""
+        from .proxy import UpstreamAborted  # imported late: the worker loads before the app
+
+        if isinstance(v, UpstreamAborted):
+            self.close_connection = True
+            return
+        super().handle_error(t, v, tb)
+
+
+class Worker(GeventPyWSGIWorker):  # type: ignore[misc]
+    """gunicorn worker: gevent's WSGI server with the BFF's handler."""
+
+    wsgi_handler = Handler
+
+
+def write_problem_error(sock: socket.socket, status_int: int, reason_: str, mesg: str) -> None:
+    """Drop-in for ``gunicorn.util.write_error`` (used by gunicorn's other worker classes)."""
+    util.write_nonblock(sock, problem_bytes(status_int, mesg or reason_, reason_))
 
 
 def install_problem_errors() -> None:
-    """Make gunicorn's own error pages (bad request line, oversized headers, ...) problem+json."""
+    """Make gunicorn's own error pages (sync/gthread/gevent workers) problem+json too."""
     util.write_error = write_problem_error
 
 

@@ -72,6 +72,7 @@ class Settings:
     circuit_failures: int = 5
     circuit_reset_seconds: float = 10.0
     pool_maxsize: int = 64
+    pool_idle_seconds: float = 4.0
     readiness_timeout: float = 1.0
     readiness_cache_seconds: float = 2.0
 
@@ -268,6 +269,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         circuit_failures=_int(env, "BFF_CIRCUIT_FAILURES", 5, 1, 1000),
         circuit_reset_seconds=_float(env, "BFF_CIRCUIT_RESET_SECONDS", 10.0, 0.01, 3600),
         pool_maxsize=_int(env, "BFF_POOL_MAXSIZE", 64, 1, 10_000),
+        pool_idle_seconds=_float(env, "BFF_POOL_IDLE_SECONDS", 4.0, 0.1, 3600),
         readiness_timeout=_float(env, "BFF_READINESS_TIMEOUT", 1.0, 0.01, 30),
         readiness_cache_seconds=_float(env, "BFF_READINESS_CACHE_SECONDS", 2.0, 0, 60),
     )

@@ -1,14 +1,13 @@
-"""Pooled HTTP clients for the configured upstreams, one set per worker process."""
+"""Keep-alive connection pools and circuit breakers for the configured upstreams, per worker."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
 
-from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
-
 from .circuit import CircuitBreaker
-from .settings import Settings, Upstream
+from .http1 import Pool
+from .settings import Settings
 
 
 class UpstreamClients:
@@ -16,36 +15,29 @@ class UpstreamClients:
 
     Pools are built lazily in the process that uses them, so a pool is never shared across a
     fork (gunicorn with ``preload_app`` would otherwise hand every worker the same sockets).
-    Each pool is bound to one configured host: no URL from a request can redirect it elsewhere.
+    Each pool is bound to one configured host and port: nothing in a request can point it
+    anywhere else.
     """
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._pid = -1
-        self._pools: dict[str, HTTPConnectionPool] = {}
+        self._pools: dict[str, Pool] = {}
         self._breakers: dict[str, CircuitBreaker] = {}
 
     def _build(self) -> None:
+        s = self._settings
         self._pid = os.getpid()
-        self._pools = {name: self._pool(up) for name, up in self._settings.upstreams.items()}
+        self._pools = {
+            name: Pool(up.scheme, up.host, up.port, s.pool_maxsize, s.pool_idle_seconds)
+            for name, up in s.upstreams.items()
+        }
         self._breakers = {
-            name: CircuitBreaker(
-                self._settings.circuit_failures, self._settings.circuit_reset_seconds
-            )
-            for name in self._settings.upstreams
+            name: CircuitBreaker(s.circuit_failures, s.circuit_reset_seconds)
+            for name in s.upstreams
         }
 
-    def _pool(self, upstream: Upstream) -> HTTPConnectionPool:
-        cls = HTTPSConnectionPool if upstream.scheme == "https" else HTTPConnectionPool
-        return cls(
-            upstream.host,
-            upstream.port,
-            maxsize=self._settings.pool_maxsize,
-            block=False,
-            retries=False,
-        )
-
-    def pool(self, name: str) -> HTTPConnectionPool:
+    def pool(self, name: str) -> Pool:
         """The connection pool for upstream ``name`` in this process."""
         if self._pid != os.getpid():
             self._build()

@@ -1,0 +1,90 @@
+# The two commands: `make dev` and `make test`. Everything else is a step of those two.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY_STAMP := $(VENV)/.installed
+WEB_STAMP := web/node_modules/.installed
+BENCH_NEXT := bench/proxy/next-rewrites
+BENCH_STAMP := $(BENCH_NEXT)/node_modules/.installed
+SYSTEM_PACKAGES := nginx-light wrk
+PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
+
+.PHONY: help dev test install system-deps lint typecheck fmt test-bff test-upstreams \
+        test-integration bench-proxy bench-smoke clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+dev: install ## run web, BFF, Django and FastAPI locally (Ctrl-C stops all)
+	@$(BIN)/python scripts/dev.py
+
+test: install system-deps lint typecheck test-bff test-upstreams test-integration bench-smoke ## install what is missing, then run every check and test suite
+	@echo "==> all checks and tests passed"
+
+install: $(PY_STAMP) $(WEB_STAMP) ## create the venv and install Python and npm dependencies
+
+$(PY_STAMP): requirements/bff.txt requirements/upstreams.txt requirements/dev.txt bff/pyproject.toml
+	@echo "==> creating the Python environment in $(VENV)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --upgrade --progress-bar on pip
+	@$(BIN)/python -m pip install --progress-bar on -r requirements/dev.txt -e ./bff
+	@touch $@
+
+$(WEB_STAMP): web/package.json web/package-lock.json
+	@echo "==> installing web dependencies (npm ci)"
+	@cd web && npm ci --no-audit --no-fund
+	@touch $@
+
+$(BENCH_STAMP): $(BENCH_NEXT)/package.json $(BENCH_NEXT)/package-lock.json
+	@echo "==> installing the Next.js rewrites reference app for benchmarks"
+	@cd $(BENCH_NEXT) && npm ci --no-audit --no-fund
+	@touch $@
+
+system-deps: ## apt-get install the Debian packages tests and benchmarks need, if missing
+	@scripts/system-deps.sh $(SYSTEM_PACKAGES)
+
+lint: install ## ruff (lint + format check), ESLint
+	@echo "==> ruff"
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+	@echo "==> eslint"
+	@cd web && npm run --silent lint
+
+typecheck: install ## mypy (strict on bff/src), tsc --noEmit
+	@echo "==> mypy"
+	@$(BIN)/mypy
+	@$(BIN)/mypy --config-file upstreams/mypy.ini upstreams
+	@echo "==> tsc"
+	@cd web && npm run --silent typecheck
+
+fmt: install ## format Python code
+	@$(BIN)/ruff check --fix .
+	@$(BIN)/ruff format .
+
+test-bff: install ## BFF unit tests
+	@echo "==> BFF tests"
+	@$(PYTEST) bff/tests -q
+
+test-upstreams: install ## Django and FastAPI sample service tests
+	@echo "==> Django catalog tests"
+	@cd upstreams/django_api && ../../$(BIN)/python -m pytest -p no:cacheprovider -q
+	@echo "==> FastAPI orders tests"
+	@cd upstreams/fastapi_api && ../../$(BIN)/python -m pytest -p no:cacheprovider -q
+
+test-integration: install ## real services on free ports, real HTTP through the BFF under gunicorn
+	@echo "==> integration tests"
+	@$(PYTEST) tests -q
+
+bench-proxy: install system-deps $(BENCH_STAMP) ## proxy benchmark: BFF vs nginx vs Next.js rewrites
+	@$(BIN)/python bench/proxy/run.py
+
+bench-smoke: install system-deps $(BENCH_STAMP) ## a one-second run of the proxy benchmark harness
+	@echo "==> benchmark harness smoke run"
+	@$(BIN)/python bench/proxy/run.py --quick
+
+clean: ## remove build output and local state (keeps installed dependencies)
+	rm -rf web/.next .run .mypy_cache .ruff_cache

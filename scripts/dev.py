@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""Run the whole stack locally: Django, FastAPI, the BFF (gunicorn) and `next dev`.
+
+Every part gets an embedded default; override ports with DEV_WEB_PORT, DEV_BFF_PORT,
+DEV_DJANGO_PORT, DEV_FASTAPI_PORT. Output of each part is prefixed with its name. Ctrl-C (or
+SIGTERM) stops everything cleanly; if one part dies, the others are stopped too.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = ROOT / ".venv" / "bin"
+COLOURS = {"django": "32", "fastapi": "36", "bff": "35", "web": "33"}
+USE_COLOUR = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+@dataclass
+class Part:
+    """One process of the stack."""
+
+    name: str
+    argv: list[str]
+    port: int
+    health: str
+    env: dict[str, str]
+    cwd: Path = ROOT
+    proc: subprocess.Popen[bytes] | None = None
+
+
+def paint(name: str, text: str) -> str:
+    """Colour ``text`` for ``name`` when writing to a terminal."""
+    return f"\033[{COLOURS.get(name, '0')}m{text}\033[0m" if USE_COLOUR else text
+
+
+def port_from(variable: str, default: int) -> int:
+    """A port from the environment, or the default."""
+    raw = os.environ.get(variable, "")
+    try:
+        return int(raw) if raw else default
+    except ValueError:
+        sys.exit(f"dev: {variable} must be a port number, got {raw!r}")
+
+
+def port_is_free(port: int) -> bool:
+    """Whether nothing listens on 127.0.0.1:port."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def stack() -> list[Part]:
+    """The parts, in start order, wired to each other."""
+    web = port_from("DEV_WEB_PORT", 3000)
+    bff = port_from("DEV_BFF_PORT", 8080)
+    django = port_from("DEV_DJANGO_PORT", 8001)
+    fastapi = port_from("DEV_FASTAPI_PORT", 8002)
+    py = str(VENV_BIN / "python")
+    data_dir = ROOT / ".run"
+    data_dir.mkdir(exist_ok=True)
+    return [
+        Part("django", [py, "upstreams/django_api/run.py", "--host", "127.0.0.1",
+                        "--port", str(django)], django, "/healthz",
+             {"CATALOG_DB_PATH": str(data_dir / "catalog.sqlite3")}),
+        Part("fastapi", [py, "upstreams/fastapi_api/run.py", "--host", "127.0.0.1",
+                         "--port", str(fastapi)], fastapi, "/healthz",
+             {"CATALOG_API_URL": f"http://127.0.0.1:{django}"}),
+        Part("bff", [str(VENV_BIN / "gunicorn"), "-c", "bff/gunicorn.conf.py",
+                     "bff:create_app()"], bff, "/healthz",
+             {"BFF_BIND": f"127.0.0.1:{bff}",
+              "BFF_UPSTREAM_CATALOG_URL": f"http://127.0.0.1:{django}",
+              "BFF_UPSTREAM_ORDERS_URL": f"http://127.0.0.1:{fastapi}",
+              "BFF_ENV": "development"}),
+        Part("web", ["npx", "--no-install", "next", "dev", "-p", str(web), "-H", "127.0.0.1"],
+             web, "/", {"BFF_URL": f"http://127.0.0.1:{bff}", "NEXT_TELEMETRY_DISABLED": "1"},
+             cwd=ROOT / "web"),
+    ]
+
+
+def pump(part: Part) -> None:
+    """Copy a child's output to ours, one prefixed line at a time."""
+    if part.proc is None or part.proc.stdout is None:
+        return
+    label = paint(part.name, f"{part.name:>8} |")
+    for raw in iter(part.proc.stdout.readline, b""):
+        sys.stdout.write(f"{label} {raw.decode('utf-8', 'replace').rstrip()}\n")
+        sys.stdout.flush()
+
+
+def wait_healthy(part: Part, timeout: float) -> bool:
+    """Poll the part's health URL until it answers below 500, it dies, or time runs out."""
+    url = f"http://127.0.0.1:{part.port}{part.health}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if part.proc is None or part.proc.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 (loopback)
+                if resp.status < 500:
+                    return True
+        except urllib.error.HTTPError as exc:
+            if exc.code < 500:
+                return True
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.25)
+    return False
+
+
+def stop_all(parts: list[Part], grace: float = 10.0) -> None:
+    """SIGTERM every running part's process group, then SIGKILL what is left after ``grace``."""
+    for part in reversed(parts):
+        if part.proc is not None and part.proc.poll() is None:
+            try:
+                os.killpg(part.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + grace
+    for part in parts:
+        if part.proc is None:
+            continue
+        try:
+            part.proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(part.proc.pid, signal.SIGKILL)
+            part.proc.wait(5)
+
+
+def main() -> int:
+    """Start everything, print where it listens, and supervise until Ctrl-C."""
+    parts = stack()
+    busy = [p for p in parts if not port_is_free(p.port)]
+    if busy:
+        for p in busy:
+            print(f"dev: port {p.port} for {p.name} is in use "
+                  f"(set DEV_{p.name.upper()}_PORT to use another)", file=sys.stderr)
+        return 1
+
+    stopping = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    code = 0
+    try:
+        for part in parts:
+            print(paint(part.name, f"dev: starting {part.name} on 127.0.0.1:{part.port} ..."),
+                  flush=True)
+            part.proc = subprocess.Popen(  # noqa: S603 (fixed argv)
+                part.argv, cwd=part.cwd, env={**os.environ, **part.env},
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+            threading.Thread(target=pump, args=(part,), daemon=True).start()
+            if not wait_healthy(part, 180 if part.name == "web" else 60):
+                if stopping.is_set():
+                    return 130
+                print(f"dev: {part.name} did not come up; stopping", file=sys.stderr)
+                return 1
+        bff = next(p for p in parts if p.name == "bff").port
+        lines = [
+            "",
+            "  The stack is up:",
+            f"    web (Next.js dev)    http://127.0.0.1:{parts[3].port}/",
+            f"    BFF (gunicorn)       http://127.0.0.1:{bff}/   "
+            f"(OpenAPI: /openapi.json, health: /healthz, /readyz)",
+            f"    Django catalog API   http://127.0.0.1:{parts[0].port}/catalog/items",
+            f"    FastAPI orders API   http://127.0.0.1:{parts[1].port}/orders  (docs: /docs)",
+            "  Ctrl-C stops everything.",
+            "",
+        ]
+        print("\n".join(lines), flush=True)
+        while not stopping.is_set():
+            dead = [p for p in parts if p.proc is not None and p.proc.poll() is not None]
+            if dead:
+                for p in dead:
+                    print(f"dev: {p.name} exited with {p.proc.returncode if p.proc else '?'}; "
+                          "stopping the rest", file=sys.stderr)
+                code = 1
+                break
+            stopping.wait(0.5)
+    finally:
+        print("dev: stopping ...", flush=True)
+        stop_all(parts)
+        print("dev: stopped", flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
