@@ -72,7 +72,11 @@ def start(
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            argv, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+            argv,
+            cwd=ROOT,
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     service = Service(name, proc, port, log_path)
@@ -94,16 +98,28 @@ def start(
 def start_django(log_dir: Path, db_path: Path) -> Service:
     """The Django catalog service, exactly as `make dev` runs it."""
     port = free_port()
-    argv = [sys.executable, "upstreams/django_api/run.py", "--host", "127.0.0.1",
-            "--port", str(port)]
+    argv = [
+        sys.executable,
+        "upstreams/django_api/run.py",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     return start("django", argv, port, log_dir, {"CATALOG_DB_PATH": str(db_path)})
 
 
 def start_fastapi(log_dir: Path, catalog_url: str) -> Service:
     """The FastAPI orders service, exactly as `make dev` runs it."""
     port = free_port()
-    argv = [sys.executable, "upstreams/fastapi_api/run.py", "--host", "127.0.0.1",
-            "--port", str(port)]
+    argv = [
+        sys.executable,
+        "upstreams/fastapi_api/run.py",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     return start("fastapi", argv, port, log_dir, {"CATALOG_API_URL": catalog_url})
 
 

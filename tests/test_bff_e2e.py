@@ -29,8 +29,13 @@ def request(
     url = base.url if isinstance(base, Service) else base
     host, port = url.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
-    conn.request(method, path, body=body, headers=headers or {},
-                 encode_chunked=body is not None and not isinstance(body, bytes))
+    conn.request(
+        method,
+        path,
+        body=body,
+        headers=headers or {},
+        encode_chunked=body is not None and not isinstance(body, bytes),
+    )
     resp = conn.getresponse()
     data = resp.read()
     conn.close()
@@ -89,8 +94,12 @@ def test_catalog_list_through_the_bff(bff: Service) -> None:
 def test_request_id_and_trace_reach_the_upstream(bff: Service) -> None:
     tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
     for prefix in ("/api/catalog", "/api/orders"):
-        resp, data = request(bff, "GET", f"{prefix}/_test/echo?x=1",
-                             headers={"X-Request-ID": "e2e-req-1", "traceparent": tp})
+        resp, data = request(
+            bff,
+            "GET",
+            f"{prefix}/_test/echo?x=1",
+            headers={"X-Request-ID": "e2e-req-1", "traceparent": tp},
+        )
         assert resp.status == 200, data
         echo = json.loads(data)
         assert echo["headers"]["x-request-id"] == "e2e-req-1"
@@ -101,10 +110,16 @@ def test_request_id_and_trace_reach_the_upstream(bff: Service) -> None:
 
 
 def test_order_flow_through_the_bff(bff: Service) -> None:
-    body = json.dumps({"items": [{"item_id": 1, "quantity": 2}],
-                       "customer_email": "ada@example.com"}).encode()
-    resp, data = request(bff, "POST", "/api/orders", body,
-                         {"Content-Type": "application/json", "X-Request-ID": "order-e2e"})
+    body = json.dumps(
+        {"items": [{"item_id": 1, "quantity": 2}], "customer_email": "ada@example.com"}
+    ).encode()
+    resp, data = request(
+        bff,
+        "POST",
+        "/api/orders",
+        body,
+        {"Content-Type": "application/json", "X-Request-ID": "order-e2e"},
+    )
     assert resp.status == 201, data
     order = json.loads(data)
     location = resp.getheader("Location")
@@ -114,8 +129,9 @@ def test_order_flow_through_the_bff(bff: Service) -> None:
 
 
 def test_upstream_validation_errors_pass_through(bff: Service) -> None:
-    resp, data = request(bff, "POST", "/api/orders", b'{"items": []}',
-                         {"Content-Type": "application/json"})
+    resp, data = request(
+        bff, "POST", "/api/orders", b'{"items": []}', {"Content-Type": "application/json"}
+    )
     assert resp.status == 422
     assert resp.getheader("Content-Type", "").startswith(PROBLEM)
     assert json.loads(data)["errors"]
@@ -141,29 +157,43 @@ def test_response_streams_as_the_upstream_produces_it(bff: Service, prefix: str)
     assert first_at < total - 0.6, (first_at, total)
 
 
-def test_chunked_request_body_streams_upstream(bff: Service) -> None:
+@pytest.mark.parametrize(
+    ("prefix", "pieces"),
+    [
+        pytest.param("/api/catalog", 5, id="django-buffered-small"),
+        pytest.param("/api/catalog", 12_000, id="django-buffered-spooled"),
+        pytest.param("/api/orders", 5, id="fastapi-streamed"),
+    ],
+)
+def test_chunked_request_bodies_reach_the_upstream(bff: Service, prefix: str, pieces: int) -> None:
     def body() -> Iterator[bytes]:
-        for i in range(5):
+        for i in range(pieces):
             yield f"piece-{i};".encode()
-            time.sleep(0.05)
+            if pieces < 10:
+                time.sleep(0.05)
 
-    resp, data = request(bff, "POST", "/api/catalog/_test/echo", body(),
-                         {"Content-Type": "text/plain"})
+    resp, data = request(
+        bff, "POST", f"{prefix}/_test/echo", body(), {"Content-Type": "text/plain"}
+    )
     assert resp.status == 200, data
-    assert json.loads(data)["body"] == "".join(f"piece-{i};" for i in range(5))
+    expected = "".join(f"piece-{i};" for i in range(pieces))
+    assert json.loads(data)["body_length"] == len(expected)
+    assert json.loads(data)["body"] == expected
 
 
 def test_large_fixed_length_body(bff: Service) -> None:
     payload = b"a" * 600_000
-    resp, data = request(bff, "POST", "/api/catalog/_test/echo", payload,
-                         {"Content-Type": "text/plain"})
+    resp, data = request(
+        bff, "POST", "/api/catalog/_test/echo", payload, {"Content-Type": "text/plain"}
+    )
     assert resp.status == 200
     assert json.loads(data)["body_length"] == 600_000
 
 
 def test_body_over_the_cap_is_413(bff: Service) -> None:
-    resp, data = request(bff, "POST", "/api/orders", b"x" * 300_000,
-                         {"Content-Type": "application/json"})
+    resp, data = request(
+        bff, "POST", "/api/orders", b"x" * 300_000, {"Content-Type": "application/json"}
+    )
     problem(resp, data, 413)
 
 
@@ -185,15 +215,17 @@ def test_set_cookie_and_redirects(bff: Service) -> None:
     assert len(cookies) == 2
     assert any("Path=/api/catalog" in c for c in cookies), cookies
     for absolute in ("0", "1"):
-        resp, _ = request(bff, "GET",
-                          f"/api/catalog/_test/redirect?to=/catalog/items&absolute={absolute}")
+        resp, _ = request(
+            bff, "GET", f"/api/catalog/_test/redirect?to=/catalog/items&absolute={absolute}"
+        )
         assert resp.status == 302
         assert resp.getheader("Location") == "/api/catalog/items"
 
 
 def test_gzip_passthrough_keeps_length_consistent(bff: Service) -> None:
-    resp, data = request(bff, "GET", "/api/catalog/_test/large?kb=100&gzip=1",
-                         headers={"Accept-Encoding": "gzip"})
+    resp, data = request(
+        bff, "GET", "/api/catalog/_test/large?kb=100&gzip=1", headers={"Accept-Encoding": "gzip"}
+    )
     assert resp.status == 200
     assert resp.getheader("Content-Encoding") == "gzip"
     assert int(resp.getheader("Content-Length", "-1")) == len(data)
@@ -248,17 +280,50 @@ def test_absolute_form_target_never_changes_the_upstream_host(bff: Service) -> N
         pytest.param(b"GARBAGE\r\n\r\n", 400, id="bad-request-line"),
         pytest.param(b"G(T / HTTP/1.1\r\nHost: x\r\n\r\n", 400, id="bad-method"),
         pytest.param(b"GET / HTTP/9.9\r\nHost: x\r\n\r\n", 400, id="bad-version"),
-        pytest.param(b"GET /api/catalog/items HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000
-                     + b"\r\n\r\n", 400, id="oversized-header"),
-        pytest.param(b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414,
-                     id="oversized-url"),
-        pytest.param(b"GET / HTTP/1.1\r\nHost: x\r\n"
-                     + b"".join(b"X-H%d: 1\r\n" % i for i in range(120)) + b"\r\n", 431,
-                     id="too-many-headers"),
-        pytest.param(b"POST /api/orders HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
-                     b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, id="cl-and-te"),
-        pytest.param(b"POST /api/orders HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                     b"zz\r\nabc\r\n0\r\n\r\n", 400, id="bad-chunk-size"),
+        pytest.param(
+            b"GET /api/catalog/items HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n",
+            431,
+            id="oversized-header",
+        ),
+        pytest.param(
+            b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, id="oversized-url"
+        ),
+        pytest.param(
+            b"GET / HTTP/1.1\r\nHost: x\r\n"
+            + b"".join(b"X-H%d: 1\r\n" % i for i in range(120))
+            + b"\r\n",
+            431,
+            id="too-many-headers",
+        ),
+        pytest.param(
+            b"POST /api/orders HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            400,
+            id="cl-and-te",
+        ),
+        pytest.param(
+            b"POST /api/orders HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"zz\r\nabc\r\n0\r\n\r\n",
+            400,
+            id="bad-chunk-size",
+        ),
+        pytest.param(
+            b"POST /api/catalog/_test/echo HTTP/1.1\r\nHost: x\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
+            400,
+            id="bad-chunk-size-buffered",
+        ),
+        pytest.param(
+            b"POST /api/orders HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+            501,
+            id="unsupported-te",
+        ),
+        pytest.param(
+            b"POST /api/orders HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n"
+            b"Content-Length: 2\r\n\r\nab",
+            400,
+            id="conflicting-lengths",
+        ),
     ],
 )
 def test_malformed_requests_get_problem_json(bff: Service, payload: bytes, status: int) -> None:
@@ -345,7 +410,9 @@ def test_sigterm_drains_in_flight_requests(log_dir: Path, bff_env: dict[str, str
     time.sleep(0.3)
     svc.proc.send_signal(15)
     resp = conn.getresponse()
-    assert resp.status == 200 and json.loads(resp.read())["slept_ms"] == 1500
+    body = resp.read()
+    conn.close()
+    assert resp.status == 200 and json.loads(body)["slept_ms"] == 1500
     assert svc.proc.wait(15) == 0
     assert "Traceback" not in svc.log()
 
@@ -354,8 +421,11 @@ def test_bad_configuration_stops_the_bff_with_one_clear_line(
     log_dir: Path, bff_env: dict[str, str]
 ) -> None:
     with pytest.raises(RuntimeError) as info:
-        start_bff(log_dir, {**bff_env, "BFF_UPSTREAM_ORDERS_URL": "changeme"}, name="bff-bad",
-                  )
+        start_bff(
+            log_dir,
+            {**bff_env, "BFF_UPSTREAM_ORDERS_URL": "changeme"},
+            name="bff-bad",
+        )
     message = str(info.value)
     assert "bff: configuration error: BFF_UPSTREAM_ORDERS_URL is required" in message
     assert "Traceback" not in message

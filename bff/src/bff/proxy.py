@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -79,6 +80,36 @@ def _stream_chunked(stream: Any, cap: int) -> Iterator[bytes]:
         if total > cap:
             raise BodyTooLarge
         yield chunk
+
+
+def _spool_chunked(stream: Any, cap: int) -> tuple[bytes | Iterator[bytes], int]:
+    """Read a chunked body up to ``cap`` into memory (small) or a temporary file (large).
+
+    WSGI upstreams (Django among them) ignore request bodies without Content-Length, so by
+    default a chunked body is collected first and sent with a length, as nginx does.
+    Memory stays bounded: beyond SMALL_BODY the bytes go to disk.
+    """
+    spool = tempfile.SpooledTemporaryFile(max_size=SMALL_BODY)
+    try:
+        total = 0
+        for piece in _stream_chunked(stream, cap):
+            total += len(piece)
+            spool.write(piece)
+        spool.seek(0)
+        if total <= SMALL_BODY:
+            data = spool.read()
+            spool.close()
+            return data, total
+    except BaseException:
+        spool.close()
+        raise
+
+    def pieces() -> Iterator[bytes]:
+        with spool:
+            while piece := spool.read(CHUNK):
+                yield piece
+
+    return pieces(), total
 
 
 class _Body(Iterable[bytes]):
@@ -186,7 +217,13 @@ class ProxyApp:
             instance=environ.get("PATH_INFO"),
         )
         environ["bff.problem"] = slug
-        start_response(status_line(status), problem_headers(body, request_id, extra_headers))
+        headers = problem_headers(body, request_id, extra_headers)
+        if slug in ("body-too-large", "bad-body"):
+            # The rest of a refused body is never read: the connection cannot carry another
+            # request, so it is closed (the server must not drain, say, 10 GB first).
+            environ["bff.close_connection"] = True
+            headers.append(("Connection", "close"))
+        start_response(status_line(status), headers)
         return [body]
 
     def proxy(
@@ -267,8 +304,28 @@ class ProxyApp:
             else:
                 body = _stream_fixed(stream, length)
         elif "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
-            body = _stream_chunked(stream, route.max_body_bytes)
-            chunked = True
+            if route.chunked_requests == "stream":
+                body = _stream_chunked(stream, route.max_body_bytes)
+                chunked = True
+                out_headers["transfer-encoding"] = "chunked"
+            else:
+                try:
+                    body, length = _spool_chunked(stream, route.max_body_bytes)
+                except BodyTooLarge:
+                    return self._problem(
+                        start_response,
+                        413,
+                        "body-too-large",
+                        f"request body exceeds the limit of {route.max_body_bytes} bytes "
+                        f"for {route.prefix}",
+                        request_id,
+                        environ,
+                    )
+                except ClientBodyError as exc:
+                    return self._problem(
+                        start_response, 400, "bad-body", str(exc), request_id, environ
+                    )
+                out_headers["content-length"] = str(length)
         environ["bff.bytes_in"] = (
             0 if body is None else (len(body) if isinstance(body, bytes) else -1)
         )

@@ -9,8 +9,9 @@ and answers every protocol error with RFC 9457 problem+json instead of an empty 
 from __future__ import annotations
 
 import logging
+import re
 import socket
-from typing import Any
+from typing import Any, ClassVar
 
 from gevent import pywsgi
 from gunicorn import util
@@ -48,8 +49,91 @@ class _HeadersTooLarge(ValueError):
     pass
 
 
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
 class Handler(PyWSGIHandler):  # type: ignore[misc]
-    """gevent's WSGI handler with gunicorn's limits and problem+json errors."""
+    """gevent's WSGI handler with gunicorn's limits, strict framing and problem+json errors.
+
+    It also makes shutdown prompt: once the worker drains, idle keep-alive connections (a load
+    balancer always holds some) are closed instead of holding the worker to its graceful
+    timeout, while requests in flight finish.
+    """
+
+    _idle: ClassVar[set[Handler]] = set()
+    draining: ClassVar[bool] = False
+
+    @classmethod
+    def close_idle(cls) -> None:
+        """Stop reading new requests; shut idle keep-alive connections now."""
+        cls.draining = True
+        for handler in list(cls._idle):
+            try:
+                handler.socket.shutdown(socket.SHUT_RDWR)
+            except (OSError, AttributeError):
+                pass
+
+    def read_requestline(self) -> Any:
+        """Wait for the next request line (tracked as idle while waiting)."""
+        if Handler.draining:
+            return ""
+        Handler._idle.add(self)
+        try:
+            return super().read_requestline()
+        finally:
+            Handler._idle.discard(self)
+
+    def MessageClass(self, *args: Any) -> Any:  # noqa: N802 (gevent's name)
+        """Parse headers and refuse ambiguous framing (request smuggling) and bad methods."""
+        if not _TOKEN.fullmatch(self.command or ""):
+            raise ValueError(f"invalid method {self.command[:32]!r}")
+        headers = super().MessageClass(*args)
+        te = headers.get_all("transfer-encoding") if hasattr(headers, "get_all") else None
+        if te:
+            if headers.get("content-length") is not None:
+                raise ValueError("both Content-Length and Transfer-Encoding")
+            if len(te) != 1 or te[0].strip().lower() != "chunked":
+                raise ValueError(f"unsupported Transfer-Encoding {', '.join(te)[:64]!r}")
+        lengths = headers.get_all("content-length") if hasattr(headers, "get_all") else None
+        if lengths and (len(set(lengths)) != 1 or not lengths[0].strip().isdigit()):
+            raise ValueError("invalid or repeated Content-Length")
+        return headers
+
+    def get_environ(self) -> Any:
+        """The WSGI environ; an absolute-form target is reduced to its path (RFC 9112 3.2.2)."""
+        path = str(getattr(self, "path", ""))
+        if path and not path.startswith("/") and "://" in path:
+            rest = path.split("://", 1)[1]
+            slash = rest.find("/")
+            query = rest.find("?")
+            if slash == -1 or (query != -1 and query < slash):
+                self.path = "/" + (rest[query:] if query != -1 else "")
+            else:
+                self.path = rest[slash:]
+        return super().get_environ()
+
+    def run_application(self) -> None:
+        """Run the app; if it refused the request body, close instead of draining it."""
+        super().run_application()
+        if self.environ.get("bff.close_connection"):
+            self.close_connection = True
+            # gevent would otherwise read (and discard) the whole refused body first
+            self.wsgi_input._chunked_input_error = True
+
+    def handle_one_request(self) -> Any:
+        """One request; problem+json for protocol errors; close after it when draining."""
+        if self.rfile.closed:
+            return None
+        result = super().handle_one_request()
+        if isinstance(result, tuple):
+            status = result[0]
+            if status == "414":
+                return ("414", problem_bytes(414, f"request line longer than {MAX_REQUEST_LINE}"))
+            if status == "400" and result[1] is pywsgi._BAD_REQUEST_RESPONSE:
+                return ("400", problem_bytes(400, "malformed HTTP request"))
+        if result is True and Handler.draining:
+            return None
+        return result
 
     def read_request(self, raw_requestline: str) -> bool:
         """Parse the request, then hold it to the header count and size limits."""
@@ -64,29 +148,19 @@ class Handler(PyWSGIHandler):  # type: ignore[misc]
                 )
         return ok
 
-    def handle_one_request(self) -> Any:
-        """Swap gevent's empty-bodied error responses for problem+json ones."""
-        if self.rfile.closed:
-            return None
-        result = super().handle_one_request()
-        if isinstance(result, tuple):
-            status = result[0]
-            if status == "414":
-                return ("414", problem_bytes(414, f"request line longer than {MAX_REQUEST_LINE}"))
-            if status == "400" and result[1] is pywsgi._BAD_REQUEST_RESPONSE:
-                return ("400", problem_bytes(400, "malformed HTTP request"))
-        return result
-
     def _handle_client_error(self, ex: Exception) -> tuple[str, bytes]:
         if isinstance(ex, _HeadersTooLarge):
             log.info("rejected request from %s: %s", self.client_address, ex)
             return ("431", problem_bytes(431, str(ex)))
         message = str(ex)
+        if message.startswith("unsupported Transfer-Encoding"):
+            return ("501", problem_bytes(501, message))
         if "more than 100 headers" in message or "Line too long" in message:
             log.info("rejected request from %s: %s", self.client_address, message)
             return ("431", problem_bytes(431, "request header fields too large"))
         super()._handle_client_error(ex)  # logs it
-        return ("400", problem_bytes(400, "malformed HTTP request"))
+        detail = message if isinstance(ex, ValueError) and len(message) < 200 else "malformed"
+        return ("400", problem_bytes(400, f"malformed HTTP request: {detail}"))
 
     def _send_error_response_if_possible(self, error_code: int) -> None:
         if self.response_length:
@@ -126,6 +200,12 @@ class Worker(GeventPyWSGIWorker):  # type: ignore[misc]
     """gunicorn worker: gevent's WSGI server with the BFF's handler."""
 
     wsgi_handler = Handler
+
+    def notify(self) -> None:
+        """Heartbeat; once shutdown has begun, also close idle keep-alive connections."""
+        super().notify()
+        if not self.alive:
+            Handler.close_idle()
 
 
 def write_problem_error(sock: socket.socket, status_int: int, reason_: str, mesg: str) -> None:

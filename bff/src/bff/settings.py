@@ -53,6 +53,7 @@ class Route:
     retries: int = 1
     retry_backoff: float = 0.05
     retry_on_status: frozenset[int] = frozenset()
+    chunked_requests: str = "buffer"
 
     @property
     def target_prefix(self) -> str:
@@ -149,6 +150,7 @@ _ROUTE_KEYS = {
     "retries",
     "retry_backoff",
     "retry_on_status",
+    "chunked_requests",
 }
 
 
@@ -180,6 +182,9 @@ def _parse_route(index: int, raw: Any, upstreams: Mapping[str, Upstream]) -> Rou
         isinstance(s, int) and 500 <= s <= 599 for s in statuses
     ):
         raise SettingsError(f"{where}.retry_on_status must list 5xx status codes")
+    chunked_requests = raw.get("chunked_requests", "buffer")
+    if chunked_requests not in ("buffer", "stream"):
+        raise SettingsError(f"{where}.chunked_requests must be 'buffer' or 'stream'")
     connect = _number(f"{where}.connect_timeout", raw.get("connect_timeout", 1.0), 0.001, 60)
     read = _number(f"{where}.read_timeout", raw.get("read_timeout", 10.0), 0.001, 3600)
     deadline = _number(f"{where}.deadline", raw.get("deadline", 30.0), 0.001, 3600)
@@ -202,6 +207,7 @@ def _parse_route(index: int, raw: Any, upstreams: Mapping[str, Upstream]) -> Rou
         retries=int(_number(f"{where}.retries", raw.get("retries", 1), 0, 5)),
         retry_backoff=_number(f"{where}.retry_backoff", raw.get("retry_backoff", 0.05), 0, 5),
         retry_on_status=frozenset(statuses),
+        chunked_requests=chunked_requests,
     )
 
 
