@@ -57,7 +57,8 @@ lint: install ## ruff (lint + format check), ESLint
 typecheck: install ## mypy (strict on bff/src), tsc --noEmit
 	@echo "==> mypy"
 	@$(BIN)/mypy
-	@$(BIN)/mypy --config-file upstreams/mypy.ini upstreams
+	@$(BIN)/mypy --config-file upstreams/mypy.ini upstreams/django_api
+	@$(BIN)/mypy --config-file upstreams/mypy.ini upstreams/fastapi_api
 	@echo "==> tsc"
 	@cd web && npm run --silent typecheck
 

@@ -35,6 +35,9 @@ const DECODED_BY_FETCH = new Set(["gzip", "x-gzip", "deflate", "br"]);
 
 const NULL_BODY_STATUS = new Set([101, 204, 205, 304]);
 
+/** Node's fetch needs `duplex: "half"` to send a streamed body; the DOM typings lack it. */
+type StreamingRequestInit = RequestInit & { duplex: "half" };
+
 function stripHopByHop(headers: Headers): void {
   const named = (headers.get("connection") ?? "").split(",").map((h) => h.trim().toLowerCase());
   for (const name of [...HOP_BY_HOP, ...named]) if (name) headers.delete(name);
@@ -45,13 +48,13 @@ function upstreamRequestHeaders(req: Request, url: URL, requestId: string): Head
   stripHopByHop(headers);
   headers.delete("host");
   headers.delete("expect");
-  headers.delete("content-length"); // the body is streamed
   // Ask for an uncompressed answer: bytes then pass through unchanged.
   headers.set("accept-encoding", "identity");
   // x-request-id and traceparent (and tracestate) pass through as received.
   headers.set(REQUEST_ID_HEADER, requestId);
-  // `next start` already fills x-forwarded-* from the socket when absent.
-  headers.set("x-forwarded-for", req.headers.get("x-forwarded-for") ?? "127.0.0.1");
+  // The Next server fills x-forwarded-for from the socket when it is absent.
+  const forwardedFor = req.headers.get("x-forwarded-for");
+  if (forwardedFor) headers.set("x-forwarded-for", forwardedFor);
   headers.set("x-forwarded-proto", req.headers.get("x-forwarded-proto") ?? url.protocol.replace(":", ""));
   headers.set("x-forwarded-host", req.headers.get("x-forwarded-host") ?? req.headers.get("host") ?? url.host);
   return headers;
@@ -109,20 +112,25 @@ async function proxy(req: Request): Promise<Response> {
   const timer = setTimeout(() => timeout.abort(), UPSTREAM_TIMEOUT_MS);
   const hasBody = req.method !== "GET" && req.method !== "HEAD" && req.body !== null;
 
+  const init: StreamingRequestInit = {
+    method: req.method,
+    headers: upstreamRequestHeaders(req, url, requestId),
+    body: hasBody ? req.body : undefined,
+    duplex: "half",
+    redirect: "manual",
+    cache: "no-store",
+    signal: AbortSignal.any([timeout.signal, req.signal]),
+  };
+
   let upstream: Response;
   try {
-    upstream = await fetch(target, {
-      method: req.method,
-      headers: upstreamRequestHeaders(req, url, requestId),
-      body: hasBody ? req.body : undefined,
-      duplex: "half",
-      redirect: "manual",
-      cache: "no-store",
-      signal: AbortSignal.any([timeout.signal, req.signal]),
-    });
+    upstream = await fetch(target, init);
   } catch (err) {
     if (timeout.signal.aborted) {
       return problemResponse(504, "Gateway Timeout", "The API did not answer in time.", requestId);
+    }
+    if (req.signal.aborted) {
+      return problemResponse(502, "Bad Gateway", "The client went away.", requestId);
     }
     console.error(`proxy ${req.method} ${url.pathname} failed (request ${requestId}):`, err);
     return problemResponse(502, "Bad Gateway", "The API could not be reached.", requestId);

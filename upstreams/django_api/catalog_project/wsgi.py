@@ -1,0 +1,9 @@
+"""WSGI entry point: ``gunicorn catalog_project.wsgi:application``."""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "catalog_project.settings")
+
+application = get_wsgi_application()

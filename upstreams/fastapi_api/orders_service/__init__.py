@@ -1,0 +1,1 @@
+"""Sample "orders" upstream service (FastAPI)."""
