@@ -74,21 +74,47 @@ def stack() -> list[Part]:
     data_dir = ROOT / ".run"
     data_dir.mkdir(exist_ok=True)
     return [
-        Part("django", [py, "upstreams/django_api/run.py", "--host", "127.0.0.1",
-                        "--port", str(django)], django, "/healthz",
-             {"CATALOG_DB_PATH": str(data_dir / "catalog.sqlite3")}),
-        Part("fastapi", [py, "upstreams/fastapi_api/run.py", "--host", "127.0.0.1",
-                         "--port", str(fastapi)], fastapi, "/healthz",
-             {"CATALOG_API_URL": f"http://127.0.0.1:{django}"}),
-        Part("bff", [str(VENV_BIN / "gunicorn"), "-c", "bff/gunicorn.conf.py",
-                     "bff:create_app()"], bff, "/healthz",
-             {"BFF_BIND": f"127.0.0.1:{bff}",
-              "BFF_UPSTREAM_CATALOG_URL": f"http://127.0.0.1:{django}",
-              "BFF_UPSTREAM_ORDERS_URL": f"http://127.0.0.1:{fastapi}",
-              "BFF_ENV": "development"}),
-        Part("web", ["npx", "--no-install", "next", "dev", "-p", str(web), "-H", "127.0.0.1"],
-             web, "/", {"BFF_URL": f"http://127.0.0.1:{bff}", "NEXT_TELEMETRY_DISABLED": "1"},
-             cwd=ROOT / "web"),
+        Part(
+            "django",
+            [py, "upstreams/django_api/run.py", "--host", "127.0.0.1", "--port", str(django)],
+            django,
+            "/healthz",
+            {"CATALOG_DB_PATH": str(data_dir / "catalog.sqlite3")},
+        ),
+        Part(
+            "fastapi",
+            [py, "upstreams/fastapi_api/run.py", "--host", "127.0.0.1", "--port", str(fastapi)],
+            fastapi,
+            "/healthz",
+            {"CATALOG_API_URL": f"http://127.0.0.1:{django}"},
+        ),
+        Part(
+            "bff",
+            [str(VENV_BIN / "gunicorn"), "-c", "bff/gunicorn.conf.py", "bff:create_app()"],
+            bff,
+            "/healthz",
+            {
+                "BFF_BIND": f"127.0.0.1:{bff}",
+                "BFF_UPSTREAM_CATALOG_URL": f"http://127.0.0.1:{django}",
+                "BFF_UPSTREAM_ORDERS_URL": f"http://127.0.0.1:{fastapi}",
+                "BFF_ENV": "development",
+            },
+        ),
+        Part(
+            "web",
+            [
+                str(ROOT / "web" / "node_modules" / ".bin" / "next"),
+                "dev",
+                "-p",
+                str(web),
+                "-H",
+                "127.0.0.1",
+            ],
+            web,
+            "/",
+            {"BFF_URL": f"http://127.0.0.1:{bff}", "NEXT_TELEMETRY_DISABLED": "1"},
+            cwd=ROOT / "web",
+        ),
     ]
 
 
@@ -147,8 +173,11 @@ def main() -> int:
     busy = [p for p in parts if not port_is_free(p.port)]
     if busy:
         for p in busy:
-            print(f"dev: port {p.port} for {p.name} is in use "
-                  f"(set DEV_{p.name.upper()}_PORT to use another)", file=sys.stderr)
+            print(
+                f"dev: port {p.port} for {p.name} is in use "
+                f"(set DEV_{p.name.upper()}_PORT to use another)",
+                file=sys.stderr,
+            )
         return 1
 
     stopping = threading.Event()
@@ -162,11 +191,17 @@ def main() -> int:
     code = 0
     try:
         for part in parts:
-            print(paint(part.name, f"dev: starting {part.name} on 127.0.0.1:{part.port} ..."),
-                  flush=True)
+            print(
+                paint(part.name, f"dev: starting {part.name} on 127.0.0.1:{part.port} ..."),
+                flush=True,
+            )
             part.proc = subprocess.Popen(  # noqa: S603 (fixed argv)
-                part.argv, cwd=part.cwd, env={**os.environ, **part.env},
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+                part.argv,
+                cwd=part.cwd,
+                env={**os.environ, **part.env},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
             threading.Thread(target=pump, args=(part,), daemon=True).start()
             if not wait_healthy(part, 180 if part.name == "web" else 60):
@@ -191,8 +226,11 @@ def main() -> int:
             dead = [p for p in parts if p.proc is not None and p.proc.poll() is not None]
             if dead:
                 for p in dead:
-                    print(f"dev: {p.name} exited with {p.proc.returncode if p.proc else '?'}; "
-                          "stopping the rest", file=sys.stderr)
+                    print(
+                        f"dev: {p.name} exited with {p.proc.returncode if p.proc else '?'}; "
+                        "stopping the rest",
+                        file=sys.stderr,
+                    )
                 code = 1
                 break
             stopping.wait(0.5)

@@ -66,6 +66,7 @@ def start(
     env: dict[str, str] | None = None,
     health: str = "/healthz",
     timeout: float = 60.0,
+    cwd: Path = ROOT,
 ) -> Service:
     """Launch ``argv`` in its own process group and wait until ``health`` answers 200."""
     log_path = log_dir / f"{name}-{port}.log"
@@ -73,7 +74,7 @@ def start(
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             argv,
-            cwd=ROOT,
+            cwd=cwd,
             env=full_env,
             stdout=log,
             stderr=subprocess.STDOUT,
