@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from . import access
 from . import headers as hdr
 from .http1 import Pool, Response, UpstreamError, build_head, read_response, send_request
 from .paths import PathRejected, raw_request_path, rebase_path
@@ -115,7 +116,16 @@ def _spool_chunked(stream: Any, cap: int) -> tuple[bytes | Iterator[bytes], int]
 class _Body(Iterable[bytes]):
     """A streaming response body that returns or discards the upstream connection when done."""
 
-    __slots__ = ("_resp", "_pool", "_deadline", "_request_id", "_route", "_environ", "_closed")
+    __slots__ = (
+        "_resp",
+        "_pool",
+        "_deadline",
+        "_request_id",
+        "_route",
+        "_environ",
+        "_closed",
+        "_sent",
+    )
 
     def __init__(
         self,
@@ -133,12 +143,14 @@ class _Body(Iterable[bytes]):
         self._route = route
         self._environ = environ
         self._closed = False
+        self._sent = 0
 
     def __iter__(self) -> Iterator[bytes]:
-        sent = 0
+        sent = self._sent = 0
         try:
             for piece in self._resp.stream():
                 sent += len(piece)
+                self._sent = sent
                 yield piece
                 if time.monotonic() > self._deadline and not self._resp.complete:
                     raise UpstreamError("read_timeout", "deadline passed while streaming")
@@ -152,8 +164,6 @@ class _Body(Iterable[bytes]):
                 extra={"request_id": self._request_id},
             )
             raise UpstreamAborted(str(exc)) from exc
-        finally:
-            self._environ["bff.bytes_out"] = sent
 
     def close(self) -> None:
         """Return a fully read connection to the pool; drop one that was cut short."""
@@ -165,6 +175,7 @@ class _Body(Iterable[bytes]):
             self._pool.put(resp.conn)
         else:
             resp.conn.close()
+        access.emit(self._environ, resp.status, self._sent, aborted=not resp.complete)
 
 
 class ProxyApp:
@@ -224,6 +235,7 @@ class ProxyApp:
             environ["bff.close_connection"] = True
             headers.append(("Connection", "close"))
         start_response(status_line(status), headers)
+        access.emit(environ, status, len(body))
         return [body]
 
     def proxy(
@@ -232,8 +244,10 @@ class ProxyApp:
         """Forward one request to ``route``'s upstream and stream the answer back."""
         started = time.monotonic()
         request_id = hdr.request_id_from(environ.get("HTTP_X_REQUEST_ID"))
+        environ["bff.started"] = started
         environ["bff.request_id"] = request_id
         environ["bff.route"] = route.name
+        environ["bff.upstream"] = route.upstream.name
         method = environ.get("REQUEST_METHOD", "GET")
         if method not in route.methods:
             allow = ", ".join(sorted(route.methods))
@@ -437,7 +451,7 @@ class ProxyApp:
                 pool.put(resp.conn)
             else:
                 resp.conn.close()
-            environ["bff.bytes_out"] = 0
+            access.emit(environ, resp.status, 0)
             return []
         return _Body(resp, pool, deadline, request_id, route, environ)
 
