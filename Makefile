@@ -85,7 +85,7 @@ bench-proxy: install system-deps $(BENCH_STAMP) ## proxy benchmark: BFF vs nginx
 
 bench-smoke: install system-deps $(BENCH_STAMP) ## a one-second run of the proxy benchmark harness
 	@echo "==> benchmark harness smoke run"
-	@$(BIN)/python bench/proxy/run.py --quick
+	@$(BIN)/python bench/proxy/run.py --duration 1 --sizes 1k --quick
 
 clean: ## remove build output and local state (keeps installed dependencies)
 	rm -rf web/.next .run .mypy_cache .ruff_cache

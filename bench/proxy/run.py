@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import importlib.metadata
 import json
@@ -15,6 +16,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,7 +41,8 @@ DEFAULT_STATIC_PORT = 18181
 STARTUP_TIMEOUT_S = 60.0
 BUILD_TIMEOUT_S = 900.0
 STOP_TIMEOUT_S = 10.0
-# wrk -t1 is pinned to this CPU by default; see bench/README.md for the measurement behind it.
+BUSY_WARN_PCT = 15.0
+# CPU that wrk is pinned to by default ('none': not pinned); bench/README.md says why.
 DEFAULT_WRK_CPU = "none"
 
 TARGETS = ("direct", "nginx", "next", "bff")
@@ -118,6 +121,8 @@ class Measurement:
     connections: int
     duration_s: int
     stats: WrkStats
+    other_cpu_pct: float | None = None
+    runs: int = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,8 +136,27 @@ class Options:
     json_path: Path | None
     quick: bool
     warmup: int
+    repeat: int
     wrk_cpu: str
     keep_tmp: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class CpuSample:
+    """Cumulative CPU jiffies: all CPUs busy, all CPUs total, and this run's processes."""
+
+    busy: int
+    total: int
+    ours: int
+
+
+@dataclasses.dataclass
+class RunEnv:
+    """What a run found around it: skipped targets and how busy the machine was without it."""
+
+    skipped: dict[str, str] = dataclasses.field(default_factory=dict)
+    busy_before_pct: float | None = None
+    busy_after_pct: float | None = None
 
 
 class Processes:
@@ -163,6 +187,10 @@ class Processes:
             log.close()
         self.procs.append((name, proc))
         return proc
+
+    def pgids(self) -> frozenset[int]:
+        """Return the process groups of the started servers (each leads its own group)."""
+        return frozenset(proc.pid for _name, proc in self.procs)
 
     def log_path(self, name: str) -> Path:
         """Return the log file of a named server."""
@@ -204,10 +232,13 @@ def log(msg: str) -> None:
 def parse_size(text: str) -> Size:
     """Parse '1k', '100k' or '1m' into a Size (k = 1024 bytes)."""
     m = re.fullmatch(r"(\d+)([km]?)", text.strip().lower())
-    if not m or int(m.group(1)) == 0:
+    if not m:
         raise argparse.ArgumentTypeError(f"bad size {text!r}; use e.g. 1k,100k")
     factor = {"": 1, "k": 1024, "m": 1024 * 1024}[m.group(2)]
-    return Size(label=f"{m.group(1)}{m.group(2)}", nbytes=int(m.group(1)) * factor)
+    nbytes = int(m.group(1)) * factor
+    if nbytes < 64:
+        raise argparse.ArgumentTypeError(f"size {text!r} is below the 64-byte minimum")
+    return Size(label=f"{m.group(1)}{m.group(2)}", nbytes=nbytes)
 
 
 def parse_sizes(text: str) -> tuple[Size, ...]:
@@ -235,6 +266,15 @@ def positive_int(text: str) -> int:
     return value
 
 
+def parse_cpu(text: str) -> str:
+    """Parse the --wrk-cpu value: 'none' or one CPU this process may run on."""
+    if text == "none":
+        return text
+    if not text.isdigit() or int(text) not in os.sched_getaffinity(0):
+        raise argparse.ArgumentTypeError(f"not a usable CPU: {text!r}")
+    return text
+
+
 def parse_args(argv: Sequence[str]) -> Options:
     """Parse the command line."""
     p = argparse.ArgumentParser(description=__doc__)
@@ -245,7 +285,10 @@ def parse_args(argv: Sequence[str]) -> Options:
     p.add_argument("--json", type=Path, default=None, help="write full results to this file")
     p.add_argument("--quick", action="store_true", help="smoke mode: 1 s warm-up, strict errors")
     p.add_argument("--warmup", type=positive_int, default=2, help="warm-up seconds per run")
-    p.add_argument("--wrk-cpu", default=DEFAULT_WRK_CPU, help="CPU to pin wrk to, or 'none'")
+    p.add_argument("--repeat", type=positive_int, default=1, help="rounds; tables show medians")
+    p.add_argument(
+        "--wrk-cpu", type=parse_cpu, default=DEFAULT_WRK_CPU, help="CPU to pin wrk to, or 'none'"
+    )
     p.add_argument("--keep-tmp", action="store_true", help="keep the temp dir (logs, configs)")
     ns = p.parse_args(argv)
     return Options(
@@ -256,25 +299,30 @@ def parse_args(argv: Sequence[str]) -> Options:
         json_path=ns.json,
         quick=ns.quick,
         warmup=1 if ns.quick else ns.warmup,
+        repeat=ns.repeat,
         wrk_cpu=ns.wrk_cpu,
         keep_tmp=ns.keep_tmp,
     )
 
 
+def compact(value: Any) -> str:
+    """Serialise to compact ASCII JSON."""
+    return json.dumps(value, separators=(",", ":"))
+
+
 def json_body(nbytes: int) -> bytes:
     """Return a deterministic valid JSON document of exactly nbytes bytes."""
     items: list[dict[str, Any]] = []
-    skeleton = {"size": nbytes, "items": items, "pad": ""}
+    used = len(compact({"size": nbytes, "items": items, "pad": ""}))
     while True:
         i = len(items)
         item = {"id": i, "name": f"item-{i:06d}", "price": round(i * 1.25, 2), "ok": i % 2 == 0}
-        items.append(item)
-        if len(json.dumps(skeleton, separators=(",", ":"))) > nbytes:
-            items.pop()
+        extra = len(compact(item)) + (1 if items else 0)
+        if used + extra > nbytes:
             break
-    base = len(json.dumps(skeleton, separators=(",", ":")))
-    skeleton["pad"] = "x" * (nbytes - base)
-    body = json.dumps(skeleton, separators=(",", ":")).encode()
+        items.append(item)
+        used += extra
+    body = compact({"size": nbytes, "items": items, "pad": "x" * (nbytes - used)}).encode()
     if len(body) != nbytes:
         raise BenchError(f"cannot build a JSON body of {nbytes} bytes")
     return body
@@ -302,8 +350,9 @@ def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
     """GET a loopback URL and return (status, body); errors with a status are returned too."""
     if not url.startswith("http://127.0.0.1:"):
         raise BenchError(f"refusing non-loopback URL {url}")
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # ignore *_proxy env
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310
+        with opener.open(url, timeout=timeout) as resp:
             return int(resp.status), bytes(resp.read())
     except urllib.error.HTTPError as exc:
         return int(exc.code), exc.read()
@@ -372,7 +421,7 @@ http {{
 def static_server_block(port: int, root: Path) -> str:
     """Return the server block that serves the JSON files and /healthz."""
     return f"""    server {{
-        listen 127.0.0.1:{port} reuseport;
+        listen 127.0.0.1:{port};
         root {root};
         location /static/ {{
             etag off;
@@ -391,7 +440,7 @@ def proxy_server_block(port: int, upstream_port: int) -> str:
         keepalive_requests 1000000;
     }}
     server {{
-        listen 127.0.0.1:{port} reuseport;
+        listen 127.0.0.1:{port};
         location /api/static/ {{
             proxy_pass http://static_upstream/static/;
             proxy_http_version 1.1;
@@ -498,18 +547,32 @@ def next_env(static_port: int) -> dict[str, str]:
     }
 
 
+def build_id() -> str | None:
+    """Return the BUILD_ID of the current Next.js build, if there is one."""
+    try:
+        return (NEXT_DIR / ".next" / "BUILD_ID").read_text().strip()
+    except OSError:
+        return None
+
+
 def ensure_next_build(node: str, static_port: int) -> None:
     """Run next build unless a build for these sources and this static port exists."""
-    ensure_node_modules()
-    want = {"static_port": static_port, "digest": next_digest()}
-    stamp = read_stamp()
-    if (NEXT_DIR / ".next" / "BUILD_ID").exists() and all(
-        stamp.get(k) == v for k, v in want.items()
-    ):
-        log("Next.js build is up to date")
-        return
-    run_checked([node, str(NEXT_BIN), "build"], NEXT_DIR, next_env(static_port), "next build")
-    NEXT_STAMP.write_text(json.dumps(want))
+    with (NEXT_DIR / "package.json").open("rb") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two runs must not build at once
+        ensure_node_modules()
+        want = {"static_port": static_port, "digest": next_digest()}
+        stamp = read_stamp()
+        current = build_id()
+        if (
+            current
+            and stamp.get("build_id") == current
+            and all(stamp.get(k) == v for k, v in want.items())
+        ):
+            log("Next.js build is up to date")
+            return
+        env = next_env(static_port)
+        run_checked([node, str(NEXT_BIN), "build"], NEXT_DIR, env, "next build")
+        NEXT_STAMP.write_text(json.dumps({**want, "build_id": build_id()}))
 
 
 def start_next(procs: Processes, static_port: int) -> Target:
@@ -609,13 +672,54 @@ def parse_wrk(out: str) -> WrkStats:
     )
 
 
-def measure(target: Target, size: Size, connections: int, opts: Options) -> Measurement:
+def group_jiffies(pgids: frozenset[int]) -> int:
+    """Sum user+system jiffies of live processes in the given process groups."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) in pgids:
+            total += int(fields[11]) + int(fields[12])
+    return total
+
+
+def cpu_sample(pgids: frozenset[int]) -> CpuSample | None:
+    """Sample system-wide CPU time and the CPU time of this run (servers, self, reaped wrk)."""
+    try:
+        busy, total = cpu_times()
+        servers = group_jiffies(pgids)
+    except (OSError, ValueError, IndexError):
+        return None
+    t = os.times()
+    own = (t.user + t.system + t.children_user + t.children_system) * os.sysconf("SC_CLK_TCK")
+    return CpuSample(busy=busy, total=total, ours=servers + round(own))
+
+
+def other_cpu_pct(start: CpuSample | None, end: CpuSample | None) -> float | None:
+    """Return the share of all CPUs used by processes outside this run between two samples."""
+    if start is None or end is None or end.total <= start.total:
+        return None
+    other = (end.busy - start.busy) - (end.ours - start.ours)
+    return max(0.0, 100.0 * other / (end.total - start.total))
+
+
+def measure(
+    target: Target, size: Size, connections: int, opts: Options, pgids: frozenset[int]
+) -> Measurement:
     """Run one wrk measurement and return it."""
-    stats = parse_wrk(run_wrk(target.url(size), connections, opts.duration, opts.wrk_cpu))
-    m = Measurement(target.key, size.label, connections, opts.duration, stats)
+    start = cpu_sample(pgids)
+    out = run_wrk(target.url(size), connections, opts.duration, opts.wrk_cpu)
+    other = other_cpu_pct(start, cpu_sample(pgids))
+    stats = parse_wrk(out)
+    m = Measurement(target.key, size.label, connections, opts.duration, stats, other)
     log(
         f"  {LABELS[target.key]:<17} {size.label:>5} c={connections:<3} "
-        f"rps={stats.rps:>10.1f} p50={stats.p50_ms:.3f}ms p99={stats.p99_ms:.3f}ms"
+        f"rps={stats.rps:>10.1f} p50={stats.p50_ms:.3f}ms p99={stats.p99_ms:.3f}ms "
+        f"other-cpu={fmt(other, '.0f', '%')}"
     )
     if stats.non_2xx or stats.socket_errors:
         log(f"  WARNING: {stats.non_2xx} non-2xx responses, {stats.socket_errors} socket errors")
@@ -623,13 +727,13 @@ def measure(target: Target, size: Size, connections: int, opts: Options) -> Meas
 
 
 def bench_target(
-    target: Target, size: Size, body: bytes, opts: Options
+    target: Target, size: Size, body: bytes, opts: Options, pgids: frozenset[int]
 ) -> tuple[Measurement, Measurement]:
     """Check, warm up, then measure one target at N connections and at one connection."""
     check_body(target, size, body)
     run_wrk(target.url(size), opts.connections, opts.warmup, opts.wrk_cpu)
-    loaded = measure(target, size, opts.connections, opts)
-    single = measure(target, size, 1, opts)
+    loaded = measure(target, size, opts.connections, opts, pgids)
+    single = measure(target, size, 1, opts, pgids)
     return loaded, single
 
 
@@ -669,6 +773,31 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def bff_digest() -> str:
+    """Hash the BFF's gunicorn config and sources, so results can be tied to a BFF version."""
+    if not BFF_CONF.exists():
+        return "absent"
+    h = hashlib.sha256(BFF_CONF.read_bytes())
+    for path in sorted((REPO / "bff" / "src").rglob("*.py")):
+        h.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def repo_commit() -> str:
+    """Return the checked-out commit, or 'none' outside git or before the first commit."""
+    git = shutil.which("git")
+    if git is None:
+        return "none"
+    res = subprocess.run(  # noqa: S603
+        [git, "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=10,
+    )
+    return res.stdout.strip() if res.returncode == 0 else "none"
+
+
 def machine_info() -> dict[str, Any]:
     """Collect the machine and tool versions the figures depend on."""
     return {
@@ -684,6 +813,8 @@ def machine_info() -> dict[str, Any]:
         "gunicorn": package_version("gunicorn"),
         "gevent": package_version("gevent"),
         "flask": package_version("flask"),
+        "repo_commit": repo_commit(),
+        "bff_sources_sha256": bff_digest(),
     }
 
 
@@ -724,7 +855,7 @@ def added_p50_rows(single: Sequence[Measurement], sizes: Sequence[Size]) -> list
             goal = ADDED_P50_TARGET_MS if key == "bff" else None
             rows.append(
                 {
-                    "name": f"added p50 @1 conn, {LABELS[key]} - direct",
+                    "name": f"added p50 @c1: {LABELS[key]} - direct",
                     "size": size.label,
                     "added_ms": value,
                     "target_max_ms": goal,
@@ -746,7 +877,7 @@ def met_text(row: Mapping[str, Any], goal_text: str) -> str:
     if not goal_text:
         return "(context)"
     status = {True: "met", False: "NOT MET", None: "n/a"}[row["met"]]
-    return f"target {goal_text:<9} {status}"
+    return f"target {goal_text:<10} {status}"
 
 
 def fmt(value: float | None, spec: str, suffix: str) -> str:
@@ -757,13 +888,17 @@ def fmt(value: float | None, spec: str, suffix: str) -> str:
 def print_table(title: str, rows: Sequence[Measurement]) -> None:
     """Print a measurement table."""
     print(f"\n{title}")
-    print(f"{'target':<18}{'size':>6}{'rps':>12}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
+    print(
+        f"{'target':<18}{'size':>6}{'rps':>12}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}"
+        f"{'other cpu':>11}"
+    )
     for m in rows:
         s = m.stats
         errors = s.non_2xx + s.socket_errors
+        other = fmt(m.other_cpu_pct, ".0f", "%")
         print(
             f"{LABELS[m.target]:<18}{m.size:>6}{s.rps:>12.1f}{s.p50_ms:>10.3f}"
-            f"{s.p99_ms:>10.3f}{errors:>8}"
+            f"{s.p99_ms:>10.3f}{errors:>8}{other:>11}"
         )
 
 
@@ -773,11 +908,11 @@ def print_summary(ratios: Sequence[Mapping[str, Any]], added: Sequence[Mapping[s
     for r in ratios:
         goal = f">= {r['target_min']:.1f}x" if r["target_min"] is not None else ""
         value = fmt(r["ratio"], ".2f", "x")
-        print(f"  {r['name']:<34}{r['size']:>6}  {value:>9}   {met_text(r, goal)}")
+        print(f"  {r['name']:<46}{r['size']:>6}  {value:>10}   {met_text(r, goal)}")
     for r in added:
         goal = f"<= {r['target_max_ms']:.1f} ms" if r["target_max_ms"] is not None else ""
         value = fmt(r["added_ms"], "+.3f", " ms")
-        print(f"  {r['name']:<48}{r['size']:>6}  {value:>10}   {met_text(r, goal)}")
+        print(f"  {r['name']:<46}{r['size']:>6}  {value:>10}   {met_text(r, goal)}")
 
 
 def start_servers(
@@ -804,17 +939,44 @@ def start_servers(
 
 
 def run_all(
-    targets: Sequence[Target], bodies: Mapping[str, bytes], opts: Options
+    targets: Sequence[Target], bodies: Mapping[str, bytes], opts: Options, pgids: frozenset[int]
 ) -> tuple[list[Measurement], list[Measurement]]:
-    """Benchmark every target at every size."""
+    """Benchmark every target at every size, round-robin, opts.repeat times."""
     loaded: list[Measurement] = []
     single: list[Measurement] = []
-    for size in opts.sizes:
-        for target in targets:
-            a, b = bench_target(target, size, bodies[size.label], opts)
-            loaded.append(a)
-            single.append(b)
+    for round_no in range(1, opts.repeat + 1):
+        if opts.repeat > 1:
+            log(f"round {round_no}/{opts.repeat}")
+        for size in opts.sizes:
+            for target in targets:
+                a, b = bench_target(target, size, bodies[size.label], opts, pgids)
+                loaded.append(a)
+                single.append(b)
     return loaded, single
+
+
+def median_of(runs: Sequence[Measurement]) -> Measurement:
+    """Combine repeated runs of one target/size/connections into their medians."""
+    stats = [m.stats for m in runs]
+    combined = WrkStats(
+        rps=statistics.median(s.rps for s in stats),
+        p50_ms=statistics.median(s.p50_ms for s in stats),
+        p99_ms=statistics.median(s.p99_ms for s in stats),
+        requests=sum(s.requests for s in stats),
+        non_2xx=sum(s.non_2xx for s in stats),
+        socket_errors=sum(s.socket_errors for s in stats),
+    )
+    others = [m.other_cpu_pct for m in runs if m.other_cpu_pct is not None]
+    other = statistics.median(others) if others else None
+    return dataclasses.replace(runs[0], stats=combined, other_cpu_pct=other, runs=len(runs))
+
+
+def medians(results: Sequence[Measurement]) -> list[Measurement]:
+    """Group runs by target, size and connections (first-seen order) and take medians."""
+    groups: dict[tuple[str, str, int], list[Measurement]] = {}
+    for m in results:
+        groups.setdefault((m.target, m.size, m.connections), []).append(m)
+    return [median_of(runs) for runs in groups.values()]
 
 
 def check_tools(opts: Options) -> None:
@@ -826,16 +988,17 @@ def check_tools(opts: Options) -> None:
 
 
 def report(
-    opts: Options, loaded: list[Measurement], single: list[Measurement], skipped: dict[str, str]
+    opts: Options, all_loaded: list[Measurement], all_single: list[Measurement], env: RunEnv
 ) -> dict[str, Any]:
     """Print the tables and return the full results as a JSON-ready dict."""
+    loaded, single = medians(all_loaded), medians(all_single)
     ratios = ratio_rows(loaded, opts.sizes)
     added = added_p50_rows(single, opts.sizes)
-    print_table(f"Throughput: wrk -t1 -c{opts.connections} -d{opts.duration}s", loaded)
-    print_table(f"One connection: wrk -t1 -c1 -d{opts.duration}s", single)
+    rounds = f", median of {opts.repeat} rounds" if opts.repeat > 1 else ""
+    print_table(f"Throughput: wrk -t1 -c{opts.connections} -d{opts.duration}s{rounds}", loaded)
+    print_table(f"One connection: wrk -t1 -c1 -d{opts.duration}s{rounds}", single)
     print_summary(ratios, added)
-    for key, why in skipped.items():
-        print(f"\nSKIPPED {LABELS[key]}: {why}")
+    print_env(env)
     return {
         "config": {
             "duration_s": opts.duration,
@@ -844,14 +1007,52 @@ def report(
             "sizes": {s.label: s.nbytes for s in opts.sizes},
             "quick": opts.quick,
             "wrk_cpu": opts.wrk_cpu,
+            "repeat": opts.repeat,
         },
         "machine": machine_info(),
+        "background_cpu_busy_pct": {"before": env.busy_before_pct, "after": env.busy_after_pct},
         "loaded": [dataclasses.asdict(m) for m in loaded],
         "one_connection": [dataclasses.asdict(m) for m in single],
         "ratios": ratios,
         "added_p50": added,
-        "skipped": skipped,
+        "skipped": env.skipped,
+        "runs": [dataclasses.asdict(m) for m in all_loaded + all_single],
     }
+
+
+def cpu_times() -> tuple[int, int]:
+    """Return (busy, total) jiffies summed over all CPUs from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return sum(fields) - idle, sum(fields)
+
+
+def busy_pct(seconds: float = 1.0) -> float | None:
+    """Return the share of all CPUs in use over a short sample, or None off Linux."""
+    try:
+        busy0, total0 = cpu_times()
+        time.sleep(seconds)
+        busy1, total1 = cpu_times()
+    except (OSError, ValueError, IndexError):
+        return None
+    return 100.0 * (busy1 - busy0) / max(total1 - total0, 1)
+
+
+def warn_if_busy(pct: float | None, when: str) -> None:
+    """Warn when other processes use a noticeable share of the CPUs."""
+    if pct is not None and pct > BUSY_WARN_PCT:
+        log(
+            f"WARNING: {pct:.0f}% CPU busy {when} with no load from this run; figures will be noisy"
+        )
+
+
+def print_env(env: RunEnv) -> None:
+    """Print skipped targets and the background CPU load around the run."""
+    before = fmt(env.busy_before_pct, ".0f", "%")
+    after = fmt(env.busy_after_pct, ".0f", "%")
+    print(f"\nBackground CPU busy (servers idle): before {before}, after {after}")
+    for key, why in env.skipped.items():
+        print(f"SKIPPED {LABELS[key]}: {why}")
 
 
 def strict_errors(results: Sequence[Measurement]) -> list[str]:
@@ -874,12 +1075,16 @@ def benchmark(opts: Options) -> int:
         tmp.chmod(0o755)  # nginx workers may run as another user when started as root
         procs = Processes(tmp)
         stack.callback(procs.close)
-        skipped: dict[str, str] = {}
+        env = RunEnv(busy_before_pct=busy_pct())
+        warn_if_busy(env.busy_before_pct, "before the run")
         root, bodies = write_static_files(tmp, opts.sizes)
-        targets = start_servers(procs, tmp, root, opts, skipped)
-        loaded, single = run_all(targets, bodies, opts)
-        results = report(opts, loaded, single, skipped)
+        targets = start_servers(procs, tmp, root, opts, env.skipped)
+        loaded, single = run_all(targets, bodies, opts, procs.pgids())
+        env.busy_after_pct = busy_pct()
+        warn_if_busy(env.busy_after_pct, "after the run")
+        results = report(opts, loaded, single, env)
         if opts.json_path is not None:
+            opts.json_path.parent.mkdir(parents=True, exist_ok=True)
             opts.json_path.write_text(json.dumps(results, indent=2) + "\n")
             log(f"wrote {opts.json_path}")
         if opts.keep_tmp:

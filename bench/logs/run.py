@@ -1,0 +1,438 @@
+"""Log shipping benchmark: CPU per log event, logship vs watchtower 3.4.0, against local moto.
+
+    .venv/bin/python bench/logs/run.py                 # table
+    .venv/bin/python bench/logs/run.py --json out.json # and JSON
+    .venv/bin/python bench/logs/run.py --proxy-cmd "..." --proxy-path /healthz  # see README
+
+Both handlers point at a moto server started here on 127.0.0.1. CPU is measured with
+time.process_time() (all threads, so background sending during the loop counts) and
+time.thread_time() (the logging thread alone: format + enqueue) over N events, median of
+several interleaved rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import logging
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import watchtower
+from logship.cloudwatch import CloudWatchHandler, make_client
+from logship.formatter import JsonFormatter
+
+BIN = Path(sys.executable).parent
+REGION = "us-east-1"
+FAKE_AWS = {
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status < 500:
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    return False
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **FAKE_AWS},
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        if not wait_http(f"{url}/moto-api/", 60, proc):
+            raise RuntimeError("moto server did not start")
+        yield url
+    finally:
+        stop_process(proc)
+
+
+# -- CPU per event ------------------------------------------------------------------------------
+
+
+def client(url: str) -> Any:
+    return make_client(
+        region_name=REGION,
+        endpoint_url=url,
+        aws_access_key_id=FAKE_AWS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_AWS["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def make_watchtower(url: str, group: str, json_format: bool) -> logging.Handler:
+    handler = watchtower.CloudWatchLogHandler(
+        log_group_name=group, boto3_client=client(url), create_log_group=True, send_interval=5
+    )
+    if json_format:
+        handler.setFormatter(JsonFormatter("bench", "bench"))
+    return handler
+
+
+def make_logship(url: str, group: str) -> logging.Handler:
+    return CloudWatchHandler(
+        group,
+        service="bench",
+        environment="bench",
+        boto3_client=client(url),
+        create_log_group=True,
+        spool_dir=None,
+        stats_interval=0,
+    )
+
+
+def emit_loop(logger: logging.Logger, count: int, message: str) -> None:
+    data = {"duration_ms": 12.5, "upstream": "catalog", "status": 200}
+    if message == "plain":
+        for i in range(count):
+            logger.info("request %s %s -> %d", "GET", "/api/items/42", i)
+    else:
+        for i in range(count):
+            logger.info("request %s %s -> %d", "GET", "/api/items/42", i, extra={"data": data})
+
+
+def measure(factory: Callable[[], logging.Handler], events: int, message: str) -> dict[str, float]:
+    handler = factory()
+    logger = logging.getLogger(f"bench.{uuid.uuid4().hex[:8]}")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        emit_loop(logger, 200, message)  # warm-up (client, stream creation, caches)
+        handler.flush()
+        time.sleep(0.2)
+        cpu0, thread0, wall0 = time.process_time(), time.thread_time(), time.perf_counter()
+        emit_loop(logger, events, message)
+        cpu1, thread1, wall1 = time.process_time(), time.thread_time(), time.perf_counter()
+        handler.flush()
+        cpu2 = time.process_time()
+    finally:
+        logger.removeHandler(handler)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            handler.close()
+    return {
+        "process_us": (cpu1 - cpu0) / events * 1e6,
+        "thread_us": (thread1 - thread0) / events * 1e6,
+        "wall_us": (wall1 - wall0) / events * 1e6,
+        "with_delivery_us": (cpu2 - cpu0) / events * 1e6,
+    }
+
+
+def count_events(url: str, group: str) -> int:
+    logs = client(url)
+    total = 0
+    kwargs: dict[str, Any] = {"logGroupName": group, "startTime": 0}
+    for _ in range(100_000):
+        page = logs.filter_log_events(**kwargs)
+        total += len(page.get("events", []))
+        if not page.get("nextToken") or not page.get("events"):
+            break
+        kwargs["nextToken"] = page["nextToken"]
+    logs.close()
+    return total
+
+
+def cpu_benchmark(events: int, rounds: int, message: str) -> dict[str, Any]:
+    results: dict[str, list[dict[str, float]]] = {}
+    delivered: dict[str, int] = {}
+    with moto_server() as url:
+        variants: dict[str, Callable[[str], logging.Handler]] = {
+            "watchtower 3.4.0 (plain text)": lambda g: make_watchtower(url, g, json_format=False),
+            "watchtower 3.4.0 + JsonFormatter": lambda g: make_watchtower(url, g, json_format=True),
+            "logship CloudWatchHandler": lambda g: make_logship(url, g),
+        }
+        for round_number in range(rounds):
+            order = list(variants.items())
+            if round_number % 2:
+                order.reverse()
+            for name, build in order:
+                group = f"/bench/{uuid.uuid4().hex[:10]}"
+                results.setdefault(name, []).append(
+                    measure(lambda b=build, g=group: b(g), events, message)  # type: ignore[misc]
+                )
+                delivered[name] = delivered.get(name, 0) + count_events(url, group)
+    summary: dict[str, Any] = {}
+    for name, runs in results.items():
+        summary[name] = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+        summary[name]["delivered"] = delivered[name]
+        summary[name]["expected"] = rounds * (events + 200)
+    baseline = summary["watchtower 3.4.0 (plain text)"]
+    for entry in summary.values():
+        entry["ratio_process"] = entry["process_us"] / baseline["process_us"]
+        entry["ratio_thread"] = entry["thread_us"] / baseline["thread_us"]
+    return {"events": events, "rounds": rounds, "message": message, "results": summary}
+
+
+def print_cpu_table(report: dict[str, Any]) -> None:
+    print(
+        f"\nCPU per log event (format + enqueue), {report['events']} events x "
+        f"{report['rounds']} rounds, median; message: {report['message']}"
+    )
+    header = (
+        f"{'handler':36} {'process us':>11} {'thread us':>10} {'x wt proc':>10} "
+        f"{'x wt thr':>9} {'incl. send':>11} {'delivered':>12}"
+    )
+    print(header)
+    print("-" * len(header))
+    for name, row in report["results"].items():
+        print(
+            f"{name:36} {row['process_us']:11.2f} {row['thread_us']:10.2f} "
+            f"{row['ratio_process']:10.2f} {row['ratio_thread']:9.2f} "
+            f"{row['with_delivery_us']:11.2f} {row['delivered']:>6}/{row['expected']:<5}"
+        )
+    print(
+        "\nprocess us: time.process_time (all threads); thread us: time.thread_time of the "
+        "logging thread; incl. send: process CPU until flush() returned (delivery included)."
+    )
+
+
+# -- proxy throughput, shipping on vs off -------------------------------------------------------
+
+
+def python_load(url: str, duration: float, concurrency: int, max_requests: int) -> dict[str, float]:
+    """Keep-alive GETs from ``concurrency`` threads, bounded by time and count."""
+    target = url.removeprefix("http://")
+    host_port, _, path = target.partition("/")
+    host, _, port = host_port.partition(":")
+    path = "/" + path
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    deadline = time.monotonic() + duration
+    budget = [max_requests]
+
+    def worker() -> None:
+        nonlocal errors
+        conn = http.client.HTTPConnection(host, int(port or 80), timeout=10)
+        local: list[float] = []
+        try:
+            while time.monotonic() < deadline:
+                with lock:
+                    if budget[0] <= 0:
+                        break
+                    budget[0] -= 1
+                start = time.perf_counter()
+                try:
+                    conn.request("GET", path)
+                    response = conn.getresponse()
+                    response.read()
+                    local.append(time.perf_counter() - start)
+                except (OSError, http.client.HTTPException):
+                    with lock:
+                        errors += 1
+                    conn.close()
+                    conn = http.client.HTTPConnection(host, int(port or 80), timeout=10)
+        finally:
+            conn.close()
+            with lock:
+                latencies.extend(local)
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(duration + 30)
+    elapsed = time.monotonic() - started
+    latencies.sort()
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "rps": len(latencies) / elapsed if elapsed else 0.0,
+        "p50_ms": latencies[len(latencies) // 2] * 1000 if latencies else 0.0,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000 if latencies else 0.0,
+    }
+
+
+def wrk_load(url: str, duration: float, concurrency: int) -> dict[str, float]:
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{concurrency}", f"-d{max(1, int(duration))}s", "--latency", url],
+        capture_output=True,
+        text=True,
+        timeout=duration + 60,
+        check=True,
+    ).stdout
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+
+    def ms(match: re.Match[str] | None) -> float:
+        if match is None:
+            return 0.0
+        return float(match.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(2)]
+
+    return {"rps": float(rps.group(1)) if rps else 0.0, "p50_ms": ms(p50), "p99_ms": ms(p99)}
+
+
+def proxy_throughput(
+    command: str,
+    path: str = "/",
+    health: str = "/",
+    duration: float = 10.0,
+    concurrency: int = 16,
+    max_requests: int = 1_000_000,
+    use_wrk: bool | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Requests per second through a server started by ``command``, with log shipping off
+    (no LOG_CLOUDWATCH_GROUP) and on (shipping to a local moto server).
+
+    ``command`` is run through shlex with ``{port}`` replaced by a free port; it must serve
+    ``http://127.0.0.1:{port}{path}`` and read the ``LOG_*`` variables (e.g. gunicorn with the
+    logship hooks). Only 127.0.0.1 is contacted; load is bounded by ``duration`` and
+    ``max_requests``.
+    """
+    wrk = shutil.which("wrk") is not None if use_wrk is None else use_wrk
+    results: dict[str, Any] = {}
+    with moto_server() as moto:
+        for label in ("off", "on"):
+            port = free_port()
+            env = {**os.environ, **FAKE_AWS, **(extra_env or {})}
+            env.pop("LOG_CLOUDWATCH_GROUP", None)
+            if label == "on":
+                env.update(
+                    LOG_CLOUDWATCH_GROUP=f"/bench/proxy/{uuid.uuid4().hex[:8]}",
+                    LOG_CLOUDWATCH_ENDPOINT=moto,
+                    LOG_CLOUDWATCH_CREATE_GROUP="true",
+                )
+            argv = [part.replace("{port}", str(port)) for part in shlex.split(command)]
+            proc = subprocess.Popen(
+                argv,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            try:
+                base = f"http://127.0.0.1:{port}"
+                if not wait_http(base + health, 60, proc):
+                    raise RuntimeError(f"server did not answer {base + health}")
+                url = base + path
+                python_load(url, 1.0, 2, 1000)  # warm-up
+                results[label] = (
+                    wrk_load(url, duration, concurrency)
+                    if wrk
+                    else python_load(url, duration, concurrency, max_requests)
+                )
+            finally:
+                stop_process(proc)
+    off, on = results["off"]["rps"], results["on"]["rps"]
+    results["ratio_on_off"] = on / off if off else 0.0
+    results["load_tool"] = "wrk" if wrk else "python"
+    return results
+
+
+def print_proxy_table(report: dict[str, Any]) -> None:
+    print(f"\nProxy throughput, log shipping off vs on (load: {report['load_tool']})")
+    print(f"{'shipping':10} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
+    for label in ("off", "on"):
+        row = report[label]
+        print(f"{label:10} {row['rps']:10.1f} {row['p50_ms']:8.2f} {row['p99_ms']:8.2f}")
+    print(f"on/off throughput ratio: {report['ratio_on_off']:.3f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=10_000, help="events per round")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--message",
+        choices=["both", "data", "plain"],
+        default="both",
+        help="plain %%-formatted message, with extra data, or both (default)",
+    )
+    parser.add_argument("--json", type=Path, help="also write results as JSON to this file")
+    parser.add_argument("--skip-cpu", action="store_true", help="only run --proxy-cmd")
+    parser.add_argument(
+        "--proxy-cmd", help="server command with {port}, e.g. gunicorn -b 127.0.0.1:{port} ..."
+    )
+    parser.add_argument("--proxy-path", default="/", help="path to load")
+    parser.add_argument("--proxy-health", default="/", help="path that answers when ready")
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--python-load", action="store_true", help="do not use wrk even if present")
+    args = parser.parse_args(argv)
+    os.environ.update(FAKE_AWS)
+    report: dict[str, Any] = {}
+    if not args.skip_cpu:
+        kinds = ["plain", "data"] if args.message == "both" else [args.message]
+        report["cpu"] = {kind: cpu_benchmark(args.events, args.rounds, kind) for kind in kinds}
+        for kind in kinds:
+            print_cpu_table(report["cpu"][kind])
+    if args.proxy_cmd:
+        report["proxy"] = proxy_throughput(
+            args.proxy_cmd,
+            args.proxy_path,
+            args.proxy_health,
+            args.duration,
+            args.concurrency,
+            use_wrk=False if args.python_load else None,
+        )
+        print_proxy_table(report["proxy"])
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
