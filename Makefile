@@ -27,11 +27,11 @@ test: install system-deps lint typecheck test-bff test-upstreams test-integratio
 
 install: $(PY_STAMP) $(WEB_STAMP) ## create the venv and install Python and npm dependencies
 
-$(PY_STAMP): requirements/bff.txt requirements/upstreams.txt requirements/dev.txt bff/pyproject.toml
+$(PY_STAMP): requirements/bff.txt requirements/upstreams.txt requirements/dev.txt bff/pyproject.toml lib/logship/pyproject.toml
 	@echo "==> creating the Python environment in $(VENV)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --upgrade --progress-bar on pip
-	@$(BIN)/python -m pip install --progress-bar on -r requirements/dev.txt -e ./bff
+	@$(BIN)/python -m pip install --progress-bar on -r requirements/dev.txt -e ./lib/logship -e ./bff
 	@touch $@
 
 $(WEB_STAMP): web/package.json web/package-lock.json

@@ -1,0 +1,400 @@
+"""The CloudWatch handler against a real moto server."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from logship.cloudwatch import CloudWatchHandler
+from logship.limits import EVENT_OVERHEAD_BYTES, MAX_BATCH_BYTES, MAX_BATCH_EVENTS
+from logship.setup import ConfigError, configure
+
+from .conftest import FAKE_AWS, REGION, fetch_events, fetch_messages, free_port
+from .faultproxy import FaultProxy
+from .helpers import attached, handler_for, log_at
+
+DAY = 86_400
+
+
+def test_delivers_one_json_event_per_record(
+    moto_url: str, group: str, logs: Any, tmp_path: Path
+) -> None:
+    handler = handler_for(moto_url, group, tmp_path)
+    with attached(handler) as logger:
+        for i in range(100):
+            logger.info("event %d", i, extra={"i": i})
+        handler.flush(10)
+        stats = handler.stats()
+    assert stats["queued"] == stats["sent"] == 100
+    assert stats["dropped_total"] == 0 and stats["spooled"] == 0
+    events = fetch_events(logs, group)
+    assert len(events) == 100
+    assert {e["logStreamName"] for e in events} == {f"svc/{platform.node()}/{os.getpid()}"}
+    docs = [orjson.loads(e["message"]) for e in events]
+    assert sorted(d["data"]["i"] for d in docs) == list(range(100))
+    assert all(d["service"] == "svc" and d["environment"] == "test" for d in docs)
+
+
+def test_requests_respect_put_log_events_limits(
+    moto_url: str, group: str, logs: Any, tmp_path: Path, proxy: FaultProxy
+) -> None:
+    proxy.keep_bodies = True
+    handler = handler_for(
+        proxy.url,
+        group,
+        tmp_path,
+        buffer_max_bytes=64 * 1024 * 1024,
+        buffer_max_events=50_000,
+        flush_interval=30,
+    )
+    now = time.time()
+    expected = 0
+    with attached(handler) as logger:
+        for i in range(12_000):  # more than one request's 10,000 events
+            logger.info("small %d", i)
+        expected += 12_000
+        for i in range(12):  # ~2.4 MB of messages: several requests by bytes
+            logger.info("big %d %s", i, "y" * 200_000)
+        expected += 12
+        for hour in range(0, 40, 2):  # a 40-hour spread: requests must split at 24 hours
+            log_at(logger, now - hour * 3600, f"hour {hour}")
+        expected += 20
+        handler.flush(60)
+        stats = handler.stats()
+    assert stats["sent"] == expected, stats
+    bodies = [json.loads(body) for mode, body in proxy.put_bodies if mode == "pass"]
+    assert len(bodies) >= 5
+    for body in bodies:
+        events = body["logEvents"]
+        assert 1 <= len(events) <= MAX_BATCH_EVENTS
+        size = sum(len(e["message"].encode()) + EVENT_OVERHEAD_BYTES for e in events)
+        assert size <= MAX_BATCH_BYTES
+        stamps = [e["timestamp"] for e in events]
+        assert stamps == sorted(stamps)
+        assert stamps[-1] - stamps[0] <= DAY * 1000
+    assert sum(len(b["logEvents"]) for b in bodies) == expected
+    assert len(fetch_events(logs, group)) == expected
+
+
+def test_too_old_events_are_counted_not_retried(
+    moto_url: str, group: str, logs: Any, tmp_path: Path, proxy: FaultProxy
+) -> None:
+    handler = handler_for(proxy.url, group, tmp_path)
+    with attached(handler) as logger:
+        log_at(logger, time.time() - 15 * DAY, "ancient")
+        log_at(logger, time.time() - 16 * DAY, "older")
+        logger.info("fresh")
+        handler.flush(10)
+        time.sleep(0.5)
+        stats = handler.stats()
+    assert stats["rejected"]["too_old"] == 2
+    assert stats["sent"] == 1
+    assert stats["retried"] == 0 and stats["spooled"] == 0
+    assert proxy.counts["pass"] >= 1
+    assert [m["message"] for m in fetch_messages(logs, group)] == ["fresh"]
+    assert not list((tmp_path / "spool" / "ready").iterdir())
+
+
+def test_too_new_events_are_counted(moto_url: str, group: str, logs: Any, tmp_path: Path) -> None:
+    handler = handler_for(moto_url, group, tmp_path)
+    with attached(handler) as logger:
+        logger.info("now")
+        log_at(logger, time.time() + 3 * 3600, "future")
+        handler.flush(10)
+        stats = handler.stats()
+    assert stats["rejected"]["too_new"] == 1 and stats["sent"] == 1
+
+
+def test_creates_group_with_retention(moto_url: str, logs: Any, tmp_path: Path) -> None:
+    group = f"/test/created/{os.getpid()}-{time.monotonic_ns()}"
+    handler = handler_for(moto_url, group, tmp_path, create_log_group=True, retention_days=7)
+    with attached(handler) as logger:
+        logger.warning("first")
+        handler.flush(10)
+    described = logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+    assert described[0]["logGroupName"] == group
+    assert described[0]["retentionInDays"] == 7
+    assert len(fetch_events(logs, group)) == 1
+
+
+def test_stream_template(moto_url: str, group: str, logs: Any, tmp_path: Path) -> None:
+    handler = handler_for(
+        moto_url, group, tmp_path, stream_template="{service}.{environment}:{pid}"
+    )
+    with attached(handler) as logger:
+        logger.info("x")
+        handler.flush(10)
+    streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
+    assert [s["logStreamName"] for s in streams] == [f"svc.test_{os.getpid()}"]
+    with pytest.raises(ValueError, match="logger_name"):
+        handler_for(moto_url, group, tmp_path, stream_template="{logger_name}")
+
+
+def test_transport_logs_never_feed_back(
+    moto_url: str, group: str, logs: Any, tmp_path: Path
+) -> None:
+    handler = handler_for(moto_url, group, tmp_path)
+    root = logging.getLogger()
+    saved = (root.level, {n: logging.getLogger(n).level for n in ("botocore", "urllib3", "boto3")})
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    for name in saved[1]:
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    try:
+        app = logging.getLogger("app.feedback")
+        for i in range(50):
+            app.info("app %d", i)
+        handler.flush(10)
+        time.sleep(1.0)
+        handler.flush(10)
+        stats = handler.stats()
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(saved[0])
+        for name, level in saved[1].items():
+            logging.getLogger(name).setLevel(level)
+        handler.close(5)
+        handler.cwl_client.close()
+    loggers = {m["logger"] for m in fetch_messages(logs, group)}
+    assert loggers == {"app.feedback"}
+    assert stats["sent"] == 50
+
+
+class LogsWhenPrinted:
+    def __repr__(self) -> str:
+        logging.getLogger("test.reentrant").error("logged from inside repr")
+        return "<LogsWhenPrinted>"
+
+
+def test_reentrant_logging_is_suppressed(
+    moto_url: str, group: str, logs: Any, tmp_path: Path
+) -> None:
+    handler = handler_for(moto_url, group, tmp_path)
+    inner = logging.getLogger("test.reentrant")
+    inner.addHandler(handler)
+    inner.propagate = False
+    try:
+        with attached(handler) as logger:
+            logger.info("outer", extra={"obj": LogsWhenPrinted()})
+            handler.flush(10)
+            stats = handler.stats()
+    finally:
+        inner.removeHandler(handler)
+    assert stats["suppressed"] >= 1
+    messages = fetch_messages(logs, group)
+    assert [m["message"] for m in messages] == ["outer"]
+    assert messages[0]["data"]["obj"] == "<LogsWhenPrinted>"
+
+
+def test_stats_record_is_periodic_and_bounded(
+    moto_url: str, group: str, logs: Any, tmp_path: Path
+) -> None:
+    handler = handler_for(moto_url, group, tmp_path, stats_interval=0.4)
+    root = logging.getLogger()
+    root.addHandler(handler)  # stats records propagate to the root logger too
+    try:
+        app = logging.getLogger("app.stats")
+        app.warning("one")
+        time.sleep(2.1)
+        handler.flush(10)
+    finally:
+        root.removeHandler(handler)
+        handler.close(5)
+        handler.cwl_client.close()
+    messages = fetch_messages(logs, group)
+    stats_records = [m for m in messages if m["logger"] == "logship.stats"]
+    assert 3 <= len(stats_records) <= 7, len(stats_records)
+    assert {"queued", "sent", "dropped", "rejected"} <= set(stats_records[-1]["data"])
+    assert len(messages) == len(stats_records) + 1
+
+
+def test_oversized_message_is_truncated_and_counted(
+    moto_url: str, group: str, logs: Any, tmp_path: Path
+) -> None:
+    handler = handler_for(moto_url, group, tmp_path, max_message_bytes=2048)
+    with attached(handler) as logger:
+        logger.error("z" * 100_000, extra={"keep": 1})
+        handler.flush(10)
+        stats = handler.stats()
+    assert stats["truncated"] == 1
+    (event,) = fetch_events(logs, group)
+    assert len(event["message"].encode()) <= 2048
+    doc = orjson.loads(event["message"])
+    assert doc["truncated"] is True and doc["data"] == {"keep": 1}
+
+
+def test_unreachable_endpoint_spools_within_deadline(tmp_path: Path, logs: Any) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    handler = handler_for(url, "/test/unreachable", tmp_path, read_timeout=2.0)
+    with attached(handler) as logger:
+        for i in range(20):
+            logger.info("lost? %d", i)
+        start = time.monotonic()
+        handler.flush(3)
+        elapsed = time.monotonic() - start
+        stats = handler.stats()
+    assert elapsed < 3.5
+    assert stats["spooled"] == 20 and stats["dropped_total"] == 0
+    assert len(list((tmp_path / "spool" / "ready").iterdir())) >= 1
+
+
+def test_close_is_idempotent_and_late_records_are_counted(
+    moto_url: str, group: str, tmp_path: Path
+) -> None:
+    handler = handler_for(moto_url, group, tmp_path)
+    handler.close(5)
+    handler.close(5)
+    handler.flush(1)
+    record = logging.getLogger("late").makeRecord("late", logging.INFO, "f", 1, "late", (), None)
+    handler.handle(record)
+    assert handler.stats()["dropped"] == {"INFO": 1}
+    handler.cwl_client.close()
+
+
+FORK_CHILD_OK = 0
+
+
+def test_handler_created_before_fork_ships_from_the_child(
+    moto_url: str, group: str, logs: Any, tmp_path: Path
+) -> None:
+    handler = CloudWatchHandler(
+        group,
+        service="svc",
+        environment="test",
+        endpoint_url=moto_url,
+        region_name=REGION,
+        spool_dir=tmp_path / "spool",
+        flush_interval=0.2,
+        stats_interval=0,
+    )
+    with attached(handler) as logger:
+        logger.info("parent before fork")
+        handler.flush(10)
+        pid = os.fork()
+        if pid == 0:  # child: log and close, then leave without running pytest's teardown
+            code = 1
+            try:
+                for i in range(5):
+                    logger.info("child %d", i)
+                handler.close(10)
+                code = 0 if handler.stats()["sent"] == 5 else 2
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        logger.info("parent after fork")
+        handler.flush(10)
+    events = fetch_events(logs, group)
+    by_stream: dict[str, int] = {}
+    for event in events:
+        by_stream[event["logStreamName"]] = by_stream.get(event["logStreamName"], 0) + 1
+    assert sorted(by_stream.values()) == [2, 5]
+    assert f"svc/{platform.node()}/{pid}" in by_stream
+
+
+GEVENT_SCRIPT = """
+from gevent import monkey
+monkey.patch_all()
+import logging, os, sys, gevent, threading
+from logship.cloudwatch import CloudWatchHandler
+assert threading.Thread.__module__.startswith("gevent"), threading.Thread
+handler = CloudWatchHandler(
+    sys.argv[2], service="gevent", endpoint_url=sys.argv[1], region_name="us-east-1",
+    spool_dir=sys.argv[3], flush_interval=30, stats_interval=0,
+)
+log = logging.getLogger("g")
+log.addHandler(handler)
+log.setLevel(logging.INFO)
+def work(n):
+    for i in range(50):
+        log.info("greenlet %d event %d", n, i)
+        gevent.sleep(0)
+gevent.joinall([gevent.spawn(work, n) for n in range(4)])
+if sys.argv[4] == "close":
+    handler.close(10)
+    assert handler.stats()["sent"] == 200, handler.stats()
+# otherwise: logging.shutdown at interpreter exit must deliver
+"""
+
+
+@pytest.mark.parametrize("how", ["close", "atexit"])
+def test_gevent_monkey_patched_process(
+    moto_url: str, group: str, logs: Any, tmp_path: Path, how: str
+) -> None:
+    start = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-c", GEVENT_SCRIPT, moto_url, group, str(tmp_path / "spool"), how],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **FAKE_AWS},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - start < 30
+    assert "Traceback" not in result.stderr, result.stderr
+    assert len(fetch_events(logs, group)) == 200
+
+
+def test_configure_installs_stdout_and_cloudwatch(
+    moto_url: str, group: str, logs: Any, tmp_path: Path
+) -> None:
+    out = io.StringIO()
+    target = logging.getLogger("test.configure")
+    target.propagate = False
+    env = {
+        "LOG_CLOUDWATCH_GROUP": group,
+        "LOG_CLOUDWATCH_ENDPOINT": moto_url,
+        "LOG_SPOOL_DIR": str(tmp_path / "spool"),
+        "LOG_FLUSH_INTERVAL": "200ms",
+        "LOG_LEVEL": "DEBUG",
+        "AWS_REGION": REGION,
+    }
+    setup = configure("cfg", "test", env=env, stream=out, logger=target)
+    try:
+        assert setup.cloudwatch_handler is not None
+        target.debug("configured %s", "ok", extra={"token": "secret-value"})
+        setup.flush(10)
+        again = configure("cfg", "test", env=env, stream=out, logger=target)
+        assert len(target.handlers) == 2 and setup.cloudwatch_handler not in target.handlers
+        again.shutdown(5)
+    finally:
+        for handler in list(target.handlers):
+            target.removeHandler(handler)
+    line = json.loads(out.getvalue().splitlines()[0])
+    assert line["message"] == "configured ok" and line["data"] == {"token": "[REDACTED]"}
+    assert [m["message"] for m in fetch_messages(logs, group)] == ["configured ok"]
+
+
+def test_configure_without_region_fails_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    target = logging.getLogger("test.noregion")
+    with pytest.raises(ConfigError, match="AWS_REGION"):
+        configure("svc", "test", env={"LOG_CLOUDWATCH_GROUP": "g"}, logger=target)
+    assert target.handlers == []
+
+
+def test_configure_stdout_only(capsys: pytest.CaptureFixture[str]) -> None:
+    target = logging.getLogger("test.stdout_only")
+    target.propagate = False
+    setup = configure("svc", "test", env={}, logger=target)
+    try:
+        assert setup.cloudwatch_handler is None
+        target.info("hello")
+    finally:
+        for handler in list(target.handlers):
+            target.removeHandler(handler)
+    assert json.loads(capsys.readouterr().out)["message"] == "hello"
+    assert textwrap.dedent("x") == "x"

@@ -1,0 +1,129 @@
+"""scripts/logs_tail.py: formatting, and following a group on the moto server."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from .conftest import FAKE_AWS
+from .helpers import attached, handler_for
+
+SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "logs_tail.py"
+
+
+def load() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("logs_tail", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+tail = load()
+
+
+def event(doc: Any, ts: int = 1_700_000_000_123) -> dict[str, Any]:
+    message = doc if isinstance(doc, str) else json.dumps(doc)
+    return {"timestamp": ts, "message": message, "eventId": "1", "logStreamName": "s"}
+
+
+def test_formats_logship_json_on_one_line() -> None:
+    doc = {
+        "level": "ERROR",
+        "service": "bff",
+        "request_id": "0123456789abcdef",
+        "message": "upstream failed\nretrying",
+        "data": {"status": 502, "upstream": "catalog"},
+        "exception": {"type": "TimeoutError", "message": "read timed out"},
+    }
+    line = tail.format_event(event(doc), color=False)
+    assert line == (
+        "22:13:20.123 ERROR    bff [0123456789ab] upstream failed\\nretrying "
+        "exc=TimeoutError: read timed out status=502 upstream=catalog"
+    )
+    colored = tail.format_event(event(doc), color=True)
+    assert "\033[31mERROR" in colored and "\n" not in colored
+
+
+def test_plain_text_and_terminal_escapes_are_neutralised() -> None:
+    line = tail.format_event(event("raw \x1b]0;pwned\x07 text\n"), color=False)
+    assert "\x1b" not in line and "\\x1b" in line and line.startswith("22:13:20.123")
+
+
+def test_since() -> None:
+    assert tail.parse_since("10m") == 600_000
+    assert tail.parse_since("2h") == 7_200_000
+    with pytest.raises(Exception, match="duration"):
+        tail.parse_since("soon")
+
+
+def test_seen_is_bounded() -> None:
+    seen = tail.Seen(limit=3)
+    assert [seen.add(x) for x in "abca"] == [True, True, True, False]
+    seen.add("d")
+    assert seen.add("a") is True  # evicted, so it counts as new again
+
+
+def run_env(moto_url: str, group: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        **FAKE_AWS,
+        "LOG_CLOUDWATCH_GROUP": group,
+        "LOG_CLOUDWATCH_ENDPOINT": moto_url,
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def test_once_prints_every_event(moto_url: str, group: str, tmp_path: Path) -> None:
+    handler = handler_for(moto_url, group, tmp_path)
+    with attached(handler) as logger:
+        for i in range(30):
+            logger.warning("tail me %d", i, extra={"i": i})
+        handler.flush(10)
+    out = subprocess.run(
+        [sys.executable, str(SCRIPT), "--once", "--no-color", "--since", "5m"],
+        env=run_env(moto_url, group),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.splitlines()
+    assert len(out) == 30
+    assert all("WARNING" in line and "svc" in line for line in out)
+
+
+def test_follow_then_ctrl_c(moto_url: str, group: str, tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, str(SCRIPT), "--no-color", "--interval", "0.2"],
+        env=run_env(moto_url, group),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        handler = handler_for(moto_url, group, tmp_path)
+        with attached(handler) as logger:
+            time.sleep(1)
+            for i in range(5):
+                logger.info("live %d", i)
+            handler.flush(10)
+            time.sleep(2)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert sum("live" in line for line in out.splitlines()) == 5
