@@ -13,8 +13,8 @@ BENCH_STAMP := $(BENCH_NEXT)/node_modules/.installed
 SYSTEM_PACKAGES := nginx-light wrk
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 
-.PHONY: help dev test install system-deps lint typecheck fmt test-bff test-upstreams \
-        test-integration bench-proxy bench-smoke clean
+.PHONY: help dev logs test install system-deps lint typecheck fmt test-bff test-upstreams \
+        test-integration test-logship bench-proxy bench-logs bench-smoke clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -22,7 +22,14 @@ help: ## list the targets
 dev: install ## run web, BFF, Django and FastAPI locally (Ctrl-C stops all)
 	@$(BIN)/python scripts/dev.py
 
-test: install system-deps lint typecheck test-bff test-upstreams test-integration bench-smoke ## install what is missing, then run every check and test suite
+logs: install ## follow the local CloudWatch log group (what `make dev` ships), like aws logs tail --follow
+	@LOG_CLOUDWATCH_GROUP=$${LOG_CLOUDWATCH_GROUP:-/front-door/dev} \
+	 LOG_CLOUDWATCH_ENDPOINT=$${LOG_CLOUDWATCH_ENDPOINT:-http://127.0.0.1:$${DEV_LOGS_PORT:-4566}} \
+	 AWS_REGION=$${AWS_REGION:-eu-west-1} AWS_ACCESS_KEY_ID=$${AWS_ACCESS_KEY_ID:-local} \
+	 AWS_SECRET_ACCESS_KEY=$${AWS_SECRET_ACCESS_KEY:-local} \
+	 $(BIN)/python scripts/logs_tail.py $(ARGS)
+
+test: install system-deps lint typecheck test-bff test-logship test-upstreams test-integration bench-smoke ## install what is missing, then run every check and test suite
 	@echo "==> all checks and tests passed"
 
 install: $(PY_STAMP) $(WEB_STAMP) ## create the venv and install Python and npm dependencies
@@ -57,6 +64,7 @@ lint: install ## ruff (lint + format check), ESLint
 typecheck: install ## mypy (strict on bff/src), tsc --noEmit
 	@echo "==> mypy"
 	@$(BIN)/mypy
+	@$(BIN)/mypy --strict lib/logship/src scripts/logs_tail.py
 	@$(BIN)/mypy --config-file upstreams/mypy.ini upstreams/django_api
 	@$(BIN)/mypy --config-file upstreams/mypy.ini upstreams/fastapi_api
 	@echo "==> tsc"
@@ -70,6 +78,10 @@ test-bff: install ## BFF unit tests
 	@echo "==> BFF tests"
 	@$(PYTEST) bff/tests -q
 
+test-logship: install ## logging library: real moto server, fault-injection proxy, real gunicorn
+	@echo "==> logship tests"
+	@$(PYTEST) lib/logship/tests -q
+
 test-upstreams: install ## Django and FastAPI sample service tests
 	@echo "==> Django catalog tests"
 	@cd upstreams/django_api && ../../$(BIN)/python -m pytest -p no:cacheprovider -q
@@ -82,6 +94,9 @@ test-integration: install ## real services on free ports, real HTTP through the 
 
 bench-proxy: install system-deps $(BENCH_STAMP) ## proxy benchmark: BFF vs nginx vs Next.js rewrites
 	@$(BIN)/python bench/proxy/run.py
+
+bench-logs: install ## CPU per log event, logship vs plain watchtower
+	@$(BIN)/python bench/logs/run.py
 
 bench-smoke: install system-deps $(BENCH_STAMP) ## a one-second run of the proxy benchmark harness
 	@echo "==> benchmark harness smoke run"

@@ -10,6 +10,7 @@ import sys
 
 from bff.server import exit_worker, install_problem_errors
 from bff.settings import SettingsError, load_settings
+from logship import gunicorn as logship_gunicorn
 
 bind = os.environ.get("BFF_BIND", "127.0.0.1:8080")
 workers = int(os.environ.get("BFF_WORKERS", "2"))
@@ -23,9 +24,19 @@ limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
 proc_name = "bff"
-accesslog = None
+accesslog = None  # the app writes one structured access record per request (logger bff.access)
 errorlog = "-"
 loglevel = os.environ.get("BFF_LOG_LEVEL", "info")
+# Every record, gunicorn's own included, is one JSON object on stdout; CloudWatch shipping is
+# added in each worker after the fork (LOG_CLOUDWATCH_GROUP), never in the master.
+try:
+    logconfig_dict = logship_gunicorn.logconfig_dict(
+        service=os.environ.get("BFF_SERVICE_NAME") or "bff",
+        environment=os.environ.get("BFF_ENV") or "development",
+    )
+except ValueError as exc:  # logship's ConfigError: one line naming the variable
+    print(f"bff: configuration error: {exc}", file=sys.stderr, flush=True)
+    sys.exit(2)
 # X-Forwarded-* trust is decided in one place, the app's ProxyFix (BFF_TRUSTED_PROXIES).
 secure_scheme_headers: dict[str, str] = {}
 forwarded_allow_ips = ""
@@ -43,6 +54,12 @@ def on_starting(server: object) -> None:
         sys.exit(2)
 
 
+def post_worker_init(worker: object) -> None:
+    """Create this worker's log handlers (after the fork and gevent's patching)."""
+    logship_gunicorn.post_worker_init(worker)
+
+
 def worker_exit(server: object, worker: object) -> None:
-    """Release upstream connections on worker exit."""
+    """Release upstream connections, then deliver or spool every buffered log event."""
     exit_worker(worker)
+    logship_gunicorn.worker_exit(server, worker)

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Run the whole stack locally: Django, FastAPI, the BFF (gunicorn) and `next dev`.
 
-Every part gets an embedded default; override ports with DEV_WEB_PORT, DEV_BFF_PORT,
-DEV_DJANGO_PORT, DEV_FASTAPI_PORT. Output of each part is prefixed with its name. Ctrl-C (or
-SIGTERM) stops everything cleanly; if one part dies, the others are stopped too.
+Every part gets an embedded default, including a local CloudWatch Logs emulator (moto server)
+that every service ships its JSON logs to (`make logs` follows them). Override ports with
+DEV_WEB_PORT, DEV_BFF_PORT, DEV_DJANGO_PORT, DEV_FASTAPI_PORT, DEV_LOGS_PORT. Output of each
+part is prefixed with its name. Ctrl-C (or SIGTERM) stops everything cleanly; if one part dies,
+the others are stopped too.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = ROOT / ".venv" / "bin"
-COLOURS = {"django": "32", "fastapi": "36", "bff": "35", "web": "33"}
+COLOURS = {"logs": "34", "django": "32", "fastapi": "36", "bff": "35", "web": "33"}
 USE_COLOUR = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
@@ -70,10 +72,32 @@ def stack() -> list[Part]:
     bff = port_from("DEV_BFF_PORT", 8080)
     django = port_from("DEV_DJANGO_PORT", 8001)
     fastapi = port_from("DEV_FASTAPI_PORT", 8002)
+    logs = port_from("DEV_LOGS_PORT", 4566)
     py = str(VENV_BIN / "python")
     data_dir = ROOT / ".run"
     data_dir.mkdir(exist_ok=True)
+
+    def logging_env(service: str) -> dict[str, str]:
+        return {
+            "LOG_SERVICE": service,
+            "LOG_ENVIRONMENT": "development",
+            "LOG_CLOUDWATCH_GROUP": os.environ.get("LOG_CLOUDWATCH_GROUP", "/front-door/dev"),
+            "LOG_CLOUDWATCH_ENDPOINT": f"http://127.0.0.1:{logs}",
+            "LOG_CLOUDWATCH_CREATE_GROUP": "1",
+            "LOG_SPOOL_DIR": str(data_dir / "log-spool" / service),
+            "AWS_REGION": "eu-west-1",
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+        }
+
     return [
+        Part(
+            "logs",
+            [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(logs)],
+            logs,
+            "/moto-api/",
+            {},
+        ),
         Part(
             "django",
             [py, "upstreams/django_api/run.py", "--host", "127.0.0.1", "--port", str(django)],
@@ -209,15 +233,18 @@ def main() -> int:
                     return 130
                 print(f"dev: {part.name} did not come up; stopping", file=sys.stderr)
                 return 1
-        bff = next(p for p in parts if p.name == "bff").port
+        port = {p.name: p.port for p in parts}
+        bff = port["bff"]
         lines = [
             "",
             "  The stack is up:",
-            f"    web (Next.js dev)    http://127.0.0.1:{parts[3].port}/",
+            f"    web (Next.js dev)    http://127.0.0.1:{port['web']}/",
             f"    BFF (gunicorn)       http://127.0.0.1:{bff}/   "
             f"(OpenAPI: /openapi.json, health: /healthz, /readyz)",
-            f"    Django catalog API   http://127.0.0.1:{parts[0].port}/catalog/items",
-            f"    FastAPI orders API   http://127.0.0.1:{parts[1].port}/orders  (docs: /docs)",
+            f"    Django catalog API   http://127.0.0.1:{port['django']}/catalog/items",
+            f"    FastAPI orders API   http://127.0.0.1:{port['fastapi']}/orders  (docs: /docs)",
+            f"    CloudWatch Logs      http://127.0.0.1:{port['logs']}  (local emulator; "
+            "`make logs` follows every service)",
             "  Ctrl-C stops everything.",
             "",
         ]

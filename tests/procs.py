@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -42,6 +43,20 @@ class Service:
     def log(self) -> str:
         """Everything the process wrote so far."""
         return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def crashes(self) -> list[str]:
+        """Lines that report a crash: ERROR/CRITICAL JSON records, or raw tracebacks."""
+        found = []
+        for line in self.log().splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                if "Traceback" in line:
+                    found.append(line)
+                continue
+            if isinstance(record, dict) and record.get("level") in ("ERROR", "CRITICAL"):
+                found.append(line)
+        return found
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
         """Signal the process group, wait, and kill it if it does not exit in time."""
@@ -96,7 +111,14 @@ def start(
     raise RuntimeError(f"{name} did not become healthy in {timeout} s:\n{service.log()}")
 
 
-def start_django(log_dir: Path, db_path: Path) -> Service:
+def start_moto(log_dir: Path) -> Service:
+    """The local CloudWatch Logs (and S3) emulator, as `make dev` runs it."""
+    port = free_port()
+    argv = [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]
+    return start("moto", argv, port, log_dir, health="/moto-api/")
+
+
+def start_django(log_dir: Path, db_path: Path, env: dict[str, str] | None = None) -> Service:
     """The Django catalog service, exactly as `make dev` runs it."""
     port = free_port()
     argv = [
@@ -107,10 +129,10 @@ def start_django(log_dir: Path, db_path: Path) -> Service:
         "--port",
         str(port),
     ]
-    return start("django", argv, port, log_dir, {"CATALOG_DB_PATH": str(db_path)})
+    return start("django", argv, port, log_dir, {"CATALOG_DB_PATH": str(db_path), **(env or {})})
 
 
-def start_fastapi(log_dir: Path, catalog_url: str) -> Service:
+def start_fastapi(log_dir: Path, catalog_url: str, env: dict[str, str] | None = None) -> Service:
     """The FastAPI orders service, exactly as `make dev` runs it."""
     port = free_port()
     argv = [
@@ -121,7 +143,7 @@ def start_fastapi(log_dir: Path, catalog_url: str) -> Service:
         "--port",
         str(port),
     ]
-    return start("fastapi", argv, port, log_dir, {"CATALOG_API_URL": catalog_url})
+    return start("fastapi", argv, port, log_dir, {"CATALOG_API_URL": catalog_url, **(env or {})})
 
 
 def start_bff(log_dir: Path, env: dict[str, str], name: str = "bff") -> Service:

@@ -19,7 +19,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     """Build the BFF application; settings come from ``BFF_*`` variables unless given."""
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from . import errors, health, openapi
+    from . import errors, health, internal, openapi
     from .proxy import ProxyApp
     from .upstream import UpstreamClients
 
@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(internal.bp)
 
     wsgi = ProxyApp(settings, app.wsgi_app, clients)
     app.extensions["bff.proxy"] = wsgi

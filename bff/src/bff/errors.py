@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, g, request
+from logship import context as log_context
 from werkzeug.exceptions import HTTPException
 
 from .headers import request_id_from
@@ -59,8 +60,21 @@ def _add_request_id(response: Response) -> Response:
     return response
 
 
+def _bind_log_context() -> None:
+    g.log_binding = log_context.bind(request_id=current_request_id())
+
+
+def _unbind_log_context(_exc: BaseException | None) -> None:
+    binding = g.pop("log_binding", None)
+    if binding is not None:
+        binding.reset()
+
+
 def init_app(app: Flask) -> None:
-    """Register the problem handlers and the request id on every Flask response."""
+    """Register the problem handlers, the request id on every Flask response, and the
+    request id in every log record written while Flask handles a request."""
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
+    app.before_request(_bind_log_context)
     app.after_request(_add_request_id)
+    app.teardown_request(_unbind_log_context)

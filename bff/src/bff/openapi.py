@@ -149,6 +149,19 @@ def build_document(settings: Settings) -> dict[str, Any]:
                 },
             }
         },
+        "/internal/logging": {
+            "get": {
+                "operationId": "logging_stats",
+                "tags": ["internal"],
+                "summary": "Log shipping counters of the answering worker process",
+                "description": "queued, sent, retried, spooled, replayed, dropped (by level), "
+                "rejected and truncated events. Each gunicorn worker ships its own logs, so "
+                "`pid` says which worker answered. Not routed by the load balancer.",
+                "responses": {
+                    "200": {"description": "Counters", "content": {"application/json": {}}}
+                },
+            }
+        },
         "/openapi.json": {
             "get": {
                 "operationId": "openapi",
