@@ -26,6 +26,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -388,6 +389,66 @@ def proxy_throughput(
     return results
 
 
+@contextlib.contextmanager
+def static_upstream() -> Iterator[str]:
+    """nginx on a free loopback port serving a 1 KiB JSON file at /static/1k.json."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="bench-logs-") as tmp:
+        root = Path(tmp)
+        (root / "static").mkdir()
+        (root / "static" / "1k.json").write_text(
+            json.dumps({"items": ["x" * 40] * 20})[:1000].rsplit(",", 1)[0] + "]}"
+        )
+        (root / "logs").mkdir()
+        conf = root / "nginx.conf"
+        conf.write_text(
+            f"worker_processes 1; daemon off; pid {root}/nginx.pid; error_log {root}/error.log;\n"
+            "events { worker_connections 1024; }\n"
+            f"http {{ access_log off; server {{ listen 127.0.0.1:{port};\n"
+            f"  location /static/ {{ root {root}; }}\n"
+            '  location = /healthz { return 200 "ok"; } } }\n'
+        )
+        proc = subprocess.Popen(  # noqa: S603 - fixed argv
+            [nginx, "-c", str(conf), "-p", str(root)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            if not wait_http(base + "/healthz", 20, proc):
+                raise RuntimeError("nginx did not start")
+            yield base
+        finally:
+            stop_process(proc)
+
+
+def bff_throughput(duration: float, concurrency: int, use_wrk: bool | None) -> dict[str, Any]:
+    """The BFF under its production gunicorn config, proxying 1 KiB, shipping off vs on."""
+    root = Path(__file__).resolve().parents[2]
+    routes = root / "bench" / "logs" / "static-routes.toml"
+    with static_upstream() as upstream:
+        command = (
+            f"{sys.executable} -m gunicorn -c {root}/bff/gunicorn.conf.py "
+            "-b 127.0.0.1:{port} bff:create_app()"
+        )
+        return proxy_throughput(
+            command,
+            "/api/static/1k.json",
+            "/healthz",
+            duration,
+            concurrency,
+            use_wrk=use_wrk,
+            extra_env={
+                "BFF_ROUTES_FILE": str(routes),
+                "BFF_UPSTREAM_STATIC_URL": upstream,
+                "BFF_ENV": "production",
+                "LOG_SPOOL_DIR": "off",
+            },
+        )
+
+
 def print_proxy_table(report: dict[str, Any]) -> None:
     print(f"\nProxy throughput, log shipping off vs on (load: {report['load_tool']})")
     print(f"{'shipping':10} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
@@ -414,6 +475,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--proxy-cmd", help="server command with {port}, e.g. gunicorn -b 127.0.0.1:{port} ..."
     )
+    parser.add_argument(
+        "--bff",
+        action="store_true",
+        help="measure the BFF proxying 1 KiB from nginx, log shipping off vs on",
+    )
     parser.add_argument("--proxy-path", default="/", help="path to load")
     parser.add_argument("--proxy-health", default="/", help="path that answers when ready")
     parser.add_argument("--duration", type=float, default=10.0)
@@ -427,6 +493,11 @@ def main(argv: list[str] | None = None) -> int:
         report["cpu"] = {kind: cpu_benchmark(args.events, args.rounds, kind) for kind in kinds}
         for kind in kinds:
             print_cpu_table(report["cpu"][kind])
+    if args.bff:
+        report["bff"] = bff_throughput(
+            args.duration, args.concurrency, False if args.python_load else None
+        )
+        print_proxy_table(report["bff"])
     if args.proxy_cmd:
         report["proxy"] = proxy_throughput(
             args.proxy_cmd,

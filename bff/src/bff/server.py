@@ -186,6 +186,10 @@ class Handler(PyWSGIHandler):  # type: ignore[misc]
         except OSError:
             self.close_connection = True
 
+    def log_request(self) -> None:
+        """No per-request line from the server: the app writes a structured access record
+        (gunicorn would otherwise build its access-log atoms for every request, for nothing)."""
+
     def handle_error(self, t: type[BaseException], v: BaseException, tb: Any) -> None:
         """An upstream that broke mid-response was logged already: just cut the connection."""
         from .proxy import UpstreamAborted  # imported late: the worker loads before the app
