@@ -398,3 +398,49 @@ def test_configure_stdout_only(capsys: pytest.CaptureFixture[str]) -> None:
             target.removeHandler(handler)
     assert json.loads(capsys.readouterr().out)["message"] == "hello"
     assert textwrap.dedent("x") == "x"
+
+
+@pytest.mark.parametrize(
+    ("info", "expected"),
+    [
+        # CloudWatch's documented semantics: end indexes exclusive, start index inclusive.
+        (
+            {
+                "tooOldLogEventEndIndex": 2,
+                "expiredLogEventEndIndex": 3,
+                "tooNewLogEventStartIndex": 6,
+            },
+            {"too_old": 2, "expired": 1, "too_new": 2, "sent": 3},
+        ),
+        # moto's: the index of the last too-old event, and of the last too-new one.
+        (
+            {"tooOldLogEventEndIndex": 1, "tooNewLogEventStartIndex": 7},
+            {"too_old": 2, "expired": 0, "too_new": 2, "sent": 4},
+        ),
+        ({}, {"too_old": 0, "expired": 0, "too_new": 0, "sent": 8}),
+    ],
+)
+def test_rejection_accounting(
+    tmp_path: Path, info: dict[str, int], expected: dict[str, int]
+) -> None:
+    from logship.batching import Event
+
+    handler = handler_for(f"http://127.0.0.1:{free_port()}", "/g", tmp_path, retention_days=7)
+    try:
+        now = int(time.time() * 1000)
+        day = DAY * 1000
+        stamps = [now - 16 * day, now - 15 * day, now - 8 * day, now, now, now]
+        stamps += [now + 3 * 3_600_000, now + 4 * 3_600_000]
+        events = [Event(ts, logging.INFO, "m", 1, i) for i, ts in enumerate(stamps)]
+        handler._account(events, {"rejectedLogEventsInfo": info} if info else {})
+        stats = handler.stats()
+    finally:
+        handler.close(1)
+        handler.cwl_client.close()
+    rejected = stats["rejected"]
+    assert (rejected["too_old"], rejected["expired"], rejected["too_new"], stats["sent"]) == (
+        expected["too_old"],
+        expected["expired"],
+        expected["too_new"],
+        expected["sent"],
+    )
