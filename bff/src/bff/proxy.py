@@ -68,7 +68,9 @@ def _stream_fixed(stream: Any, length: int) -> Iterator[bytes]:
         yield chunk
 
 
-def _stream_chunked(stream: Any, cap: int) -> Iterator[bytes]:
+def _stream_chunked(
+    stream: Any, cap: int, counted: dict[str, Any] | None = None
+) -> Iterator[bytes]:
     total = 0
     while True:
         try:
@@ -80,6 +82,8 @@ def _stream_chunked(stream: Any, cap: int) -> Iterator[bytes]:
         total += len(chunk)
         if total > cap:
             raise BodyTooLarge
+        if counted is not None:
+            counted["bff.bytes_in"] = total
         yield chunk
 
 
@@ -238,6 +242,14 @@ class ProxyApp:
         access.emit(environ, status, len(body))
         return [body]
 
+    def _too_large(
+        self, start_response: StartResponse, route: Route, request_id: str, environ: WSGIEnvironment
+    ) -> list[bytes]:
+        detail = (
+            f"request body exceeds the limit of {route.max_body_bytes} bytes for {route.prefix}"
+        )
+        return self._problem(start_response, 413, "body-too-large", detail, request_id, environ)
+
     def proxy(
         self, route: Route, environ: WSGIEnvironment, start_response: StartResponse
     ) -> Iterable[bytes]:
@@ -319,30 +331,21 @@ class ProxyApp:
                 body = _stream_fixed(stream, length)
         elif "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
             if route.chunked_requests == "stream":
-                body = _stream_chunked(stream, route.max_body_bytes)
+                body = _stream_chunked(stream, route.max_body_bytes, environ)
                 chunked = True
                 out_headers["transfer-encoding"] = "chunked"
             else:
                 try:
                     body, length = _spool_chunked(stream, route.max_body_bytes)
                 except BodyTooLarge:
-                    return self._problem(
-                        start_response,
-                        413,
-                        "body-too-large",
-                        f"request body exceeds the limit of {route.max_body_bytes} bytes "
-                        f"for {route.prefix}",
-                        request_id,
-                        environ,
-                    )
+                    return self._too_large(start_response, route, request_id, environ)
                 except ClientBodyError as exc:
                     return self._problem(
                         start_response, 400, "bad-body", str(exc), request_id, environ
                     )
                 out_headers["content-length"] = str(length)
-        environ["bff.bytes_in"] = (
-            0 if body is None else (len(body) if isinstance(body, bytes) else -1)
-        )
+        if not chunked:
+            environ["bff.bytes_in"] = int(out_headers.get("content-length", 0))
 
         upstream = route.upstream
         breaker = self.clients.breaker(upstream.name)
@@ -394,15 +397,7 @@ class ProxyApp:
             except BodyTooLarge:
                 conn.close()
                 breaker.release()
-                return self._problem(
-                    start_response,
-                    413,
-                    "body-too-large",
-                    f"request body exceeds the limit of {route.max_body_bytes} bytes "
-                    f"for {route.prefix}",
-                    request_id,
-                    environ,
-                )
+                return self._too_large(start_response, route, request_id, environ)
             except ClientBodyError as exc:
                 conn.close()
                 breaker.release()

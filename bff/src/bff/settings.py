@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -78,30 +78,31 @@ class Settings:
     readiness_cache_seconds: float = 2.0
 
 
-def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+_N = TypeVar("_N", int, float)
+
+
+def _env_number(env: Mapping[str, str], name: str, default: _N, low: _N, high: _N) -> _N:
+    """``env[name]`` parsed as the type of ``default`` and held to ``[low, high]``."""
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
+    kind = type(default)
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError:
-        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+        noun = "an integer" if kind is int else "a number"
+        raise SettingsError(f"{name} must be {noun}, got {raw!r}") from None
     if not low <= value <= high:
         raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
     return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    return _env_number(env, name, default, low, high)
 
 
 def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
-    if not low <= value <= high:
-        raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
-    return value
+    return _env_number(env, name, default, low, high)
 
 
 def parse_upstream_url(name: str, variable: str, raw: str | None, health_path: str) -> Upstream:
