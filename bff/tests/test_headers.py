@@ -19,6 +19,7 @@ ROUTE = Route("catalog", "/api/catalog", UP, "/catalog", frozenset({"GET"}))
         pytest.param("has space", False, id="space"),
         pytest.param("x\r\nInjected: 1", False, id="crlf"),
         pytest.param("<script>", False, id="markup"),
+        pytest.param("a:b", False, id="colon-as-upstreams-refuse-it"),
         pytest.param(None, False, id="absent"),
     ],
 )

@@ -4,6 +4,8 @@
 Applies migrations, seeds the demo catalogue (idempotent) and then replaces this process
 with gunicorn serving ``catalog_project.wsgi:application`` using threaded (``gthread``)
 workers, so slow endpoints such as ``/catalog/_test/delay`` do not block other requests.
+Logging (JSON on stdout, CloudWatch per worker, flush at worker exit) is set up by
+``gunicorn.conf.py`` next to this file.
 
 Usage (works from any directory)::
 
@@ -19,9 +21,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+import logship.setup
+
 SERVICE_DIR = Path(__file__).resolve().parent
 SETTINGS_MODULE = "catalog_project.settings"
 WSGI_APP = "catalog_project.wsgi:application"
+GUNICORN_CONFIG = SERVICE_DIR / "gunicorn.conf.py"
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -74,6 +79,8 @@ def prepare_database(*, seed: bool) -> None:
             call_command("seed", verbosity=0)
     finally:
         connections.close_all()
+        # exec() skips exit handlers: deliver whatever was logged here (usually nothing).
+        logship.setup.shutdown()
 
 
 def gunicorn_argv(args: argparse.Namespace) -> list[str]:
@@ -82,6 +89,8 @@ def gunicorn_argv(args: argparse.Namespace) -> list[str]:
         "-m",
         "gunicorn",
         WSGI_APP,
+        "--config",
+        str(GUNICORN_CONFIG),
         "--chdir",
         str(SERVICE_DIR),
         "--bind",

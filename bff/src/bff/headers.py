@@ -42,7 +42,7 @@ _REQUEST_OWNED = HOP_BY_HOP | {
 # Response headers the BFF's server sets itself, or that must not leak from upstream.
 _RESPONSE_OWNED = HOP_BY_HOP | {"date", "server", "x-request-id", "x-powered-by"}
 
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 _TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")

@@ -69,8 +69,8 @@ def _route_operations(route: Route) -> dict[str, Any]:
             "name": "X-Request-ID",
             "in": "header",
             "required": False,
-            "description": "Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._:-].",
-            "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
+            "description": "Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-].",
+            "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,128}$"},
         },
         {
             "name": "traceparent",

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from django.http import HttpRequest, HttpResponseBase
+from django.utils.log import log_response
+from logship import context
+from logship.redact import redact_query
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 GetResponse = Callable[[HttpRequest], HttpResponseBase]
+
+access_log = logging.getLogger("catalog.access")
 
 
 def normalise_request_id(value: str | None) -> str:
@@ -21,22 +29,130 @@ def normalise_request_id(value: str | None) -> str:
     return uuid.uuid4().hex
 
 
+def log_access(request: HttpRequest, status: int, bytes_out: int, started: float) -> None:
+    """Write the access record of ``request`` (logger ``catalog.access``, level INFO).
+
+    ``request_id``/``trace_id`` are not passed here: the JSON formatter takes them from the
+    ids bound by :class:`RequestIdMiddleware`.
+    """
+    if not access_log.isEnabledFor(logging.INFO):
+        return
+    method = request.method or ""
+    path = request.path
+    query = request.META.get("QUERY_STRING", "")
+    access_log.info(
+        "%s %s %s",
+        method,
+        path,
+        status,
+        extra={
+            "data": {
+                "method": method,
+                "path": path,
+                "query": redact_query(query) if query else "",
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000.0, 3),
+                "bytes_out": bytes_out,
+            }
+        },
+    )
+
+
+class _AccessLoggedStream:
+    """Wraps a streaming response's content: counts the bytes sent and writes the access
+    record once the body is finished, or when the server closes the response early (client
+    gone). Iteration happens after the middleware returned, so the ids are bound again."""
+
+    def __init__(
+        self,
+        content: Iterator[bytes],
+        request: HttpRequest,
+        status: int,
+        started: float,
+        ids: context.LogContext,
+    ) -> None:
+        self._content = content
+        self._request = request
+        self._status = status
+        self._started = started
+        self._ids = ids
+        self._bytes = 0
+        self._done = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            chunk = next(self._content)
+        except StopIteration:
+            self.close()
+            raise
+        self._bytes += len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        with context.bind(request_id=self._ids.request_id, trace_id=self._ids.trace_id):
+            log_access(self._request, self._status, self._bytes, self._started)
+
+
 class RequestIdMiddleware:
-    """Propagate ``X-Request-ID``.
+    """Propagate ``X-Request-ID`` and write one access record per request.
 
     The incoming id is kept when it matches ``[A-Za-z0-9._-]{1,128}``; otherwise a new one
-    is generated. It is stored as ``request.request_id`` and returned on every response.
+    is generated. It is stored as ``request.request_id``, returned on every response and,
+    together with the trace id of a valid ``traceparent`` header, bound to
+    :mod:`logship.context` while the request is handled, so every record logged meanwhile
+    carries both. The access record (logger ``catalog.access``) is written when the
+    response is ready, or at the end of the body for streaming responses.
     """
 
     def __init__(self, get_response: GetResponse) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        started = time.perf_counter()
         request_id = normalise_request_id(request.headers.get(REQUEST_ID_HEADER))
         request.request_id = request_id
-        response = self.get_response(request)
-        response[REQUEST_ID_HEADER] = request_id
+        trace_id = context.trace_id_from_traceparent(request.headers.get("traceparent"))
+        with context.bind(request_id=request_id, trace_id=trace_id) as ids:
+            try:
+                response = self.get_response(request)
+            except Exception:
+                # Django turns exceptions into responses below this middleware; this is
+                # only reached if that machinery itself fails.
+                log_access(request, 500, 0, started)
+                raise
+            response[REQUEST_ID_HEADER] = request_id
+            if response.status_code >= 400:
+                # Django logs error responses (logger django.request) after the whole
+                # middleware chain, where the ids are no longer bound. Log them here, the
+                # same way; Django then skips them. Unhandled exceptions were already logged,
+                # with their traceback, further in (also with the ids).
+                log_response(
+                    "%s: %s",
+                    response.reason_phrase,
+                    request.path,
+                    response=response,
+                    request=request,
+                )
+            if getattr(response, "streaming", False) and not getattr(response, "is_async", False):
+                stream: Any = response
+                stream.streaming_content = _AccessLoggedStream(
+                    iter(stream.streaming_content), request, response.status_code, started, ids
+                )
+            else:
+                log_access(request, response.status_code, _body_length(response), started)
         return response
+
+
+def _body_length(response: HttpResponseBase) -> int:
+    if getattr(response, "streaming", False):
+        return 0  # an async stream under WSGI: its size is not known here
+    return len(getattr(response, "content", b""))
 
 
 class AllowedHostsMiddleware:

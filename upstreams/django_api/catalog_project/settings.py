@@ -15,6 +15,9 @@ Environment variables:
     Comma-separated host names (default: ``127.0.0.1,localhost``).
 ``UPSTREAM_TEST_ENDPOINTS``
     Set to ``0`` to remove the ``/catalog/_test/`` endpoints (default: enabled).
+``LOG_SERVICE`` / ``LOG_ENVIRONMENT``
+    ``service``/``environment`` of every log record (default: ``catalog``/``development``).
+    The other ``LOG_*`` variables (level, CloudWatch shipping) are read by ``logship``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import os
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
+from logship.django import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -99,13 +103,14 @@ TIME_ZONE = "UTC"
 # Request bodies for POST /catalog/items are tiny; the echo endpoint applies its own limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
-# Minimal logging: server errors (with tracebacks) go to stderr, 4xx noise is dropped.
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"stderr": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["stderr"], "level": "WARNING"},
-    "loggers": {
-        "django": {"handlers": ["stderr"], "level": "ERROR", "propagate": False},
-    },
-}
+# Logging: every record is one JSON object on stdout and, when LOG_CLOUDWATCH_GROUP is set,
+# also shipped to CloudWatch Logs (see logship.config for the LOG_* variables). The CloudWatch
+# handler in this dict is created lazily, in the process that logs: gunicorn imports these
+# settings in each worker after the fork (and run.py imports them before exec'ing gunicorn),
+# and a sender thread started at import time would not exist in the process that logs.
+# Django's own loggers propagate to the root handlers; below ERROR they are dropped (a 4xx
+# "Not Found: ..." warning per request would duplicate the catalog.access record), while
+# unhandled exceptions are still logged by django.request with their traceback.
+LOG_SERVICE = _env("LOG_SERVICE", "").strip() or "catalog"
+LOG_ENVIRONMENT = _env("LOG_ENVIRONMENT", "").strip() or "development"
+LOGGING = logging_config(LOG_SERVICE, environment=LOG_ENVIRONMENT, django_level="ERROR")

@@ -6,10 +6,12 @@ environment; tests call :func:`create_app` with explicit settings or an injected
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+import logship.setup
 from fastapi import FastAPI
 from starlette.types import Scope
 
@@ -52,17 +54,22 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if catalog_client is not None:
-            yield
-            return
-        async with build_http_client(settings, catalog_base_url) as http:
-            app.state.catalog = CatalogClient(
-                http, max_concurrency=settings.catalog_max_concurrency
-            )
-            try:
+        try:
+            if catalog_client is not None:
                 yield
-            finally:
-                app.state.catalog = None
+                return
+            async with build_http_client(settings, catalog_base_url) as http:
+                app.state.catalog = CatalogClient(
+                    http, max_concurrency=settings.catalog_max_concurrency
+                )
+                try:
+                    yield
+                finally:
+                    app.state.catalog = None
+        finally:
+            # Deliver (or spool) every log event still buffered for CloudWatch before the
+            # process exits; bounded, never raises, a no-op when nothing is shipped.
+            await asyncio.to_thread(logship.setup.shutdown, settings.log_shutdown_timeout_s)
 
     app = FastAPI(
         title="Orders service",

@@ -6,6 +6,9 @@ Environment variables:
     Base URL of the catalog service (default: ``http://127.0.0.1:8001``).
 ``UPSTREAM_TEST_ENDPOINTS``
     Set to ``0`` to remove the ``/orders/_test/`` endpoints (default: enabled).
+``LOG_SHUTDOWN_TIMEOUT``
+    Seconds allowed, at shutdown, to deliver or spool buffered log events (default: 10).
+    Logging itself is configured by ``run.py`` (see ``logship`` for the ``LOG_*`` variables).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from logship.config import parse_seconds
 
 DEFAULT_CATALOG_API_URL = "http://127.0.0.1:8001"
 
@@ -41,6 +46,8 @@ class Settings:
     catalog_max_concurrency: int = 8
     # The in-memory store forgets the oldest orders beyond this many.
     max_orders: int = 100_000
+    # Deadline of the log flush at shutdown (LOG_SHUTDOWN_TIMEOUT, as logship reads it).
+    log_shutdown_timeout_s: float = 10.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -50,4 +57,11 @@ class Settings:
             test_endpoints=parse_bool(
                 "UPSTREAM_TEST_ENDPOINTS", env.get("UPSTREAM_TEST_ENDPOINTS"), True
             ),
+            log_shutdown_timeout_s=_log_shutdown_timeout(env.get("LOG_SHUTDOWN_TIMEOUT")),
         )
+
+
+def _log_shutdown_timeout(raw: str | None) -> float:
+    if raw is None or not raw.strip():
+        return 10.0
+    return parse_seconds("LOG_SHUTDOWN_TIMEOUT", raw, allow_zero=True)

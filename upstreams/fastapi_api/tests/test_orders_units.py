@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -90,14 +89,15 @@ def load_runner() -> ModuleType:
     return module
 
 
-def test_runner_uvicorn_command() -> None:
+def test_runner_uvicorn_options() -> None:
     runner = load_runner()
-    argv = runner.uvicorn_argv(runner.parse_args(["--port", "9124"]))
-    assert argv[:4] == [sys.executable, "-m", "uvicorn", "orders_service.app:app"]
-    joined = " ".join(argv)
-    assert f"--app-dir {SERVICE_DIR}" in joined
-    assert "--host 127.0.0.1" in joined
-    assert "--port 9124" in joined
-    assert "--no-access-log" in argv
-    assert "--timeout-graceful-shutdown" in argv
-    assert "--reload" not in argv
+    assert runner.ASGI_APP == "orders_service.app:app"
+    options = runner.uvicorn_options(runner.parse_args(["--port", "9124"]))
+    assert options["app_dir"] == str(SERVICE_DIR)
+    assert options["host"] == "127.0.0.1"
+    assert options["port"] == 9124
+    assert options["access_log"] is False
+    assert options["timeout_graceful_shutdown"] == 10
+    assert options["reload"] is False
+    assert options["lifespan"] == "on"
+    assert options["log_config"]["loggers"]["uvicorn.access"]["propagate"] is False
