@@ -13,7 +13,7 @@ import re
 import socket
 from typing import Any, ClassVar
 
-from gevent import pywsgi
+from gevent import GreenletExit, pywsgi
 from gunicorn import util
 from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler
 
@@ -150,15 +150,16 @@ class Handler(PyWSGIHandler):  # type: ignore[misc]
 
     def _handle_client_error(self, ex: Exception) -> tuple[str, bytes]:
         if isinstance(ex, _HeadersTooLarge):
-            log.info("rejected request from %s: %s", self.client_address, ex)
+            self._rejected(str(ex))
             return ("431", problem_bytes(431, str(ex)))
         message = str(ex)
         if message.startswith("unsupported Transfer-Encoding"):
+            self._rejected(message)
             return ("501", problem_bytes(501, message))
         if "more than 100 headers" in message or "Line too long" in message:
-            log.info("rejected request from %s: %s", self.client_address, message)
+            self._rejected(message)
             return ("431", problem_bytes(431, "request header fields too large"))
-        super()._handle_client_error(ex)  # logs it
+        self._rejected(message or type(ex).__name__)
         detail = message if isinstance(ex, ValueError) and len(message) < 200 else "malformed"
         return ("400", problem_bytes(400, f"malformed HTTP request: {detail}"))
 
@@ -197,7 +198,26 @@ class Handler(PyWSGIHandler):  # type: ignore[misc]
         if isinstance(v, UpstreamAborted):
             self.close_connection = True
             return
-        super().handle_error(t, v, tb)
+        if not issubclass(t, GreenletExit):
+            log.error("unhandled error while serving a request", exc_info=(t, v, tb))
+        self._send_error_response_if_possible(500)
+
+    def _rejected(self, reason_: str) -> None:
+        client = self.client_address[0] if isinstance(self.client_address, tuple) else ""
+        log.warning(
+            "rejected malformed request from %s: %s",
+            client,
+            reason_[:300],
+            extra={"data": {"client_ip": client, "reason": reason_[:300]}},
+        )
+
+    def log_error(self, msg: str, *args: Any) -> None:
+        """gevent's own error lines, as structured records instead of raw text on stderr."""
+        try:
+            message = msg % args if args else msg
+        except (TypeError, ValueError):
+            message = f"{msg!r} {args!r}"
+        self._rejected(str(message))
 
 
 class Worker(GeventPyWSGIWorker):  # type: ignore[misc]
