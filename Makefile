@@ -15,6 +15,7 @@ PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 
 .PHONY: help dev logs test install system-deps lint typecheck fmt test-bff test-upstreams \
         test-integration test-logship bench-proxy bench-logs bench-smoke clean
+.PHONY: lint-docker lint-cfn images push deploy
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -54,7 +55,7 @@ $(BENCH_STAMP): $(BENCH_NEXT)/package.json $(BENCH_NEXT)/package-lock.json
 system-deps: ## apt-get install the Debian packages tests and benchmarks need, if missing
 	@scripts/system-deps.sh $(SYSTEM_PACKAGES)
 
-lint: install ## ruff (lint + format check), ESLint
+lint: install lint-docker lint-cfn ## ruff (lint + format check), ESLint, hadolint, cfn-lint
 	@echo "==> ruff"
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
@@ -65,6 +66,7 @@ typecheck: install ## mypy (strict on bff/src), tsc --noEmit
 	@echo "==> mypy"
 	@$(BIN)/mypy
 	@$(BIN)/mypy --strict lib/logship/src scripts/logs_tail.py
+	@$(BIN)/mypy --strict deploy/deploy.py
 	@$(BIN)/mypy --config-file upstreams/mypy.ini upstreams/django_api
 	@$(BIN)/mypy --config-file upstreams/mypy.ini upstreams/fastapi_api
 	@echo "==> tsc"
@@ -101,6 +103,35 @@ bench-logs: install ## CPU per log event, logship vs plain watchtower
 bench-smoke: install system-deps $(BENCH_STAMP) ## a one-second run of the proxy benchmark harness
 	@echo "==> benchmark harness smoke run"
 	@$(BIN)/python bench/proxy/run.py --duration 1 --sizes 1k --quick
+
+# --- containers and deployment (docs/deploy.md) ------------------------------------------------
+DOCKERFILES := Dockerfile.bff Dockerfile.web deploy/emulator.Dockerfile deploy/upstreams.Dockerfile
+AWS_REGION ?= eu-west-1
+REGISTRY ?= $(AWS_ACCOUNT_ID).dkr.ecr.$(AWS_REGION).amazonaws.com
+TAG ?= $(shell git rev-parse --short=12 HEAD)
+
+lint-docker: install ## hadolint on every Dockerfile
+	@echo "==> hadolint"
+	@$(BIN)/hadolint $(DOCKERFILES)
+
+lint-cfn: install ## cfn-lint on the CloudFormation stack (deploy/stack.yaml)
+	@echo "==> cfn-lint"
+	@$(BIN)/cfn-lint --include-checks I -- deploy/stack.yaml
+
+images: ## build both images, needs a Docker engine: make images TAG=<git sha> AWS_ACCOUNT_ID=...
+	@test -n "$(AWS_ACCOUNT_ID)" || { echo "make images: set AWS_ACCOUNT_ID" >&2; exit 2; }
+	docker build -f Dockerfile.bff -t $(REGISTRY)/front-door/bff:$(TAG) .
+	docker build -f Dockerfile.web -t $(REGISTRY)/front-door/web:$(TAG) .
+
+push: install ## push both images to ECR, needs a Docker engine and AWS credentials
+	@test -n "$(AWS_ACCOUNT_ID)" || { echo "make push: set AWS_ACCOUNT_ID" >&2; exit 2; }
+	@$(BIN)/python -c "import base64, boto3; t = boto3.client('ecr', region_name='$(AWS_REGION)').get_authorization_token(); print(base64.b64decode(t['authorizationData'][0]['authorizationToken']).decode().split(':', 1)[1])" \
+	  | docker login --username AWS --password-stdin $(REGISTRY)
+	docker push $(REGISTRY)/front-door/bff:$(TAG)
+	docker push $(REGISTRY)/front-door/web:$(TAG)
+
+deploy: install ## roll the ECS services to an image tag: make deploy ENV=staging TAG=<git sha>
+	@$(BIN)/python deploy/deploy.py --environment "$(ENV)" --image-tag "$(TAG)" --region $(AWS_REGION) $(DEPLOY_ARGS)
 
 clean: ## remove build output and local state (keeps installed dependencies)
 	rm -rf web/.next .run .mypy_cache .ruff_cache

@@ -12,13 +12,35 @@ from bff.server import exit_worker, install_problem_errors
 from bff.settings import SettingsError, load_settings
 from logship import gunicorn as logship_gunicorn
 
+
+def _fail(message: str) -> None:
+    """Stop before gunicorn starts, with one line naming the bad variable."""
+    print(f"bff: configuration error: {message}", file=sys.stderr, flush=True)
+    sys.exit(2)
+
+
+def _env_int(name: str, default: int, low: int, high: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        _fail(f"{name} must be an integer between {low} and {high}, got {raw!r}")
+    return int(raw)
+
+
+# Validate everything here, in the master, before gunicorn prints or forks anything.
+try:
+    load_settings(os.environ)
+except SettingsError as exc:
+    _fail(str(exc))
+
 bind = os.environ.get("BFF_BIND", "127.0.0.1:8080")
-workers = int(os.environ.get("BFF_WORKERS", "2"))
+workers = _env_int("BFF_WORKERS", 2, 1, 64)
 worker_class = os.environ.get("BFF_WORKER_CLASS", "bff.server.Worker")
-worker_connections = int(os.environ.get("BFF_WORKER_CONNECTIONS", "1000"))
+worker_connections = _env_int("BFF_WORKER_CONNECTIONS", 1000, 1, 100_000)
 keepalive = 75  # above the ALB's 60 s idle timeout, so the ALB always closes first
 timeout = 30
-graceful_timeout = int(os.environ.get("BFF_GRACEFUL_TIMEOUT", "20"))  # SIGTERM: drain in-flight
+graceful_timeout = _env_int("BFF_GRACEFUL_TIMEOUT", 20, 1, 600)  # SIGTERM: drain in-flight
 preload_app = False
 limit_request_line = 8190
 limit_request_fields = 100
@@ -35,23 +57,13 @@ try:
         environment=os.environ.get("BFF_ENV") or "development",
     )
 except ValueError as exc:  # logship's ConfigError: one line naming the variable
-    print(f"bff: configuration error: {exc}", file=sys.stderr, flush=True)
-    sys.exit(2)
+    _fail(str(exc))
 # X-Forwarded-* trust is decided in one place, the app's ProxyFix (BFF_TRUSTED_PROXIES).
 secure_scheme_headers: dict[str, str] = {}
 forwarded_allow_ips = ""
 control_socket_disable = True  # no management socket in the container's home directory
 
 install_problem_errors()
-
-
-def on_starting(server: object) -> None:
-    """Fail fast, with one line naming the variable, before any worker starts."""
-    try:
-        load_settings(os.environ)
-    except SettingsError as exc:
-        print(f"bff: configuration error: {exc}", file=sys.stderr, flush=True)
-        sys.exit(2)
 
 
 def post_worker_init(worker: object) -> None:
