@@ -15,8 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from logs_support import (
+from logship.testing import (
     Record,
     fetch_records,
     free_port,

@@ -1,7 +1,4 @@
-"""A real CloudWatch Logs emulator (moto server) for the end-to-end logging tests.
-
-The same helpers exist in the orders service's tests (each suite runs on its own).
-"""
+"""A real CloudWatch Logs emulator (moto server) for the end-to-end logging tests."""
 
 from __future__ import annotations
 
@@ -66,7 +63,7 @@ def moto_server(workdir: Path) -> Iterator[str]:
     port = free_port()
     log_path = workdir / "moto.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(
+        process = subprocess.Popen(  # noqa: S603 - fixed argv, loopback only
             [str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)],
             cwd=workdir,
             env={**os.environ, **FAKE_AWS},
