@@ -103,14 +103,14 @@ def stack() -> list[Part]:
             [py, "upstreams/django_api/run.py", "--host", "127.0.0.1", "--port", str(django)],
             django,
             "/healthz",
-            {"CATALOG_DB_PATH": str(data_dir / "catalog.sqlite3")},
+            {"CATALOG_DB_PATH": str(data_dir / "catalog.sqlite3"), **logging_env("catalog")},
         ),
         Part(
             "fastapi",
             [py, "upstreams/fastapi_api/run.py", "--host", "127.0.0.1", "--port", str(fastapi)],
             fastapi,
             "/healthz",
-            {"CATALOG_API_URL": f"http://127.0.0.1:{django}"},
+            {"CATALOG_API_URL": f"http://127.0.0.1:{django}", **logging_env("orders")},
         ),
         Part(
             "bff",
@@ -122,6 +122,7 @@ def stack() -> list[Part]:
                 "BFF_UPSTREAM_CATALOG_URL": f"http://127.0.0.1:{django}",
                 "BFF_UPSTREAM_ORDERS_URL": f"http://127.0.0.1:{fastapi}",
                 "BFF_ENV": "development",
+                **logging_env("bff"),
             },
         ),
         Part(
