@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from flask import Flask
 
 from .settings import Settings, SettingsError, load_settings
-
-if TYPE_CHECKING:
-    from .upstream import UpstreamClients
 
 __all__ = ["Settings", "SettingsError", "create_app", "load_settings"]
 
@@ -44,9 +40,3 @@ def create_app(settings: Settings | None = None) -> Flask:
     else:
         app.wsgi_app = wsgi  # type: ignore[method-assign]
     return app
-
-
-def clients_of(app: Flask) -> UpstreamClients:
-    """The upstream clients attached to ``app``."""
-    clients: UpstreamClients = app.extensions["bff.clients"]
-    return clients

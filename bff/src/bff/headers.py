@@ -196,14 +196,14 @@ def response_headers(
 ) -> list[tuple[str, str]]:
     """Headers for the client: upstream's minus hop-by-hop, with Location/Set-Cookie mapped."""
     items = list(raw)
-    drop = set(_RESPONSE_OWNED)
+    drop: frozenset[str] = _RESPONSE_OWNED
     for name, value in items:
         lower = name.lower()
         if lower == "connection":
-            drop |= connection_tokens(value)
+            drop = drop | connection_tokens(value)
         elif lower == "transfer-encoding":
             # RFC 9112 6.3: Content-Length is meaningless next to Transfer-Encoding.
-            drop.add("content-length")
+            drop = drop | {"content-length"}
     out: list[tuple[str, str]] = []
     for name, value in items:
         lower = name.lower()

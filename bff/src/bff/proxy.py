@@ -365,6 +365,7 @@ class ProxyApp:
         deadline = started + route.deadline
         idempotent = method in IDEMPOTENT_METHODS
         head = build_head(method, url, out_headers)
+        upstream_started = time.monotonic()
         resp: Response | None = None
         failure: tuple[int, str, str] | None = None
         attempt = 0
@@ -410,8 +411,6 @@ class ProxyApp:
                 failure = (502, "upstream-bad-response", f"{upstream.name}: {exc}")
                 if not idempotent or not isinstance(body, bytes | None):
                     break
-                if exc.kind == "closed" and exc.reused:
-                    continue  # a stale keep-alive connection; does not count against the upstream
                 continue
             if resp.status in route.retry_on_status and idempotent and attempt < route.retries:
                 failure = (resp.status, "upstream-status", "")
@@ -421,7 +420,7 @@ class ProxyApp:
             failure = None
             break
         environ["bff.retries"] = attempt
-        environ["bff.upstream_ms"] = (time.monotonic() - started) * 1000.0
+        environ["bff.upstream_ms"] = (time.monotonic() - upstream_started) * 1000.0
 
         if resp is None:
             breaker.record_failure()

@@ -88,13 +88,13 @@ class Handler(PyWSGIHandler):  # type: ignore[misc]
         if not _TOKEN.fullmatch(self.command or ""):
             raise ValueError(f"invalid method {self.command[:32]!r}")
         headers = super().MessageClass(*args)
-        te = headers.get_all("transfer-encoding") if hasattr(headers, "get_all") else None
+        te = headers.get_all("transfer-encoding")
         if te:
             if headers.get("content-length") is not None:
                 raise ValueError("both Content-Length and Transfer-Encoding")
             if len(te) != 1 or te[0].strip().lower() != "chunked":
                 raise ValueError(f"unsupported Transfer-Encoding {', '.join(te)[:64]!r}")
-        lengths = headers.get_all("content-length") if hasattr(headers, "get_all") else None
+        lengths = headers.get_all("content-length")
         if lengths and (len(set(lengths)) != 1 or not lengths[0].strip().isdigit()):
             raise ValueError("invalid or repeated Content-Length")
         return headers

@@ -97,14 +97,6 @@ def _env_number(env: Mapping[str, str], name: str, default: _N, low: _N, high: _
     return value
 
 
-def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    return _env_number(env, name, default, low, high)
-
-
-def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
-    return _env_number(env, name, default, low, high)
-
-
 def parse_upstream_url(name: str, variable: str, raw: str | None, health_path: str) -> Upstream:
     """Parse ``http(s)://host[:port][/base]`` into an :class:`Upstream`, rejecting anything else."""
     if raw is None or raw.strip().lower() in PLACEHOLDERS:
@@ -272,11 +264,11 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         service=env.get("BFF_SERVICE_NAME", "bff").strip() or "bff",
         routes=routes,
         upstreams=upstreams,
-        trusted_proxies=_int(env, "BFF_TRUSTED_PROXIES", 0, 0, 10),
-        circuit_failures=_int(env, "BFF_CIRCUIT_FAILURES", 5, 1, 1000),
-        circuit_reset_seconds=_float(env, "BFF_CIRCUIT_RESET_SECONDS", 10.0, 0.01, 3600),
-        pool_maxsize=_int(env, "BFF_POOL_MAXSIZE", 64, 1, 10_000),
-        pool_idle_seconds=_float(env, "BFF_POOL_IDLE_SECONDS", 4.0, 0.1, 3600),
-        readiness_timeout=_float(env, "BFF_READINESS_TIMEOUT", 1.0, 0.01, 30),
-        readiness_cache_seconds=_float(env, "BFF_READINESS_CACHE_SECONDS", 2.0, 0, 60),
+        trusted_proxies=_env_number(env, "BFF_TRUSTED_PROXIES", 0, 0, 10),
+        circuit_failures=_env_number(env, "BFF_CIRCUIT_FAILURES", 5, 1, 1000),
+        circuit_reset_seconds=_env_number(env, "BFF_CIRCUIT_RESET_SECONDS", 10.0, 0.01, 3600),
+        pool_maxsize=_env_number(env, "BFF_POOL_MAXSIZE", 64, 1, 10_000),
+        pool_idle_seconds=_env_number(env, "BFF_POOL_IDLE_SECONDS", 4.0, 0.1, 3600),
+        readiness_timeout=_env_number(env, "BFF_READINESS_TIMEOUT", 1.0, 0.01, 30),
+        readiness_cache_seconds=_env_number(env, "BFF_READINESS_CACHE_SECONDS", 2.0, 0, 60),
     )

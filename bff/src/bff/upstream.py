@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 
 from .circuit import CircuitBreaker
 from .http1 import Pool
@@ -48,12 +47,6 @@ class UpstreamClients:
         if self._pid != os.getpid():
             self._build()
         return self._breakers[name]
-
-    def breakers(self) -> Mapping[str, CircuitBreaker]:
-        """All breakers of this process (for readiness and diagnostics)."""
-        if self._pid != os.getpid():
-            self._build()
-        return self._breakers
 
     def close(self) -> None:
         """Close every pooled connection (worker exit)."""

@@ -12,7 +12,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.log import log_response
 from logship import context
-from logship.redact import redact_query
+from logship.access import log_access as write_access_record
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
@@ -35,26 +35,14 @@ def log_access(request: HttpRequest, status: int, bytes_out: int, started: float
     ``request_id``/``trace_id`` are not passed here: the JSON formatter takes them from the
     ids bound by :class:`RequestIdMiddleware`.
     """
-    if not access_log.isEnabledFor(logging.INFO):
-        return
-    method = request.method or ""
-    path = request.path
-    query = request.META.get("QUERY_STRING", "")
-    access_log.info(
-        "%s %s %s",
-        method,
-        path,
+    write_access_record(
+        access_log,
+        request.method or "",
+        request.path,
+        request.META.get("QUERY_STRING", ""),
         status,
-        extra={
-            "data": {
-                "method": method,
-                "path": path,
-                "query": redact_query(query) if query else "",
-                "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000.0, 3),
-                "bytes_out": bytes_out,
-            }
-        },
+        (time.perf_counter() - started) * 1000.0,
+        bytes_out,
     )
 
 

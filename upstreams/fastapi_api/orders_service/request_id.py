@@ -9,7 +9,7 @@ import time
 import uuid
 
 from logship import context
-from logship.redact import redact_query
+from logship.access import log_access as write_access_record
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -45,26 +45,14 @@ def log_access(scope: Scope, status: int, bytes_out: int, started: float) -> Non
     ``request_id``/``trace_id`` are not passed here: the JSON formatter takes them from the
     ids bound by :class:`RequestIdMiddleware`.
     """
-    if not access_log.isEnabledFor(logging.INFO):
-        return
-    method = str(scope.get("method", ""))
-    path = str(scope.get("path", ""))
-    query = bytes(scope.get("query_string", b"")).decode("latin-1")
-    access_log.info(
-        "%s %s %s",
-        method,
-        path,
+    write_access_record(
+        access_log,
+        str(scope.get("method", "")),
+        str(scope.get("path", "")),
+        bytes(scope.get("query_string", b"")).decode("latin-1"),
         status,
-        extra={
-            "data": {
-                "method": method,
-                "path": path,
-                "query": redact_query(query) if query else "",
-                "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000.0, 3),
-                "bytes_out": bytes_out,
-            }
-        },
+        (time.perf_counter() - started) * 1000.0,
+        bytes_out,
     )
 
 
