@@ -17,6 +17,16 @@ from .upstream_stub import StubServer
 PROBLEM = "application/problem+json"
 
 
+def catalog_only_app(tmp_path: Path, stub: StubServer, *options: str) -> Any:
+    """An app whose one route, /api/catalog -> the stub, has the given TOML option lines."""
+    table = (
+        "[upstreams.catalog]\n[upstreams.orders]\n"
+        '[[routes]]\nname="catalog"\nprefix="/api/catalog"\nupstream="catalog"\n'
+        'upstream_prefix="/catalog"\n' + "".join(f"{line}\n" for line in options)
+    )
+    return create_app(make_settings(stub.url, BFF_ROUTES_FILE=routes_file(tmp_path, table)))
+
+
 def echo(client: FlaskClient, path: str = "/api/catalog/echo", **kw: Any) -> dict[str, Any]:
     resp = client.get(path, **kw)
     assert resp.status_code == 200, resp.data
@@ -134,12 +144,7 @@ def test_body_over_cap_is_413_without_contacting_upstream(
 
 
 def test_method_not_in_route_is_405(tmp_path: Path, stub: StubServer) -> None:
-    table = (
-        "[upstreams.catalog]\n[upstreams.orders]\n"
-        '[[routes]]\nname="ro"\nprefix="/api/catalog"\nupstream="catalog"\n'
-        'upstream_prefix="/catalog"\nmethods=["GET","HEAD"]\n'
-    )
-    app = create_app(make_settings(stub.url, BFF_ROUTES_FILE=routes_file(tmp_path, table)))
+    app = catalog_only_app(tmp_path, stub, 'methods=["GET","HEAD"]')
     resp = app.test_client().delete("/api/catalog/echo")
     assert_problem(resp, 405, "method-not-allowed")
     assert resp.headers["Allow"] == "GET, HEAD"
@@ -175,23 +180,13 @@ def test_broken_upstream_is_502(client: FlaskClient, path: str) -> None:
 
 
 def test_slow_upstream_is_504_and_not_retried(tmp_path: Path, stub: StubServer) -> None:
-    table = (
-        "[upstreams.catalog]\n[upstreams.orders]\n"
-        '[[routes]]\nname="c"\nprefix="/api/catalog"\nupstream="catalog"\n'
-        'upstream_prefix="/catalog"\nread_timeout=0.2\nretries=2\n'
-    )
-    app = create_app(make_settings(stub.url, BFF_ROUTES_FILE=routes_file(tmp_path, table)))
+    app = catalog_only_app(tmp_path, stub, "read_timeout=0.2, retries=2")
     assert_problem(app.test_client().get("/api/catalog/slow?s=1"), 504, "upstream-timeout")
     assert stub.hits["/catalog/slow"] == 1
 
 
 def test_deadline_caps_the_whole_exchange(tmp_path: Path, stub: StubServer) -> None:
-    table = (
-        "[upstreams.catalog]\n[upstreams.orders]\n"
-        '[[routes]]\nname="c"\nprefix="/api/catalog"\nupstream="catalog"\n'
-        'upstream_prefix="/catalog"\nconnect_timeout=0.1\nread_timeout=5\ndeadline=0.3\n'
-    )
-    app = create_app(make_settings(stub.url, BFF_ROUTES_FILE=routes_file(tmp_path, table)))
+    app = catalog_only_app(tmp_path, stub, "connect_timeout=0.1, read_timeout=5, deadline=0.3")
     assert_problem(app.test_client().get("/api/catalog/slow?s=1"), 504, "upstream-timeout")
 
 
@@ -205,12 +200,7 @@ def test_idempotent_requests_retry_connection_failures(
 
 
 def test_retry_on_status_when_configured(tmp_path: Path, stub: StubServer) -> None:
-    table = (
-        "[upstreams.catalog]\n[upstreams.orders]\n"
-        '[[routes]]\nname="c"\nprefix="/api/catalog"\nupstream="catalog"\n'
-        'upstream_prefix="/catalog"\nretries=2\nretry_on_status=[503]\nretry_backoff=0\n'
-    )
-    app = create_app(make_settings(stub.url, BFF_ROUTES_FILE=routes_file(tmp_path, table)))
+    app = catalog_only_app(tmp_path, stub, "retries=2, retry_on_status=[503], retry_backoff=0")
     resp = app.test_client().get("/api/catalog/status/503")
     assert resp.status_code == 503  # the upstream's own answer, after the retries ran out
     assert stub.hits["/catalog/status/503"] == 3
