@@ -180,13 +180,13 @@ def test_broken_upstream_is_502(client: FlaskClient, path: str) -> None:
 
 
 def test_slow_upstream_is_504_and_not_retried(tmp_path: Path, stub: StubServer) -> None:
-    app = catalog_only_app(tmp_path, stub, "read_timeout=0.2, retries=2")
+    app = catalog_only_app(tmp_path, stub, "read_timeout=0.2", "retries=2")
     assert_problem(app.test_client().get("/api/catalog/slow?s=1"), 504, "upstream-timeout")
     assert stub.hits["/catalog/slow"] == 1
 
 
 def test_deadline_caps_the_whole_exchange(tmp_path: Path, stub: StubServer) -> None:
-    app = catalog_only_app(tmp_path, stub, "connect_timeout=0.1, read_timeout=5, deadline=0.3")
+    app = catalog_only_app(tmp_path, stub, "connect_timeout=0.1", "read_timeout=5", "deadline=0.3")
     assert_problem(app.test_client().get("/api/catalog/slow?s=1"), 504, "upstream-timeout")
 
 
@@ -200,7 +200,7 @@ def test_idempotent_requests_retry_connection_failures(
 
 
 def test_retry_on_status_when_configured(tmp_path: Path, stub: StubServer) -> None:
-    app = catalog_only_app(tmp_path, stub, "retries=2, retry_on_status=[503], retry_backoff=0")
+    app = catalog_only_app(tmp_path, stub, "retries=2", "retry_on_status=[503]", "retry_backoff=0")
     resp = app.test_client().get("/api/catalog/status/503")
     assert resp.status_code == 503  # the upstream's own answer, after the retries ran out
     assert stub.hits["/catalog/status/503"] == 3
