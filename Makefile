@@ -10,7 +10,7 @@ PY_STAMP := $(VENV)/.installed
 WEB_STAMP := web/node_modules/.installed
 BENCH_NEXT := bench/proxy/next-rewrites
 BENCH_STAMP := $(BENCH_NEXT)/node_modules/.installed
-SYSTEM_PACKAGES := nginx-light wrk
+SYSTEM_PACKAGES := nginx-light wrk redis-server chromium
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 
 .PHONY: help dev logs test install system-deps lint typecheck fmt test-bff test-upstreams \
