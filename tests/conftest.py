@@ -5,10 +5,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from .procs import Service, start_bff, start_django, start_fastapi, start_moto
+from .web_site import CHROMIUM, CHROMIUM_ARGS, Site, WebBuild, build_web, start_web
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
 
 
 @pytest.fixture(scope="session")
@@ -91,3 +96,56 @@ def bff(log_dir: Path, bff_env: dict[str, str]) -> Iterator[Service]:
     yield svc
     svc.stop()
     assert not svc.crashes(), svc.crashes()
+
+
+@pytest.fixture(scope="session")
+def web_build(tmp_path_factory: pytest.TempPathFactory) -> WebBuild:
+    """One production build of the site (``npm run build``), copied out of ``web/``."""
+    return build_web(tmp_path_factory.mktemp("web") / "standalone")
+
+
+#: The ops token the site fixture configures on the web server and its BFF.
+SITE_OPS_TOKEN = "ops-test-token-4f9c2a7e1b"
+
+
+@pytest.fixture(scope="session")
+def site(
+    log_dir: Path,
+    web_build: WebBuild,
+    bff_env: dict[str, str],
+    log_group: str,
+    moto: Service,
+) -> Iterator[Site]:
+    """The production site over its own BFF, which symbolicates with this build's source maps."""
+    env = {
+        **bff_env,
+        "BFF_SOURCEMAPS_DIR": str(web_build.sourcemaps),
+        "BFF_OPS_TOKEN": SITE_OPS_TOKEN,
+    }
+    bff_svc = start_bff(log_dir, env, name="bff-site")
+    web_env = {"WEB_DIAGNOSTICS": "1", "OPS_TOKEN": SITE_OPS_TOKEN}
+    web_svc = start_web(log_dir, web_build, bff_svc.url, "web-site", web_env)
+    yield Site(web_svc, bff_svc, web_build, log_group, moto.url, SITE_OPS_TOKEN, env)
+    web_svc.stop()
+    bff_svc.stop()
+    assert not bff_svc.crashes(), bff_svc.crashes()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's chromium driven by Playwright (no bundled browser download)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh browser context and page per test."""
+    context = browser.new_context()
+    pg = context.new_page()
+    yield pg
+    context.close()
