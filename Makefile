@@ -10,11 +10,14 @@ PY_STAMP := $(VENV)/.installed
 WEB_STAMP := web/node_modules/.installed
 BENCH_NEXT := bench/proxy/next-rewrites
 BENCH_STAMP := $(BENCH_NEXT)/node_modules/.installed
+BENCH_WEB := bench/web
+BENCH_WEB_STAMP := $(BENCH_WEB)/node_modules/.installed
 SYSTEM_PACKAGES := nginx-light wrk redis-server chromium
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 
 .PHONY: help dev logs test install system-deps lint typecheck fmt test-bff test-upstreams \
-        test-integration test-logship bench-proxy bench-logs bench-smoke clean
+        test-integration test-logship test-web bench-proxy bench-logs bench-web bench-ingest \
+        bench-smoke clean
 .PHONY: lint-docker lint-cfn images push deploy
 
 help: ## list the targets
@@ -30,7 +33,7 @@ logs: install ## follow the local CloudWatch log group (what `make dev` ships), 
 	 AWS_SECRET_ACCESS_KEY=$${AWS_SECRET_ACCESS_KEY:-local} \
 	 $(BIN)/python scripts/logs_tail.py $(ARGS)
 
-test: install system-deps lint typecheck test-bff test-logship test-upstreams test-integration bench-smoke ## install what is missing, then run every check and test suite
+test: install system-deps lint typecheck test-web test-bff test-logship test-upstreams test-integration bench-smoke ## install what is missing, then run every check and test suite
 	@echo "==> all checks and tests passed"
 
 install: $(PY_STAMP) $(WEB_STAMP) ## create the venv and install Python and npm dependencies
@@ -45,6 +48,11 @@ $(PY_STAMP): requirements/bff.txt requirements/upstreams.txt requirements/dev.tx
 $(WEB_STAMP): web/package.json web/package-lock.json
 	@echo "==> installing web dependencies (npm ci)"
 	@cd web && npm ci --no-audit --no-fund
+	@touch $@
+
+$(BENCH_WEB_STAMP): $(BENCH_WEB)/package.json $(BENCH_WEB)/package-lock.json
+	@echo "==> installing Lighthouse for the web benchmark"
+	@cd $(BENCH_WEB) && npm ci --no-audit --no-fund
 	@touch $@
 
 $(BENCH_STAMP): $(BENCH_NEXT)/package.json $(BENCH_NEXT)/package-lock.json
@@ -90,6 +98,12 @@ test-upstreams: install ## Django and FastAPI sample service tests
 	@echo "==> FastAPI orders tests"
 	@cd upstreams/fastapi_api && ../../$(BIN)/python -m pytest -p no:cacheprovider -q
 
+test-web: install ## web unit tests (vitest) and the error reporter's size budget
+	@echo "==> web unit tests (vitest)"
+	@cd web && npm run --silent test
+	@echo "==> error reporter size budget"
+	@cd web && npm run --silent size
+
 test-integration: install ## real services on free ports, real HTTP through the BFF under gunicorn
 	@echo "==> integration tests"
 	@$(PYTEST) tests -q
@@ -99,6 +113,12 @@ bench-proxy: install system-deps $(BENCH_STAMP) ## proxy benchmark: BFF vs nginx
 
 bench-logs: install ## CPU per log event, logship vs plain watchtower
 	@$(BIN)/python bench/logs/run.py
+
+bench-web: install system-deps $(BENCH_WEB_STAMP) ## Lighthouse on the production site: score, LCP, JS transferred
+	@$(BIN)/python bench/web/run.py $(ARGS)
+
+bench-ingest: install system-deps ## client error ingest: reports/s and p99, plain and symbolicated
+	@$(BIN)/python bench/ingest/run.py $(ARGS)
 
 bench-smoke: install system-deps $(BENCH_STAMP) ## a one-second run of the proxy benchmark harness
 	@echo "==> benchmark harness smoke run"

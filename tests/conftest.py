@@ -105,7 +105,7 @@ def web_build(tmp_path_factory: pytest.TempPathFactory) -> WebBuild:
 
 
 #: The ops token the site fixture configures on the web server and its BFF.
-SITE_OPS_TOKEN = "ops-test-token-4f9c2a7e1b"
+SITE_OPS_TOKEN = "ops-test-token-4f9c2a7e1b8d3c6a5e0f9b2d7c41"
 
 
 @pytest.fixture(scope="session")
