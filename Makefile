@@ -138,10 +138,11 @@ lint-cfn: install ## cfn-lint on the CloudFormation stack (deploy/stack.yaml)
 	@echo "==> cfn-lint"
 	@$(BIN)/cfn-lint --include-checks I -- deploy/stack.yaml
 
-images: ## build both images, needs a Docker engine: make images TAG=<git sha> AWS_ACCOUNT_ID=...
+images: ## build both images (and export the web source maps), needs a Docker engine: make images TAG=<git sha> AWS_ACCOUNT_ID=...
 	@test -n "$(AWS_ACCOUNT_ID)" || { echo "make images: set AWS_ACCOUNT_ID" >&2; exit 2; }
 	docker build -f Dockerfile.bff -t $(REGISTRY)/front-door/bff:$(TAG) .
 	docker build -f Dockerfile.web -t $(REGISTRY)/front-door/web:$(TAG) .
+	docker build -f Dockerfile.web --target sourcemaps --output type=local,dest=.run/sourcemaps/$(TAG) .
 
 push: install ## push both images to ECR, needs a Docker engine and AWS credentials
 	@test -n "$(AWS_ACCOUNT_ID)" || { echo "make push: set AWS_ACCOUNT_ID" >&2; exit 2; }
@@ -150,7 +151,8 @@ push: install ## push both images to ECR, needs a Docker engine and AWS credenti
 	docker push $(REGISTRY)/front-door/bff:$(TAG)
 	docker push $(REGISTRY)/front-door/web:$(TAG)
 
-deploy: install ## roll the ECS services to an image tag: make deploy ENV=staging TAG=<git sha>
+deploy: install ## upload the source maps, then roll the ECS services to an image tag: make deploy ENV=staging TAG=<git sha>
+	@$(BIN)/python deploy/sourcemaps.py --environment "$(ENV)" --dir .run/sourcemaps/$(TAG) --region $(AWS_REGION)
 	@$(BIN)/python deploy/deploy.py --environment "$(ENV)" --image-tag "$(TAG)" --region $(AWS_REGION) $(DEPLOY_ARGS)
 
 clean: ## remove build output and local state (keeps installed dependencies)

@@ -311,7 +311,8 @@ def test_bff_task_shuts_down_inside_its_stop_timeout(stack: dict[str, Any]) -> N
     assert env["BFF_BIND"] == "0.0.0.0:8080"
     assert {"BFF_UPSTREAM_CATALOG_URL", "BFF_UPSTREAM_ORDERS_URL"} <= set(env)
     documented = set(re.findall(r"^([A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M))
-    assert set(env) - documented <= {"REDIS_URL"}, set(env) - documented
+    secrets = {e["Name"] for e in bff.get("Secrets", [])}
+    assert not (set(env) | secrets) - documented, (set(env) | secrets) - documented
     web = {e["Name"]: e["Value"] for e in container(stack, "web")["Environment"]}
     assert web["HOSTNAME"] == "0.0.0.0" and "BFF_URL" in web
 
@@ -336,7 +337,11 @@ def test_load_balancer_routes_and_health_checks(stack: dict[str, Any]) -> None:
 def test_task_roles_are_least_privilege(stack: dict[str, Any]) -> None:
     roles = resources(stack, "AWS::IAM::Role")
     statements = {
-        name: [s for p in role["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
+        name: [
+            s
+            for p in role["Properties"].get("Policies", [])
+            for s in p["PolicyDocument"]["Statement"]
+        ]
         for name, role in roles.items()
     }
     assert statements["BffTaskRole"] == [
@@ -344,15 +349,25 @@ def test_task_roles_are_least_privilege(stack: dict[str, Any]) -> None:
             "Effect": "Allow",
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
             "Resource": {"Fn::GetAtt": "BffLogGroup.Arn"},
-        }
-    ]
-    assert statements["WebTaskRole"] == [
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["logs:FilterLogEvents", "logs:GetLogEvents"],
+            "Resource": {"Fn::GetAtt": "BffLogGroup.Arn"},
+        },
         {
             "Effect": "Allow",
             "Action": "s3:GetObject",
-            "Resource": {"Fn::Sub": "${SourceMapsBucket.Arn}/*"},
-        }
+            "Resource": {"Fn::Sub": "${SourceMapsBucket.Arn}/web/*"},
+        },
+        {
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": {"Fn::GetAtt": "SourceMapsBucket.Arn"},
+        },
     ]
+    # The web server calls no AWS API: source maps are read by the BFF.
+    assert statements["WebTaskRole"] == []
     for name, stmts in statements.items():
         for s in stmts:
             assert s["Resource"] != "*" or s["Action"] == "ecr:GetAuthorizationToken", (name, s)
@@ -404,3 +419,70 @@ def test_jenkinsfile_stages_and_branch_model() -> None:
     assert text.count("when { anyOf { branch 'develop'; branch 'main' } }") == 3
     for target in ("images", "push", "deploy", "lint-docker", "lint-cfn"):
         assert re.search(rf"^{target}:", (ROOT / "Makefile").read_text(), re.M), target
+
+
+SOURCEMAPS = ROOT / "deploy" / "sourcemaps.py"
+
+
+def run_sourcemaps(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(SOURCEMAPS), *args, "--endpoint-url", url, "--region", REGION],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", **CREDENTIALS},
+        check=False,
+    )
+
+
+def test_sourcemaps_upload_to_the_stack_bucket_under_the_bff_prefix(
+    ecs_emulator: Service, tmp_path: Path, stack: dict[str, Any]
+) -> None:
+    """What `make images` exports lands where the BFF's BFF_SOURCEMAPS_S3_URI points."""
+    release = tmp_path / "maps" / "Xy_7-build"
+    (release / "_next" / "static" / "chunks").mkdir(parents=True)
+    (release / "_next" / "static" / "chunks" / "a1.js.map").write_text('{"version":3}')
+    (release / "_next" / "static" / "chunks" / "notes.txt").write_text("not a map")
+    s3 = boto3.client(
+        "s3", endpoint_url=ecs_emulator.url, region_name=REGION, **_lower(CREDENTIALS)
+    )
+    bucket = f"front-door-staging-sourcemaps-123456789012-{REGION}"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+
+    done = run_sourcemaps(
+        ecs_emulator.url, "--environment", "staging", "--dir", str(tmp_path / "maps")
+    )
+
+    assert done.returncode == 0, done.stderr
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert keys == ["web/Xy_7-build/_next/static/chunks/a1.js.map"]
+    bucket_name = stack["Resources"]["SourceMapsBucket"]["Properties"]["BucketName"]["Fn::Sub"]
+    assert bucket_name == "front-door-${Environment}-sourcemaps-${AWS::AccountId}-${AWS::Region}"
+    env = {e["Name"]: e["Value"] for e in container(stack, "bff")["Environment"]}
+    assert env["BFF_SOURCEMAPS_S3_URI"] == {"Fn::Sub": "s3://${SourceMapsBucket}/web"}
+
+
+@pytest.mark.parametrize(
+    ("layout", "message"),
+    [
+        pytest.param({}, "holds no release directory", id="empty"),
+        pytest.param({"r1/x.txt": "x"}, "no .map files", id="no-maps"),
+        pytest.param({"bad name/a.js.map": "{}"}, "bad release directory name", id="bad-release"),
+    ],
+)
+def test_sourcemaps_refuses_a_bad_tree_before_any_aws_call(
+    tmp_path: Path, layout: dict[str, str], message: str
+) -> None:
+    for rel, text in layout.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    # An endpoint nothing listens on: any AWS call would fail with exit 1, not 2.
+    done = run_sourcemaps(
+        f"http://127.0.0.1:{free_port()}", "--environment", "staging", "--dir", str(tmp_path)
+    )
+    assert done.returncode == 2
+    assert message in done.stderr and done.stderr.count("\n") == 1
+
+
+def _lower(credentials: dict[str, str]) -> dict[str, str]:
+    return {k.lower(): v for k, v in credentials.items()}
