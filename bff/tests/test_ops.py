@@ -1,0 +1,458 @@
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pytest
+from bff.openapi import build_document
+from bff.ops import (
+    MAX_PAGES,
+    LogsSource,
+    bucket_traffic,
+    fingerprint_of,
+    group_client_errors,
+    init_app,
+    scan_events,
+    token_matches,
+)
+from bff.settings import SettingsError
+from botocore.exceptions import ClientError, EndpointConnectionError
+from flask import Flask
+from flask.testing import FlaskClient
+from openapi_spec_validator import validate
+
+from bff import create_app
+
+from .conftest import make_settings
+from .upstream_stub import StubServer
+
+TOKEN = "t" * 40
+NOW_MS = int(time.time() * 1000)
+
+
+def client_error(
+    fingerprint: str,
+    incident: str,
+    *,
+    ago_ms: int = 1000,
+    stream: str = "client-errors/host/1",
+    release: str = "build-1",
+    message: str = "x is undefined",
+) -> dict[str, Any]:
+    """A CloudWatch event as the client-error ingest writes it."""
+    record = {
+        "timestamp": "2026-01-01T00:00:00.000Z",
+        "level": "ERROR",
+        "logger": "bff.client_errors",
+        "message": f"client error: TypeError: {message}",
+        "service": "bff",
+        "environment": "test",
+        "request_id": f"rid-{incident}",
+        "trace_id": None,
+        "data": {
+            "source": "reporter",
+            "kind": "error",
+            "incident": incident,
+            "fingerprint": fingerprint,
+            "release": release,
+            "type": "TypeError",
+            "message": message,
+            "url": "https://shop.example/products/1",
+            "route": "/products/[id]",
+            "session": f"s-{incident}",
+            "frames": [
+                {
+                    "function": "renderItem",
+                    "file": "src/components/catalog/item-list.tsx",
+                    "line": 12,
+                    "column": 7,
+                    "status": "symbolicated",
+                    "minified": {"file": "/_next/static/chunks/a.js", "line": 1, "column": 999},
+                }
+            ],
+        },
+    }
+    return {
+        "logStreamName": stream,
+        "timestamp": NOW_MS - ago_ms,
+        "message": json.dumps(record),
+        "eventId": incident,
+    }
+
+
+def access_event(status: int, ago_ms: int, stream: str = "bff/host/7") -> dict[str, Any]:
+    record = {
+        "logger": "bff.access",
+        "message": f"GET /api/catalog/items {status}",
+        "data": {"method": "GET", "path": "/api/catalog/items", "status": status},
+    }
+    return {"logStreamName": stream, "timestamp": NOW_MS - ago_ms, "message": json.dumps(record)}
+
+
+class FakeLogs:
+    """Answers filter_log_events from a list of events, in pages; records every call.
+
+    Like the emulator, it ignores logStreamNamePrefix and filterPattern."""
+
+    def __init__(
+        self, events: list[dict[str, Any]] | None = None, page_size: int = 100, error: Any = None
+    ) -> None:
+        self.events = events or []
+        self.page_size = page_size
+        self.error = error
+        self.calls: list[dict[str, Any]] = []
+
+    def filter_log_events(self, **kwargs: Any) -> Mapping[str, Any]:
+        self.calls.append(kwargs)
+        if self.error is not None:
+            raise self.error
+        start = int(kwargs.get("nextToken") or 0)
+        page = self.events[start : start + self.page_size]
+        answer: dict[str, Any] = {"events": page}
+        if start + self.page_size < len(self.events):
+            answer["nextToken"] = str(start + self.page_size)
+        return answer
+
+
+def app_with(logs: FakeLogs | None, group: str | None = "/test/ops", **env: str) -> Flask:
+    app = create_app(make_settings("http://127.0.0.1:9", **env))
+    init_app(app, LogsSource(group=group, make_client=lambda: logs or FakeLogs()))
+    return app
+
+
+@pytest.fixture
+def logs() -> FakeLogs:
+    return FakeLogs(
+        [
+            client_error("aaaaaaaaaaaaaaaa", "INC-000001", ago_ms=50_000),
+            client_error("aaaaaaaaaaaaaaaa", "INC-000002", ago_ms=20_000, release="build-2"),
+            client_error("aaaaaaaaaaaaaaaa", "INC-000003", ago_ms=10_000, release="build-2"),
+            client_error("bbbbbbbbbbbbbbbb", "INC-000004", ago_ms=5_000, message="boom"),
+            access_event(200, 3_000),  # another stream: the emulator returns it anyway
+            {"logStreamName": "client-errors/h/2", "timestamp": NOW_MS, "message": "not json"},
+        ],
+        page_size=2,
+    )
+
+
+@pytest.fixture
+def ops(logs: FakeLogs) -> FlaskClient:
+    return app_with(logs).test_client()
+
+
+# -- access -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "ok"),
+    [
+        pytest.param(f"Bearer {TOKEN}", True, id="exact"),
+        pytest.param(f"bearer {TOKEN}", True, id="scheme-case-insensitive"),
+        pytest.param(f"Bearer  {TOKEN} ", True, id="extra-spaces"),
+        pytest.param(None, False, id="missing"),
+        pytest.param("", False, id="empty"),
+        pytest.param(f"Basic {TOKEN}", False, id="other-scheme"),
+        pytest.param(f"Bearer {TOKEN}x", False, id="longer"),
+        pytest.param(f"Bearer {TOKEN[:-1]}", False, id="prefix"),
+        pytest.param("Bearer", False, id="no-token"),
+        pytest.param(f"Bearer {TOKEN.upper()}", False, id="token-case-sensitive"),
+        pytest.param("Bearer \u00e9\u00e9", False, id="non-ascii"),
+    ],
+)
+def test_token_matches(header: str | None, ok: bool) -> None:
+    assert token_matches(TOKEN, header) is ok
+
+
+def test_open_without_token_in_development(ops: FlaskClient) -> None:
+    resp = ops.get("/api/ops/client-errors")
+    assert resp.status_code == 200
+    assert resp.headers["Cache-Control"] == "no-store"
+
+
+def test_token_required_when_configured(logs: FakeLogs) -> None:
+    client = app_with(logs, BFF_OPS_TOKEN=TOKEN).test_client()
+    missing = client.get("/api/ops/summary")
+    assert missing.status_code == 401
+    assert missing.headers["Content-Type"] == "application/problem+json"
+    assert missing.headers["WWW-Authenticate"] == 'Bearer realm="ops"'
+    assert missing.get_json(force=True)["type"] == "urn:bff:problem:unauthorized"
+    wrong = client.get("/api/ops/client-errors", headers={"Authorization": "Bearer " + "u" * 40})
+    assert wrong.status_code == 401
+    assert 'error="invalid_token"' in wrong.headers["WWW-Authenticate"]
+    assert logs.calls == []  # nothing read before the token was checked
+    good = client.get("/api/ops/client-errors", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert good.status_code == 200
+
+
+def test_production_without_token_hides_the_endpoints(logs: FakeLogs) -> None:
+    client = app_with(logs, BFF_ENV="production").test_client()
+    for path in ("/api/ops/summary", "/api/ops/client-errors", "/api/ops/incidents/ABC-123"):
+        resp = client.get(path)
+        assert resp.status_code == 404, path
+        assert resp.headers["Content-Type"] == "application/problem+json"
+    assert logs.calls == []
+
+
+def test_production_with_token_works(logs: FakeLogs) -> None:
+    client = app_with(logs, BFF_ENV="production", BFF_OPS_TOKEN=TOKEN).test_client()
+    resp = client.get("/api/ops/client-errors", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert resp.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "value", ["short", "changeme", "x" * 31, "tab\tinside" + "x" * 30], ids=repr
+)
+def test_weak_tokens_fail_at_start_up(value: str) -> None:
+    with pytest.raises(SettingsError, match="BFF_OPS_TOKEN"):
+        make_settings("http://127.0.0.1:9", BFF_OPS_TOKEN=value)
+
+
+def test_token_never_in_settings_repr() -> None:
+    settings = make_settings("http://127.0.0.1:9", BFF_OPS_TOKEN=TOKEN)
+    assert settings.ops_token == TOKEN
+    assert TOKEN not in repr(settings)
+
+
+# -- client errors ----------------------------------------------------------------------------
+
+
+def test_client_errors_grouped_by_fingerprint(ops: FlaskClient, logs: FakeLogs) -> None:
+    body = ops.get("/api/ops/client-errors?since=60").get_json()
+    assert body["configured"] is True and body["since_minutes"] == 60
+    assert body["events"] == 4 and body["unreadable"] == 1 and body["truncated"] is False
+    first, second = body["groups"]
+    assert first["fingerprint"] == "aaaaaaaaaaaaaaaa" and first["count"] == 3
+    assert first["type"] == "TypeError" and first["message"] == "x is undefined"
+    assert first["releases"] == ["build-1", "build-2"]
+    assert first["incidents"] == ["INC-000003", "INC-000002", "INC-000001"]
+    assert first["first_seen"] < first["last_seen"]
+    assert first["sessions"] == 3
+    sample = first["sample"]
+    assert sample["data"]["incident"] == "INC-000003"  # the newest
+    assert sample["data"]["frames"][0]["status"] == "symbolicated"
+    assert second["fingerprint"] == "bbbbbbbbbbbbbbbb" and second["count"] == 1
+    call = logs.calls[0]
+    assert call["logGroupName"] == "/test/ops"
+    assert call["logStreamNamePrefix"] == "client-errors/"
+    assert NOW_MS - 3_700_000 < call["startTime"] < NOW_MS - 3_500_000
+
+
+def test_client_errors_are_cached_briefly(ops: FlaskClient, logs: FakeLogs) -> None:
+    ops.get("/api/ops/client-errors")
+    pages = len(logs.calls)
+    ops.get("/api/ops/client-errors")
+    assert len(logs.calls) == pages
+    ops.get("/api/ops/client-errors?since=5")  # another window: another query
+    assert len(logs.calls) == 2 * pages
+
+
+def test_cache_can_be_turned_off(logs: FakeLogs) -> None:
+    client = app_with(logs, BFF_OPS_CACHE_SECONDS="0").test_client()
+    client.get("/api/ops/client-errors")
+    pages = len(logs.calls)
+    client.get("/api/ops/client-errors")
+    assert len(logs.calls) == 2 * pages
+
+
+@pytest.mark.parametrize("since", ["abc", "0", "-5", "1.5", "20161", "9" * 30], ids=repr)
+def test_bad_since_is_400(ops: FlaskClient, logs: FakeLogs, since: str) -> None:
+    resp = ops.get(f"/api/ops/client-errors?since={since}")
+    assert resp.status_code == 400
+    assert resp.get_json(force=True)["type"] == "urn:bff:problem:bad-query"
+    assert logs.calls == []
+
+
+def test_no_log_group_is_explained_not_an_error() -> None:
+    client = app_with(None, group=None).test_client()
+    for path in ("/api/ops/client-errors", "/api/ops/traffic", "/api/ops/incidents/ABC-123"):
+        body = client.get(path).get_json()
+        assert body["configured"] is False, path
+        assert "LOG_CLOUDWATCH_GROUP" in body["detail"]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        pytest.param(EndpointConnectionError(endpoint_url="http://127.0.0.1:9"), id="down"),
+        pytest.param(
+            ClientError({"Error": {"Code": "AccessDeniedException"}}, "FilterLogEvents"),
+            id="denied",
+        ),
+        pytest.param(
+            ClientError({"Error": {"Code": "ThrottlingException"}}, "FilterLogEvents"),
+            id="throttled",
+        ),
+    ],
+)
+def test_cloudwatch_failures_are_503_problems(error: Exception) -> None:
+    client = app_with(FakeLogs(error=error)).test_client()
+    for path in ("/api/ops/client-errors", "/api/ops/traffic", "/api/ops/incidents/ABC-123"):
+        resp = client.get(path)
+        assert resp.status_code == 503, path
+        body = resp.get_json(force=True)
+        assert body["type"] == "urn:bff:problem:logs-unavailable"
+        assert "CloudWatch Logs" in body["detail"]
+        assert resp.headers["Retry-After"] == "10"
+
+
+def test_failures_are_not_cached() -> None:
+    logs = FakeLogs(error=EndpointConnectionError(endpoint_url="http://127.0.0.1:9"))
+    client = app_with(logs).test_client()
+    assert client.get("/api/ops/client-errors").status_code == 503
+    logs.error = None
+    assert client.get("/api/ops/client-errors").status_code == 200
+
+
+def test_missing_group_is_an_empty_answer() -> None:
+    error = ClientError({"Error": {"Code": "ResourceNotFoundException"}}, "FilterLogEvents")
+    body = app_with(FakeLogs(error=error)).test_client().get("/api/ops/client-errors").get_json()
+    assert body["groups"] == [] and body["group_missing"] is True
+
+
+def endless_pages() -> FakeLogs:
+    return FakeLogs([client_error("c" * 16, f"INC-{i:06d}") for i in range(10_000)], page_size=1)
+
+
+def test_scan_stops_after_max_pages() -> None:
+    logs = endless_pages()
+    scan = scan_events(logs, "g", stream_prefix="client-errors/", start_ms=0, end_ms=NOW_MS)
+    assert len(logs.calls) == MAX_PAGES and scan.truncated is True
+    assert len(scan.events) == MAX_PAGES
+
+
+def test_scan_stops_at_max_events() -> None:
+    logs = endless_pages()
+    scan = scan_events(
+        logs, "g", stream_prefix="client-errors/", start_ms=0, end_ms=NOW_MS, max_events=3
+    )
+    assert len(logs.calls) == 3 and scan.truncated is True
+
+
+def test_scan_stops_when_out_of_time() -> None:
+    ticks: Iterator[float] = iter(range(1000))
+    logs = endless_pages()
+    scan = scan_events(
+        logs,
+        "g",
+        stream_prefix="client-errors/",
+        start_ms=0,
+        end_ms=NOW_MS,
+        budget_seconds=4,
+        clock=lambda: float(next(ticks)),
+    )
+    assert len(logs.calls) == 4 and scan.truncated is True
+
+
+def test_grouping_without_fingerprint_uses_type_and_message() -> None:
+    assert fingerprint_of({"type": "E", "message": "m"}) == fingerprint_of(
+        {"type": "E", "message": "m", "fingerprint": "not-hex"}
+    )
+    events = [
+        (NOW_MS, "client-errors/x", {"data": {"type": "E", "message": "m"}}),
+        (NOW_MS, "client-errors/x", {"data": {"type": "E", "message": "m"}}),
+        (NOW_MS, "client-errors/x", {"data": "not an object"}),
+    ]
+    groups = group_client_errors(events)
+    assert len(groups) == 1 and groups[0]["count"] == 2
+
+
+# -- incidents --------------------------------------------------------------------------------
+
+
+def test_incident_found(ops: FlaskClient, logs: FakeLogs) -> None:
+    resp = ops.get("/api/ops/incidents/inc-000002")  # users may type it in lower case
+    assert resp.status_code == 200
+    body = resp.get_json()
+    assert body["incident"] == "INC-000002"
+    assert [e["data"]["incident"] for e in body["events"]] == ["INC-000002"]
+    assert body["events"][0]["request_id"] == "rid-INC-000002"
+    assert logs.calls[0]["filterPattern"] == '{ $.data.incident = "INC-000002" }'
+
+
+def test_incident_not_found_is_404_problem(ops: FlaskClient) -> None:
+    resp = ops.get("/api/ops/incidents/NOPE-NOPE")
+    assert resp.status_code == 404
+    body = resp.get_json(force=True)
+    assert body["type"] == "urn:bff:problem:incident-not-found"
+    assert body["incident"] == "NOPE-NOPE"
+
+
+@pytest.mark.parametrize(
+    "code", ["abc", "A" * 33, "ABC_123", "ABC%20123", 'ABC"}OR{', "ABC.123"], ids=repr
+)
+def test_bad_incident_code_is_400(ops: FlaskClient, logs: FakeLogs, code: str) -> None:
+    resp = ops.get(f"/api/ops/incidents/{code}")
+    assert resp.status_code == 400
+    assert resp.get_json(force=True)["type"] == "urn:bff:problem:bad-incident-code"
+    assert logs.calls == []
+
+
+# -- traffic ----------------------------------------------------------------------------------
+
+
+def test_bucket_traffic_fills_every_minute() -> None:
+    start = 1_700_000_040_000  # a whole minute
+    events = [
+        (start + 1_000, "bff/x", {"data": {"status": 200}}),
+        (start + 2_000, "bff/x", {"data": {"status": 404}}),
+        (start + 120_500, "bff/x", {"data": {"status": 502}}),
+        (start + 121_000, "bff/x", {"data": {}}),
+        (start - 1, "bff/x", {"data": {"status": 500}}),  # before the window
+    ]
+    buckets = bucket_traffic(events, start, start + 179_999)
+    assert [b["requests"] for b in buckets] == [2, 0, 2]
+    assert [b["errors_4xx"] for b in buckets] == [1, 0, 0]
+    assert [b["errors_5xx"] for b in buckets] == [0, 0, 1]
+    assert buckets[0]["t"] == "2023-11-14T22:14:00.000Z"
+
+
+def test_traffic_counts_access_records() -> None:
+    logs = FakeLogs(
+        [
+            access_event(200, 1_000),
+            access_event(200, 2_000),
+            access_event(503, 2_500),
+            access_event(404, 90_000),
+            access_event(200, 1_000, stream="catalog/host/1"),  # another service
+            client_error("a" * 16, "INC-999999"),  # not an access record
+        ]
+    )
+    body = app_with(logs).test_client().get("/api/ops/traffic?minutes=5").get_json()
+    assert body["minutes"] == 5 and len(body["buckets"]) == 5
+    assert body["totals"] == {"requests": 4, "errors_4xx": 1, "errors_5xx": 1}
+    assert logs.calls[0]["logStreamNamePrefix"] == "bff/"
+    assert logs.calls[0]["filterPattern"] == '{ $.logger = "bff.access" }'
+
+
+@pytest.mark.parametrize("minutes", ["0", "1441", "x"], ids=repr)
+def test_bad_minutes_is_400(ops: FlaskClient, minutes: str) -> None:
+    assert ops.get(f"/api/ops/traffic?minutes={minutes}").status_code == 400
+
+
+# -- summary ----------------------------------------------------------------------------------
+
+
+def test_summary_reports_upstreams_and_shipping(stub: StubServer) -> None:
+    app = create_app(make_settings(stub.url))  # orders points at a closed port
+    body = app.test_client().get("/api/ops/summary").get_json()
+    upstreams = {u["name"]: u for u in body["upstreams"]}
+    assert upstreams["catalog"]["healthy"] is True
+    assert upstreams["catalog"]["host"] == stub.url.removeprefix("http://")
+    assert upstreams["catalog"]["latency_ms"] >= 0
+    assert upstreams["orders"]["healthy"] is False and upstreams["orders"]["error"]
+    assert body["environment"] == "development" and body["service"] == "bff"
+    assert body["version"]
+    assert set(body["logging"]) == {"pid", "shipping", "group", "stats"}
+
+
+def test_ops_endpoints_are_documented_with_bearer_security() -> None:
+    doc = build_document(make_settings("http://127.0.0.1:9"))
+    validate(doc)  # type: ignore[arg-type]
+    assert doc["components"]["securitySchemes"]["opsBearer"]["scheme"] == "bearer"
+    for path in ("summary", "client-errors", "incidents/{code}", "traffic"):
+        operation = doc["paths"][f"/api/ops/{path}"]["get"]
+        assert operation["tags"] == ["ops"]
+        assert operation["security"] == [{"opsBearer": []}]
+        assert "401" in operation["responses"]

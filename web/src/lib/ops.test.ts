@@ -1,0 +1,151 @@
+import { describe, expect, it } from "vitest";
+
+import {
+  absoluteTime,
+  chartGeometry,
+  describeTraffic,
+  formatFrame,
+  framesOf,
+  isClientErrors,
+  isTraffic,
+  niceMax,
+  normalizeIncidentCode,
+  relativeTime,
+  trafficTotals,
+  type TrafficBucket,
+} from "./ops";
+
+const BOX = { width: 120, height: 60, left: 10, right: 10, top: 5, bottom: 5 };
+
+function bucket(minute: number, requests: number, e4 = 0, e5 = 0): TrafficBucket {
+  return { t: new Date(Date.UTC(2026, 0, 2, 3, minute)).toISOString(), requests, errors_4xx: e4, errors_5xx: e5 };
+}
+
+describe("niceMax", () => {
+  it.each([
+    [0, 1],
+    [-3, 1],
+    [Number.NaN, 1],
+    [1, 1],
+    [1.2, 2],
+    [3, 5],
+    [7, 10],
+    [10, 10],
+    [11, 20],
+    [499, 500],
+    [501, 1000],
+  ])("%s -> %s", (value, expected) => {
+    expect(niceMax(value)).toBe(expected);
+  });
+});
+
+describe("chartGeometry", () => {
+  it("maps the peak to the top and zero to the bottom", () => {
+    const g = chartGeometry([bucket(0, 0), bucket(1, 10), bucket(2, 5)], BOX);
+    expect(g.max).toBe(10);
+    expect(g.requests).toBe("10,55 60,5 110,30");
+    expect(g.yTicks.map((t) => t.label)).toEqual(["0", "5", "10"]);
+  });
+
+  it("stacks 5xx under 4xx and skips minutes without errors", () => {
+    const g = chartGeometry([bucket(0, 4, 0, 0), bucket(1, 4, 1, 1)], BOX);
+    expect(g.max).toBe(5);
+    expect(g.bars).toHaveLength(1);
+    const bar = g.bars[0]!;
+    expect(bar.h5xx).toBe(10);
+    expect(bar.h4xx).toBe(10);
+    expect(bar.y5xx).toBe(45);
+    expect(bar.y4xx).toBe(35);
+  });
+
+  it("copes with no data and a single minute", () => {
+    expect(chartGeometry([], BOX).requests).toBe("");
+    const one = chartGeometry([bucket(0, 3)], BOX);
+    expect(one.requests).toBe("60,25"); // max 5: 3 is 60% up a 50-pixel plot
+    expect(one.xTicks).toEqual([{ x: 60, label: "03:00" }]);
+  });
+
+  it("labels at most about six minutes along the axis, always the last", () => {
+    const buckets = Array.from({ length: 60 }, (_, i) => bucket(i, i));
+    const ticks = chartGeometry(buckets, BOX).xTicks;
+    expect(ticks.length).toBeLessThanOrEqual(7);
+    expect(ticks[ticks.length - 1]?.label).toBe("03:59");
+  });
+});
+
+describe("traffic summaries", () => {
+  const buckets = [bucket(0, 2, 1, 0), bucket(1, 9, 0, 3), bucket(2, 0)];
+
+  it("totals and peak", () => {
+    expect(trafficTotals(buckets)).toEqual({
+      requests: 11,
+      errors4xx: 1,
+      errors5xx: 3,
+      peak: 9,
+      peakAt: buckets[1]!.t,
+    });
+  });
+
+  it("one sentence for screen readers", () => {
+    expect(describeTraffic(buckets)).toBe(
+      "Requests per minute from 03:00 to 03:02 UTC: 11 requests, peak 9 per minute at 03:01; 3 server errors (5xx) and 1 client errors (4xx).",
+    );
+    expect(describeTraffic([])).toBe("No traffic data.");
+  });
+});
+
+describe("times", () => {
+  const now = Date.UTC(2026, 0, 2, 12, 0, 0);
+  it.each([
+    [0, "just now"],
+    [-60_000, "just now"],
+    [30_000, "30 s ago"],
+    [5 * 60_000, "5 min ago"],
+    [3 * 3_600_000, "3 h ago"],
+    [72 * 3_600_000, "3 d ago"],
+  ])("%s ms ago -> %s", (ago, expected) => {
+    expect(relativeTime(new Date(now - ago).toISOString(), now)).toBe(expected);
+  });
+
+  it("absolute time in UTC to the second", () => {
+    expect(absoluteTime("2026-01-02T03:04:05.678Z")).toBe("2026-01-02 03:04:05 UTC");
+    expect(absoluteTime("garbage")).toBe("garbage");
+    expect(relativeTime("garbage", now)).toBe("unknown");
+  });
+});
+
+describe("frames", () => {
+  it("reads like a stack trace", () => {
+    expect(formatFrame({ function: "renderItem", file: "src/a.tsx", line: 3, column: 9 })).toBe(
+      "renderItem (src/a.tsx:3:9)",
+    );
+    expect(formatFrame({ file: null, line: 1 })).toBe("<anonymous> (?:1:?)");
+  });
+
+  it("keeps only object frames", () => {
+    expect(framesOf({ frames: [{ function: "f" }, "junk", null] })).toEqual([{ function: "f" }]);
+    expect(framesOf({ frames: "nope" })).toEqual([]);
+  });
+});
+
+describe("incident codes", () => {
+  it.each([
+    ["k7qd-2mxa", "K7QD-2MXA"],
+    ["  ABC123 ", "ABC123"],
+    ["abc", null],
+    ["A".repeat(33), null],
+    ["ABC_123", null],
+    ["ABC 123", null],
+  ])("%j -> %j", (raw, expected) => {
+    expect(normalizeIncidentCode(raw)).toBe(expected);
+  });
+});
+
+describe("guards", () => {
+  it("accept the BFF's shapes and reject others", () => {
+    expect(isTraffic({ configured: true, minutes: 1, buckets: [bucket(0, 1)] })).toBe(true);
+    expect(isTraffic({ configured: true, buckets: [{ t: "x", requests: "1" }] })).toBe(false);
+    expect(isClientErrors({ configured: false, detail: "off", groups: [] })).toBe(true);
+    expect(isClientErrors({ configured: true, groups: [{ fingerprint: "a" }] })).toBe(false);
+  });
+});

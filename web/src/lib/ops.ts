@@ -1,0 +1,262 @@
+/** Types, guards and pure formatting for the /ops page (the BFF's `/api/ops/*` answers). */
+
+import { isRecord } from "./problem";
+
+export type Upstream = {
+  name: string;
+  host: string;
+  healthy: boolean;
+  status: number | null;
+  error: string | null;
+  latency_ms: number;
+  circuit: string;
+};
+
+export type OpsSummary = {
+  service: string;
+  environment: string;
+  version: string;
+  generated_at: string;
+  upstreams: Upstream[];
+  logging: { pid: number; shipping: boolean; group: string | null; stats: Record<string, unknown> };
+};
+
+export type Frame = {
+  function?: string | null;
+  file?: string | null;
+  line?: number | null;
+  column?: number | null;
+  status?: string;
+  minified?: { file?: string | null; line?: number | null; column?: number | null };
+};
+
+export type OpsEvent = {
+  timestamp: string;
+  stream: string;
+  message: string | null;
+  request_id: string | null;
+  data: Record<string, unknown>;
+};
+
+export type ErrorGroup = {
+  fingerprint: string;
+  count: number;
+  first_seen: string;
+  last_seen: string;
+  type: string;
+  message: string;
+  releases: string[];
+  incidents: string[];
+  sessions: number;
+  sample: OpsEvent;
+};
+
+export type ClientErrors = {
+  configured: boolean;
+  detail?: string;
+  truncated?: boolean;
+  since_minutes: number;
+  groups: ErrorGroup[];
+};
+
+export type TrafficBucket = { t: string; requests: number; errors_4xx: number; errors_5xx: number };
+
+export type Traffic = {
+  configured: boolean;
+  detail?: string;
+  truncated?: boolean;
+  minutes: number;
+  buckets: TrafficBucket[];
+};
+
+export type Incident = { incident: string; events: OpsEvent[]; truncated?: boolean };
+
+const isString = (v: unknown): v is string => typeof v === "string";
+const isNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
+
+function isUpstream(v: unknown): v is Upstream {
+  return isRecord(v) && isString(v["name"]) && isString(v["host"]) && typeof v["healthy"] === "boolean" && isNumber(v["latency_ms"]);
+}
+
+export function isOpsSummary(v: unknown): v is OpsSummary {
+  return (
+    isRecord(v) &&
+    isString(v["environment"]) &&
+    Array.isArray(v["upstreams"]) &&
+    v["upstreams"].every(isUpstream) &&
+    isRecord(v["logging"]) &&
+    isRecord(v["logging"]["stats"])
+  );
+}
+
+export function isOpsEvent(v: unknown): v is OpsEvent {
+  return isRecord(v) && isString(v["timestamp"]) && isRecord(v["data"]);
+}
+
+function isErrorGroup(v: unknown): v is ErrorGroup {
+  return (
+    isRecord(v) &&
+    isString(v["fingerprint"]) &&
+    isNumber(v["count"]) &&
+    isString(v["first_seen"]) &&
+    isString(v["last_seen"]) &&
+    isString(v["type"]) &&
+    isString(v["message"]) &&
+    isStringArray(v["releases"]) &&
+    isStringArray(v["incidents"]) &&
+    isOpsEvent(v["sample"])
+  );
+}
+
+export function isClientErrors(v: unknown): v is ClientErrors {
+  return isRecord(v) && typeof v["configured"] === "boolean" && Array.isArray(v["groups"]) && v["groups"].every(isErrorGroup);
+}
+
+function isBucket(v: unknown): v is TrafficBucket {
+  return isRecord(v) && isString(v["t"]) && isNumber(v["requests"]) && isNumber(v["errors_4xx"]) && isNumber(v["errors_5xx"]);
+}
+
+export function isTraffic(v: unknown): v is Traffic {
+  return isRecord(v) && typeof v["configured"] === "boolean" && Array.isArray(v["buckets"]) && v["buckets"].every(isBucket);
+}
+
+export function isIncident(v: unknown): v is Incident {
+  return isRecord(v) && isString(v["incident"]) && Array.isArray(v["events"]) && v["events"].every(isOpsEvent);
+}
+
+/** The frames of an event's `data.frames`, dropping anything that is not an object. */
+export function framesOf(data: Record<string, unknown>): Frame[] {
+  const frames = data["frames"];
+  return Array.isArray(frames) ? frames.filter((f): f is Frame => isRecord(f)) : [];
+}
+
+/** `function (file:line:col)`, the way a stack trace reads; unknown parts shown as `?`. */
+export function formatFrame(frame: Frame): string {
+  const fn = frame.function || "<anonymous>";
+  const file = frame.file || "?";
+  const line = frame.line ?? "?";
+  const column = frame.column ?? "?";
+  return `${fn} (${file}:${line}:${column})`;
+}
+
+/** Incident codes as the BFF accepts them: 6-32 of [A-Z0-9-], case-insensitive; else null. */
+export function normalizeIncidentCode(raw: string): string | null {
+  const code = raw.trim().toUpperCase();
+  return /^[A-Z0-9-]{6,32}$/.test(code) ? code : null;
+}
+
+/** "just now", "45 s ago", "12 min ago", "3 h ago", "2 d ago" (future times read "just now"). */
+export function relativeTime(iso: string, now: number): string {
+  const then = Date.parse(iso);
+  if (Number.isNaN(then)) return "unknown";
+  const seconds = Math.floor((now - then) / 1000);
+  if (seconds < 5) return "just now";
+  if (seconds < 60) return `${seconds} s ago`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours} h ago`;
+  return `${Math.floor(hours / 24)} d ago`;
+}
+
+/** `2026-01-02 03:04:05 UTC` (seconds precision). */
+export function absoluteTime(iso: string): string {
+  const then = Date.parse(iso);
+  if (Number.isNaN(then)) return iso;
+  return new Date(then).toISOString().replace("T", " ").replace(/\.\d{3}Z$/, " UTC");
+}
+
+/** `HH:MM` in UTC, for chart and table labels. */
+export function minuteLabel(iso: string): string {
+  const then = Date.parse(iso);
+  return Number.isNaN(then) ? "?" : new Date(then).toISOString().slice(11, 16);
+}
+
+/** The smallest of 1, 2, 5 × 10^k that is >= value (at least 1): a round top for an axis. */
+export function niceMax(value: number): number {
+  if (!(value > 1)) return 1;
+  const magnitude = 10 ** Math.floor(Math.log10(value));
+  for (const step of [1, 2, 5, 10]) {
+    if (step * magnitude >= value) return step * magnitude;
+  }
+  return 10 * magnitude;
+}
+
+export type TrafficTotals = { requests: number; errors4xx: number; errors5xx: number; peak: number; peakAt: string | null };
+
+/** Sums and the busiest minute. */
+export function trafficTotals(buckets: TrafficBucket[]): TrafficTotals {
+  const totals: TrafficTotals = { requests: 0, errors4xx: 0, errors5xx: 0, peak: 0, peakAt: null };
+  for (const b of buckets) {
+    totals.requests += b.requests;
+    totals.errors4xx += b.errors_4xx;
+    totals.errors5xx += b.errors_5xx;
+    if (b.requests > totals.peak) {
+      totals.peak = b.requests;
+      totals.peakAt = b.t;
+    }
+  }
+  return totals;
+}
+
+/** One sentence for screen readers describing the chart. */
+export function describeTraffic(buckets: TrafficBucket[]): string {
+  if (buckets.length === 0) return "No traffic data.";
+  const t = trafficTotals(buckets);
+  const span = `${minuteLabel(buckets[0]?.t ?? "")} to ${minuteLabel(buckets[buckets.length - 1]?.t ?? "")} UTC`;
+  const peak = t.peakAt ? `, peak ${t.peak} per minute at ${minuteLabel(t.peakAt)}` : "";
+  return `Requests per minute from ${span}: ${t.requests} requests${peak}; ${t.errors5xx} server errors (5xx) and ${t.errors4xx} client errors (4xx).`;
+}
+
+export type ChartBox = { width: number; height: number; left: number; right: number; top: number; bottom: number };
+
+export type ChartGeometry = {
+  max: number;
+  /** SVG `points` for the requests line. */
+  requests: string;
+  /** One bar per minute with errors (4xx + 5xx stacked: 5xx at the bottom). */
+  bars: { x: number; width: number; y5xx: number; h5xx: number; y4xx: number; h4xx: number; t: string }[];
+  /** Horizontal grid lines with their labels. */
+  yTicks: { y: number; label: string }[];
+  /** A few time labels along the bottom. */
+  xTicks: { x: number; label: string }[];
+};
+
+/** Where everything goes in a chart of `buckets` inside `box` (pure: used by the SVG component). */
+export function chartGeometry(buckets: TrafficBucket[], box: ChartBox): ChartGeometry {
+  const plotW = Math.max(1, box.width - box.left - box.right);
+  const plotH = Math.max(1, box.height - box.top - box.bottom);
+  const peak = buckets.reduce((m, b) => Math.max(m, b.requests, b.errors_4xx + b.errors_5xx), 0);
+  const max = niceMax(peak);
+  const n = buckets.length;
+  const step = n > 1 ? plotW / (n - 1) : 0;
+  const xAt = (i: number) => box.left + (n > 1 ? i * step : plotW / 2);
+  const yAt = (v: number) => box.top + plotH - (v / max) * plotH;
+  const round = (v: number) => Math.round(v * 10) / 10;
+  const requests = buckets.map((b, i) => `${round(xAt(i))},${round(yAt(b.requests))}`).join(" ");
+  const barW = Math.max(1, Math.min(12, (n > 1 ? step : plotW) * 0.6));
+  const bars = buckets.flatMap((b, i) => {
+    if (b.errors_4xx + b.errors_5xx === 0) return [];
+    const h5xx = (b.errors_5xx / max) * plotH;
+    const h4xx = (b.errors_4xx / max) * plotH;
+    const base = box.top + plotH;
+    return [
+      {
+        x: round(xAt(i) - barW / 2),
+        width: round(barW),
+        y5xx: round(base - h5xx),
+        h5xx: round(h5xx),
+        y4xx: round(base - h5xx - h4xx),
+        h4xx: round(h4xx),
+        t: b.t,
+      },
+    ];
+  });
+  const yTicks = [0, max / 2, max].map((v) => ({ y: round(yAt(v)), label: Number.isInteger(v) ? String(v) : v.toFixed(1) }));
+  const labelEvery = Math.max(1, Math.ceil(n / 6));
+  const xTicks = buckets.flatMap((b, i) =>
+    i % labelEvery === 0 || i === n - 1 ? [{ x: round(xAt(i)), label: minuteLabel(b.t) }] : [],
+  );
+  return { max, requests, bars, yTicks, xTicks };
+}
