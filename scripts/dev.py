@@ -240,6 +240,8 @@ def main() -> int:
             "",
             "  The stack is up:",
             f"    web (Next.js dev)    http://127.0.0.1:{port['web']}/",
+            f"    ops view             http://127.0.0.1:{port['web']}/ops  "
+            "(upstream health, log counters, client errors; no token in development)",
             f"    BFF (gunicorn)       http://127.0.0.1:{bff}/   "
             f"(OpenAPI: /openapi.json, health: /healthz, /readyz)",
             f"    Django catalog API   http://127.0.0.1:{port['django']}/catalog/items",
