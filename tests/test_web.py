@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
-import shutil
-import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -14,10 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from .procs import ROOT, Service, free_port, start
-
-WEB = ROOT / "web"
-NODE_ENV = {"NEXT_TELEMETRY_DISABLED": "1"}
+from .procs import Service, free_port, start
+from .web_site import NODE_ENV, WEB, WebBuild, start_web
 
 
 def fetch(
@@ -33,35 +28,9 @@ def fetch(
         return exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read()
 
 
-@pytest.fixture(scope="session")
-def standalone(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`next build`, then the standalone server laid out the way the container image does."""
-    subprocess.run(
-        ["npm", "run", "--silent", "build"],
-        cwd=WEB,
-        check=True,
-        env={**os.environ, **NODE_ENV},
-        stdout=subprocess.DEVNULL,
-    )
-    out = tmp_path_factory.mktemp("web") / "standalone"
-    shutil.copytree(WEB / ".next" / "standalone", out, symlinks=True)
-    shutil.copytree(WEB / ".next" / "static", out / ".next" / "static")
-    if (WEB / "public").exists():
-        shutil.copytree(WEB / "public", out / "public", dirs_exist_ok=True)
-    return out
-
-
-def start_web(log_dir: Path, standalone: Path, bff_url: str, name: str) -> Service:
-    port = free_port()
-    env = {**NODE_ENV, "BFF_URL": bff_url, "PORT": str(port), "HOSTNAME": "127.0.0.1"}
-    return start(
-        name, ["node", str(standalone / "server.js")], port, log_dir, env, health="/", timeout=60
-    )
-
-
 @pytest.fixture(scope="module")
-def web(log_dir: Path, standalone: Path, bff: Service) -> Iterator[Service]:
-    svc = start_web(log_dir, standalone, bff.url, "web")
+def web(log_dir: Path, web_build: WebBuild, bff: Service) -> Iterator[Service]:
+    svc = start_web(log_dir, web_build, bff.url, "web")
     yield svc
     svc.stop()
 
@@ -103,13 +72,36 @@ def test_client_side_order_action_path(web: Service) -> None:
     assert json.loads(body)["status"] == "confirmed"
 
 
-def test_bff_address_is_read_at_run_time(log_dir: Path, standalone: Path) -> None:
+def test_product_and_order_pages_are_server_rendered(web: Service, bff: Service) -> None:
+    _, _, raw = fetch(f"{bff.url}/api/catalog/items/3")
+    item = json.loads(raw)
+    status, _, body = fetch(f"{web.url}/products/3")
+    assert status == 200
+    assert html.escape(item["name"]) in body.decode()
+    payload = json.dumps({"items": [{"item_id": 3, "quantity": 1}], "customer_email": "a@b.co"})
+    _, _, raw = fetch(
+        f"{web.url}/api/orders", payload.encode(), {"Content-Type": "application/json"}
+    )
+    order_id = json.loads(raw)["id"]
+    status, _, body = fetch(f"{web.url}/orders/{order_id}")
+    assert status == 200
+    assert f"Order {order_id} is confirmed" in body.decode()
+
+
+@pytest.mark.parametrize("path", ["/products/999999", "/products/x", "/orders/999999", "/nope"])
+def test_missing_things_answer_404(web: Service, path: str) -> None:
+    status, headers, _ = fetch(f"{web.url}{path}")
+    assert status == 404
+    assert "text/html" in headers["content-type"]
+
+
+def test_bff_address_is_read_at_run_time(log_dir: Path, web_build: WebBuild) -> None:
     """The same build, pointed at a BFF that is down: a calm page and a 502 problem."""
-    svc = start_web(log_dir, standalone, f"http://127.0.0.1:{free_port()}", "web-down")
+    svc = start_web(log_dir, web_build, f"http://127.0.0.1:{free_port()}", "web-down")
     try:
         status, _, body = fetch(f"{svc.url}/")
         assert status == 200
-        assert "The catalog is unavailable right now" in body.decode()
+        assert html.escape("We can't reach the catalog right now") in body.decode()
         status, headers, body = fetch(f"{svc.url}/api/catalog/items")
         assert status == 502
         assert headers["content-type"].startswith("application/problem+json")
@@ -134,6 +126,8 @@ def test_next_dev_reaches_the_bff_without_cors(log_dir: Path, bff: Service) -> N
         status, _, body = fetch(f"{svc.url}/api/catalog/items?page_size=1")
         assert status == 200 and len(json.loads(body)["items"]) == 1
         status, _, body = fetch(f"{svc.url}/")
-        assert status == 200 and "item" in body.decode().lower()
+        assert status == 200 and "42 items" in body.decode()
+        status, _, body = fetch(f"{svc.url}/products/1")
+        assert status == 200 and "Place order" in body.decode()
     finally:
         svc.stop()

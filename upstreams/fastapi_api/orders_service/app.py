@@ -19,6 +19,7 @@ from orders_service.body_limit import BodySizeLimitMiddleware
 from orders_service.catalog import CatalogClient, build_http_client
 from orders_service.config import Settings
 from orders_service.head import HeadAsGetMiddleware
+from orders_service.openapi import install_openapi
 from orders_service.problems import problem_exception_handlers
 from orders_service.request_id import RequestIdMiddleware
 from orders_service.routes import diagnostics, health, orders
@@ -99,6 +100,7 @@ def create_app(
         app.router.routes.extend(diagnostics.any_method_routes)
         app.include_router(diagnostics.router)
     app.include_router(orders.router)
+    install_openapi(app)
     return app
 
 

@@ -33,3 +33,24 @@ export function bffUrl(): string {
   }
   return url.href.replace(/\/+$/, "");
 }
+
+/**
+ * Token guarding /ops (the BFF's BFF_OPS_TOKEN: the site sends it as a bearer token).
+ * Null when unset; throws ConfigError when set but shorter than 32 characters.
+ */
+export function opsToken(): string | null {
+  const raw = (process.env["OPS_TOKEN"] ?? "").trim();
+  if (!raw) return null;
+  if (raw.length < 32) throw new ConfigError("OPS_TOKEN must be at least 32 characters");
+  return raw;
+}
+
+/** True when WEB_DIAGNOSTICS=1: the /diagnostics pages that raise errors on purpose answer. */
+export function diagnosticsEnabled(): boolean {
+  return (process.env["WEB_DIAGNOSTICS"] ?? "").trim() === "1";
+}
+
+/** True in a production build/server (`NODE_ENV=production`). */
+export function isProduction(): boolean {
+  return process.env["NODE_ENV"] === "production";
+}

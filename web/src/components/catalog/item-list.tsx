@@ -1,26 +1,29 @@
-import type { CatalogItem } from "@/lib/bff";
-import { formatPrice } from "@/lib/format";
+import Link from "next/link";
 
-import { QuickOrderButton } from "@/components/orders/quick-order-button";
+import type { CatalogItem } from "@/lib/bff";
+import { formatPrice, formatStock } from "@/lib/format";
 
 export function ItemList({ items }: { items: CatalogItem[] }) {
   return (
     <ul className="items">
       {items.map((item) => (
         <li key={item.id} className="item">
-          <h2 className="item__name">{item.name}</h2>
-          {item.description && <p className="item__description">{item.description}</p>}
+          <h2 className="item__name">
+            <Link href={`/products/${item.id}`} className="item__link">
+              {item.name}
+            </Link>
+          </h2>
+          <p className="item__description">{item.description}</p>
           <dl className="item__facts">
             <div>
               <dt>Price</dt>
               <dd>{formatPrice(item.price, item.currency)}</dd>
             </div>
             <div>
-              <dt>Stock</dt>
-              <dd>{item.stock > 0 ? item.stock : "Out of stock"}</dd>
+              <dt>Availability</dt>
+              <dd>{formatStock(item.stock)}</dd>
             </div>
           </dl>
-          <QuickOrderButton itemId={item.id} itemName={item.name} />
         </li>
       ))}
     </ul>

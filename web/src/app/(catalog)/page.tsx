@@ -1,0 +1,43 @@
+import { Suspense } from "react";
+
+import { CatalogResults } from "@/components/catalog/catalog-results";
+import { CatalogSkeleton } from "@/components/catalog/catalog-skeleton";
+import { SearchForm } from "@/components/catalog/search-form";
+
+// Rendered per request: the BFF address is read at request time, never frozen at build.
+export const dynamic = "force-dynamic";
+
+type SearchParams = Record<string, string | string[] | undefined>;
+
+const MAX_PAGE = 10_000;
+
+function first(value: string | string[] | undefined): string {
+  return (Array.isArray(value) ? value[0] : value) ?? "";
+}
+
+function parsePage(value: string): number {
+  if (!/^[0-9]{1,6}$/.test(value)) return 1;
+  const page = Number(value);
+  return page > 0 ? Math.min(page, MAX_PAGE) : 1;
+}
+
+export async function generateMetadata({ searchParams }: { searchParams: Promise<SearchParams> }) {
+  const q = first((await searchParams)["q"]).trim();
+  return { title: q ? `“${q.slice(0, 60)}” – Catalog` : "Catalog" };
+}
+
+export default async function HomePage({ searchParams }: { searchParams: Promise<SearchParams> }) {
+  const params = await searchParams;
+  const q = first(params["q"]).trim().slice(0, 200);
+  const page = parsePage(first(params["page"]));
+
+  return (
+    <>
+      <h1 className="visually-hidden">Catalog</h1>
+      <SearchForm q={q} />
+      <Suspense key={`${q}|${page}`} fallback={<CatalogSkeleton />}>
+        <CatalogResults q={q} page={page} />
+      </Suspense>
+    </>
+  );
+}
