@@ -11,6 +11,8 @@ import sys
 from bff.server import exit_worker, install_problem_errors
 from bff.settings import SettingsError, load_settings
 from logship import gunicorn as logship_gunicorn
+from logship import setup as logship_setup
+from logship.config import ConfigError, validate_stream_template
 
 
 def _fail(message: str) -> None:
@@ -58,6 +60,15 @@ try:
     )
 except ValueError as exc:  # logship's ConfigError: one line naming the variable
     _fail(str(exc))
+# Accepted client-error reports (logger bff.client_errors) go to a stream of their own.
+CLIENT_ERRORS_STREAM = (
+    os.environ.get("LOG_CLOUDWATCH_CLIENT_ERRORS_STREAM", "").strip()
+    or "client-errors/{hostname}/{pid}"
+)
+try:
+    validate_stream_template(CLIENT_ERRORS_STREAM, "LOG_CLOUDWATCH_CLIENT_ERRORS_STREAM")
+except ConfigError as exc:
+    _fail(str(exc))
 # X-Forwarded-* trust is decided in one place, the app's ProxyFix (BFF_TRUSTED_PROXIES).
 secure_scheme_headers: dict[str, str] = {}
 forwarded_allow_ips = ""
@@ -67,8 +78,19 @@ install_problem_errors()
 
 
 def post_worker_init(worker: object) -> None:
-    """Create this worker's log handlers (after the fork and gevent's patching)."""
-    logship_gunicorn.post_worker_init(worker)
+    """Create this worker's log handlers (after the fork and gevent's patching), with the
+    client-error records routed to their own stream."""
+    if logship_setup.active() is not None:
+        return
+    try:
+        logship_setup.configure(
+            os.environ.get("BFF_SERVICE_NAME") or "bff",
+            os.environ.get("BFF_ENV") or "development",
+            streams={"bff.client_errors": CLIENT_ERRORS_STREAM},
+        )
+    except ConfigError as exc:
+        print(f"logship: configuration error: {exc}", file=sys.stderr, flush=True)
+        raise
 
 
 def worker_exit(server: object, worker: object) -> None:

@@ -26,3 +26,15 @@ def test_flask_errors_are_problems(client: FlaskClient) -> None:
     assert resp.status_code == 405
     assert resp.headers["Content-Type"] == "application/problem+json"
     assert "GET" in resp.headers["Allow"]
+
+
+def test_ingest_endpoints_are_documented(client: FlaskClient) -> None:
+    doc = client.get("/openapi.json").get_json()
+    for path in ("/api/client-errors", "/api/client-errors/envelope", "/api/client-errors/reports",
+                 "/api/vitals"):
+        responses = doc["paths"][path]["post"]["responses"]
+        assert {"202", "400", "413", "415", "422", "429"} <= set(responses), path
+    assert "X-Sentry-Rate-Limits" in (
+        doc["paths"]["/api/client-errors/envelope"]["post"]["responses"]["429"]["headers"]
+    )
+    assert {"ClientErrorReport", "WebVitalsBatch"} <= set(doc["components"]["schemas"])

@@ -31,6 +31,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(internal.bp)
+    from . import client_errors, vitals
+
+    client_errors.init_app(app, settings.client_errors)
+    vitals.init_app(app)
+    from . import ops
+
+    app.register_blueprint(ops.bp)
 
     wsgi = ProxyApp(settings, app.wsgi_app, clients)
     app.extensions["bff.proxy"] = wsgi

@@ -7,6 +7,8 @@ from typing import Any
 import orjson
 from flask import Blueprint, Response, current_app
 
+from . import ops_openapi
+from .client_errors import openapi as client_errors_openapi
 from .problems import PROBLEM_CONTENT_TYPE
 from .settings import Route, Settings
 
@@ -178,6 +180,8 @@ def build_document(settings: Settings) -> dict[str, Any]:
     }
     for route in settings.routes:
         paths[route.prefix + "/{path}"] = _route_operations(route)
+    paths.update(client_errors_openapi.ingest_paths())
+    paths.update(ops_openapi.ops_paths())
     return {
         "openapi": "3.1.0",
         "info": {
@@ -189,7 +193,9 @@ def build_document(settings: Settings) -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
+            "securitySchemes": ops_openapi.SECURITY_SCHEMES,
             "schemas": {
+                **client_errors_openapi.SCHEMAS,
                 "Problem": {
                     "type": "object",
                     "properties": {

@@ -62,6 +62,22 @@ class Route:
 
 
 @dataclass(frozen=True, slots=True)
+class ClientErrorSettings:
+    """Client-error and web-vitals ingest: rate limits, source maps, scrubbing."""
+
+    rate: str = "60/minute"
+    fingerprint_rate: str = "100/minute"
+    vitals_rate: str = "120/minute"
+    ratelimit_storage_uri: str = "memory://"
+    sourcemaps_dir: str | None = None
+    sourcemaps_s3_uri: str | None = None
+    sourcemaps_s3_endpoint: str | None = None
+    sourcemaps_cache_maps: int = 64
+    sourcemaps_cache_bytes: int = 64 * 1024 * 1024
+    scrub: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the BFF needs to run; build it with :func:`load_settings`."""
 
@@ -76,6 +92,9 @@ class Settings:
     pool_idle_seconds: float = 4.0
     readiness_timeout: float = 1.0
     readiness_cache_seconds: float = 2.0
+    client_errors: ClientErrorSettings = field(default_factory=ClientErrorSettings)
+    ops_token: str | None = field(default=None, repr=False)  # never printed
+    ops_cache_seconds: float = 10.0
 
 
 _N = TypeVar("_N", int, float)
@@ -250,6 +269,74 @@ def load_route_document(path: str | None) -> dict[str, Any]:
         raise SettingsError(f"BFF_ROUTES_FILE is not valid TOML: {exc}") from None
 
 
+def parse_ops_token(raw: str | None) -> str | None:
+    """``BFF_OPS_TOKEN``: unset or empty means none; otherwise 32+ characters, no placeholder."""
+    if raw is None or raw.strip() == "":
+        return None
+    token = raw.strip()
+    if token.lower() in PLACEHOLDERS or len(token) < 32 or not token.isprintable():
+        raise SettingsError(
+            "BFF_OPS_TOKEN must be at least 32 printable characters, not a placeholder"
+        )
+    return token
+
+
+def _env_rate(env: Mapping[str, str], name: str, default: str) -> str:
+    """A rate limit such as ``60/minute`` or ``10 per second``."""
+    from limits import parse
+
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        parse(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a rate like 60/minute, got {raw!r}") from None
+    return raw
+
+
+def parse_client_error_settings(env: Mapping[str, str]) -> ClientErrorSettings:
+    """The ingest settings: ``BFF_CLIENT_ERRORS_*``, ``BFF_VITALS_RATE``, ``BFF_RATELIMIT_*``,
+    ``BFF_SOURCEMAPS_*``."""
+    storage = (env.get("BFF_RATELIMIT_STORAGE_URI") or "").strip() or "memory://"
+    scheme = urlsplit(storage).scheme
+    if scheme not in ("memory", "redis", "rediss") or (scheme != "memory" and "//" not in storage):
+        raise SettingsError(
+            "BFF_RATELIMIT_STORAGE_URI must be memory:// or redis(s)://host:port/db, "
+            f"got {storage!r}"
+        )
+    maps_dir = (env.get("BFF_SOURCEMAPS_DIR") or "").strip() or None
+    s3_uri = (env.get("BFF_SOURCEMAPS_S3_URI") or "").strip() or None
+    if maps_dir and s3_uri:
+        raise SettingsError("BFF_SOURCEMAPS_DIR and BFF_SOURCEMAPS_S3_URI are exclusive: set one")
+    if maps_dir is not None and not Path(maps_dir).is_absolute():
+        raise SettingsError(f"BFF_SOURCEMAPS_DIR must be an absolute path, got {maps_dir!r}")
+    if s3_uri is not None:
+        parts = urlsplit(s3_uri)
+        if parts.scheme != "s3" or not parts.netloc or parts.query or parts.fragment:
+            raise SettingsError(f"BFF_SOURCEMAPS_S3_URI must be s3://bucket/prefix, got {s3_uri!r}")
+    endpoint = (env.get("BFF_SOURCEMAPS_S3_ENDPOINT") or "").strip() or None
+    if endpoint is not None and urlsplit(endpoint).scheme not in ("http", "https"):
+        raise SettingsError(f"BFF_SOURCEMAPS_S3_ENDPOINT must be an http(s) URL, got {endpoint!r}")
+    scrub_raw = (env.get("BFF_CLIENT_ERRORS_SCRUB") or "1").strip().lower()
+    if scrub_raw not in ("1", "0", "true", "false", "on", "off", "yes", "no"):
+        raise SettingsError(f"BFF_CLIENT_ERRORS_SCRUB must be true or false, got {scrub_raw!r}")
+    return ClientErrorSettings(
+        rate=_env_rate(env, "BFF_CLIENT_ERRORS_RATE", "60/minute"),
+        fingerprint_rate=_env_rate(env, "BFF_CLIENT_ERRORS_FINGERPRINT_RATE", "100/minute"),
+        vitals_rate=_env_rate(env, "BFF_VITALS_RATE", "120/minute"),
+        ratelimit_storage_uri=storage,
+        sourcemaps_dir=maps_dir,
+        sourcemaps_s3_uri=s3_uri,
+        sourcemaps_s3_endpoint=endpoint,
+        sourcemaps_cache_maps=_env_number(env, "BFF_SOURCEMAPS_CACHE_MAPS", 64, 1, 100_000),
+        sourcemaps_cache_bytes=_env_number(env, "BFF_SOURCEMAPS_CACHE_MB", 64, 1, 65_536)
+        * 1024
+        * 1024,
+        scrub=scrub_raw in ("1", "true", "on", "yes"),
+    )
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Parse and validate every ``BFF_*`` variable; :class:`SettingsError` names the bad one."""
     environment = env.get("BFF_ENV", "development").strip() or "development"
@@ -271,4 +358,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         pool_idle_seconds=_env_number(env, "BFF_POOL_IDLE_SECONDS", 4.0, 0.1, 3600),
         readiness_timeout=_env_number(env, "BFF_READINESS_TIMEOUT", 1.0, 0.01, 30),
         readiness_cache_seconds=_env_number(env, "BFF_READINESS_CACHE_SECONDS", 2.0, 0, 60),
+        client_errors=parse_client_error_settings(env),
+        ops_token=parse_ops_token(env.get("BFF_OPS_TOKEN")),
+        ops_cache_seconds=_env_number(env, "BFF_OPS_CACHE_SECONDS", 10.0, 0, 300),
     )

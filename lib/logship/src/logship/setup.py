@@ -16,10 +16,10 @@ import logging
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
-from .config import ConfigError, LogSettings, parse_env
+from .config import ConfigError, LogSettings, parse_env, validate_stream_template
 from .formatter import JsonFormatter
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ __all__ = [
 _MARK: Final = "_logship_installed"
 _QUIET_LOGGERS: Final = ("botocore", "boto3", "urllib3", "s3transfer")
 _ACTIVE: LoggingSetup | None = None
+_ROUTED: set[str] = set()  # loggers given their own stream by the last configure()
 
 
 @dataclass
@@ -55,10 +56,15 @@ class LoggingSetup:
     cloudwatch_handler: CloudWatchHandler | None
     logger: logging.Logger
     pid: int
+    stream_handlers: dict[str, CloudWatchHandler] = field(default_factory=dict)
 
     def stats(self) -> dict[str, Any]:
         """The CloudWatch handler's counters (empty without one)."""
         return self.cloudwatch_handler.stats() if self.cloudwatch_handler is not None else {}
+
+    def stream_stats(self) -> dict[str, dict[str, Any]]:
+        """Counters of each logger routed to its own stream, by logger name."""
+        return {name: handler.stats() for name, handler in self.stream_handlers.items()}
 
     def flush(self, timeout: float | None = None) -> None:
         """Flush stdout and CloudWatch within ``timeout`` (default LOG_SHUTDOWN_TIMEOUT)."""
@@ -68,6 +74,8 @@ class LoggingSetup:
             self.cloudwatch_handler.flush(
                 self.settings.shutdown_timeout if timeout is None else timeout
             )
+        for handler in self.stream_handlers.values():
+            handler.flush(self.settings.shutdown_timeout if timeout is None else timeout)
 
     def shutdown(self, timeout: float | None = None) -> None:
         """Flush and close the CloudWatch handler within ``timeout``. Never raises."""
@@ -80,6 +88,8 @@ class LoggingSetup:
             self.cloudwatch_handler.close(
                 self.settings.shutdown_timeout if timeout is None else timeout
             )
+        for handler in self.stream_handlers.values():
+            handler.close(self.settings.shutdown_timeout if timeout is None else timeout)
 
 
 def _merge(settings: LogSettings, overrides: Mapping[str, Any]) -> LogSettings:
@@ -114,6 +124,7 @@ def configure(
     stats_interval: float | None = None,
     max_message_bytes: int | None = None,
     boto3_client: CloudWatchLogsClient | None = None,
+    streams: Mapping[str, str] | None = None,
     stdout: bool = True,
     stream: TextIO | None = None,
     logger: logging.Logger | None = None,
@@ -125,7 +136,15 @@ def configure(
     ``os.environ``); keyword arguments that are not None override them. CloudWatch shipping
     is on when a log group is set (``cloudwatch_group`` or ``LOG_CLOUDWATCH_GROUP``).
     Calling it again replaces what the previous call installed (closing its CloudWatch
-    handler). With ``replace_handlers`` the logger's other handlers are removed too, so
+    handler).
+
+    ``streams`` maps logger names to stream templates (same fields as
+    ``LOG_CLOUDWATCH_STREAM``): while shipping, each such logger gets its own CloudWatch
+    handler (its own buffer, spool use, counters and shutdown flush) writing to that stream of
+    the same group, plus the stdout handler, and stops propagating, so its records are in
+    CloudWatch once. Without a log group they simply propagate. Root logger only.
+
+    With ``replace_handlers`` the logger's other handlers are removed too, so
     nothing is printed twice.
 
     Raises :class:`ConfigError` on bad settings (including a missing region when shipping).
@@ -181,7 +200,12 @@ def configure(
                 "LOG_CLOUDWATCH_ENDPOINT for an emulator"
             ) from exc
 
+    routed: dict[str, CloudWatchHandler] = {}
+    if cloudwatch is not None and streams and logger is None:
+        routed = _stream_handlers(streams, kwargs, boto3_client, formatter, cloudwatch)
+
     _uninstall(target, replace_handlers)
+    _unroute()
     stdout_handler: logging.Handler | None = None
     if stdout:
         stdout_handler = logging.StreamHandler(stream if stream is not None else sys.stdout)
@@ -192,6 +216,14 @@ def configure(
         setattr(cloudwatch, _MARK, True)
         target.addHandler(cloudwatch)
     target.setLevel(merged.level)
+    for name, handler in routed.items():
+        named = logging.getLogger(name)
+        setattr(handler, _MARK, True)
+        named.addHandler(handler)
+        if stdout_handler is not None:
+            named.addHandler(stdout_handler)
+        named.propagate = False
+        _ROUTED.add(name)
     for name in _QUIET_LOGGERS:
         quiet = logging.getLogger(name)
         if quiet.level == logging.NOTSET:
@@ -206,10 +238,50 @@ def configure(
         cloudwatch_handler=cloudwatch,
         logger=target,
         pid=os.getpid(),
+        stream_handlers=routed,
     )
     if logger is None:
         _ACTIVE = result
     return result
+
+
+def _stream_handlers(
+    streams: Mapping[str, str],
+    kwargs: dict[str, Any],
+    boto3_client: CloudWatchLogsClient | None,
+    formatter: JsonFormatter,
+    main: CloudWatchHandler,
+) -> dict[str, CloudWatchHandler]:
+    """One CloudWatch handler per routed logger; on any error the ones built are closed."""
+    from .cloudwatch import CloudWatchHandler
+
+    built: dict[str, CloudWatchHandler] = {}
+    try:
+        for name, template in streams.items():
+            if not name or name == "root":
+                raise ConfigError(f"streams: {name!r} is not a named logger")
+            validate_stream_template(template, f"stream template for logger {name!r}")
+            built[name] = CloudWatchHandler(
+                **{**kwargs, "stream_template": template},
+                boto3_client=boto3_client if boto3_client is not None else main.cwl_client,
+                formatter=formatter,
+            )
+    except Exception as exc:
+        for handler in (*built.values(), main):
+            handler.close(0)
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"CloudWatch stream handler: {exc}") from exc
+    return built
+
+
+def _unroute() -> None:
+    """Undo what the previous configure() did to loggers routed to their own stream."""
+    for name in list(_ROUTED):
+        named = logging.getLogger(name)
+        _uninstall(named, replace_handlers=False)
+        named.propagate = True
+        _ROUTED.discard(name)
 
 
 def _uninstall(target: logging.Logger, replace_handlers: bool) -> None:

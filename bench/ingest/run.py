@@ -1,0 +1,318 @@
+"""Client-error ingest benchmark: reports/s and p99 of ``POST /api/client-errors``.
+
+    .venv/bin/python bench/ingest/run.py                # 10 s per run at 1, 10 and 50 connections
+    .venv/bin/python bench/ingest/run.py --quick        # ~20 s smoke run (10 connections, 3 s)
+    .venv/bin/python bench/ingest/run.py --json bench/results/ingest.json
+
+The BFF runs exactly as in production (``gunicorn -c bff/gunicorn.conf.py``, gevent_pywsgi
+workers) and ships its logs (the client-error stream included) to a moto server started here.
+wrk posts a realistic ~3 KB report (12 frames, 10 breadcrumbs, an e-mail to scrub):
+
+* ``plain``: no release, so frames are not symbolicated (status ``no-release``);
+* ``symbolicated``: release set, frames on an esbuild-minified bundle of realistic size whose
+  map is in ``BFF_SOURCEMAPS_DIR`` (the cache is warm after the warm-up);
+* reference, same run: ``GET /healthz`` of the same BFF, so the ratio is the ingest's own cost.
+
+Rate limits are raised through the environment (``BFF_CLIENT_ERRORS_RATE`` and
+``BFF_CLIENT_ERRORS_FINGERPRINT_RATE``), not disabled in code.
+Targets: plain >= 2,000 reports/s with p99 <= 10 ms (10 connections); symbolicated >= 500/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+from logship.testing import logging_env, moto_server
+
+ROOT = Path(__file__).resolve().parents[2]
+ESBUILD = ROOT / "web" / "node_modules" / ".bin" / "esbuild"
+RELEASE = "bench-release-1"
+CHUNK = "_next/static/chunks/app-bench.js"
+TARGETS = {"plain": 2000.0, "symbolicated": 500.0}
+P99_TARGET_MS = 10.0
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def build_bundle(workdir: Path, functions: int) -> tuple[str, Path]:
+    """An esbuild-minified bundle of ``functions`` small modules' worth of code, and its map."""
+    lines = []
+    for i in range(functions):
+        lines.append(
+            f"export function handler{i}(items: Array<{{ id: number; price: number }}>)"
+            ": number {\n"
+            f"  let total = {i};\n"
+            "  for (const item of items) {\n"
+            "    if (item.price < 0) {\n"
+            f'      throw new TypeError("bad price in handler{i}: " + item.id);\n'
+            "    }\n"
+            "    total += item.price * (item.id % 7);\n"
+            "  }\n"
+            "  return total;\n"
+            "}\n"
+        )
+    exports = ", ".join(f"handler{i}" for i in range(functions))
+    lines.append(f"(globalThis as Record<string, unknown>).handlers = [{exports}];\n")
+    (workdir / "app.ts").write_text("".join(lines), encoding="utf-8")
+    out = workdir / "app.js"
+    subprocess.run(
+        [
+            str(ESBUILD),
+            str(workdir / "app.ts"),
+            "--bundle",
+            "--minify",
+            "--sourcemap",
+            f"--outfile={out}",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return out.read_text(encoding="utf-8"), workdir / "app.js.map"
+
+
+def throw_positions(bundle: str, count: int) -> list[tuple[int, int]]:
+    """1-based (line, column) of the first ``count`` throw statements in the bundle."""
+    found = []
+    for number, line in enumerate(bundle.splitlines(), start=1):
+        for match in re.finditer(r"throw ", line):
+            found.append((number, match.start() + 1))
+            if len(found) == count:
+                return found
+    return found
+
+
+def make_report(base: str, positions: list[tuple[int, int]], release: str | None) -> bytes:
+    """A realistic ~3 KB report."""
+    stack = "TypeError: bad price in handler3: 1234\n" + "".join(
+        f"    at handler{i} ({base}/{CHUNK}:{line}:{col})\n"
+        for i, (line, col) in enumerate(positions)
+    )
+    doc: dict[str, Any] = {
+        "v": 1,
+        "incident": "BENCH-" + uuid.uuid4().hex[:8].upper(),
+        "kind": "error",
+        "error": {
+            "type": "TypeError",
+            "message": "bad price in handler3: 1234 (customer jane.doe@example.com)",
+            "stack": stack,
+        },
+        "url": f"{base}/products/1234?ref=newsletter&utm_source=mail",
+        "route": "/products/[id]",
+        "session": "tab-" + uuid.uuid4().hex[:12],
+        "breadcrumbs": [
+            {
+                "t": 1_700_000_000_000 + i * 750,
+                "type": ("navigation", "click", "fetch")[i % 3],
+                "data": {
+                    "url": f"/api/catalog/products/{i}",
+                    "status": 200,
+                    "target": "button.buy",
+                },
+            }
+            for i in range(10)
+        ],
+        "request_ids": [uuid.uuid4().hex for _ in range(3)],
+        "ts": 1_700_000_010_000,
+    }
+    if release is not None:
+        doc["release"] = release
+    return json.dumps(doc).encode()
+
+
+def lua_post(path: Path, body: bytes) -> Path:
+    """A wrk script posting ``body`` as JSON."""
+    script = path.with_suffix(".lua")
+    escaped = body.decode().replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    script.write_text(
+        'wrk.method = "POST"\n'
+        f'wrk.body = "{escaped}"\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+    )
+    return script
+
+
+def run_wrk(url: str, connections: int, duration: float, script: Path | None) -> dict[str, Any]:
+    """One wrk run: requests/s, p50/p99 latency, and non-2xx responses."""
+    argv = [
+        "wrk",
+        f"-t{min(2, connections)}",
+        f"-c{connections}",
+        f"-d{max(1, int(duration))}s",
+        "--latency",
+    ]
+    if script is not None:
+        argv += ["-s", str(script)]
+    out = subprocess.run(
+        [*argv, url], capture_output=True, text=True, timeout=duration + 60, check=True
+    ).stdout
+
+    def ms(pattern: str) -> float:
+        match = re.search(pattern + r"\s+([\d.]+)(us|ms|s)\b", out)
+        if match is None:
+            return 0.0
+        return float(match.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(2)]
+
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+    return {
+        "rps": float(rps.group(1)) if rps else 0.0,
+        "p50_ms": ms(r"50%"),
+        "p99_ms": ms(r"99%"),
+        "non_2xx": int(bad.group(1)) if bad else 0,
+        "socket_errors": errors.group(0) if errors else "",
+    }
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("the BFF exited during start-up")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.2)
+    raise RuntimeError("the BFF did not start")
+
+
+def internal_stats(base: str) -> dict[str, Any]:
+    with urllib.request.urlopen(base + "/internal/client-errors", timeout=5) as response:
+        stats: dict[str, Any] = json.load(response)
+    return stats
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
+    parser.add_argument("--connections", default="1,10,50", help="comma-separated")
+    parser.add_argument("--workers", type=int, default=2, help="BFF_WORKERS")
+    parser.add_argument("--functions", type=int, default=3000, help="size of the bundle")
+    parser.add_argument("--quick", action="store_true", help="~20 s: 10 connections, 3 s runs")
+    parser.add_argument("--json", type=Path, help="also write results as JSON to this file")
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
+        return 2
+    connections = [10] if args.quick else [int(c) for c in args.connections.split(",")]
+    duration = 3.0 if args.quick else args.duration
+    warmup = 1.0 if args.quick else 2.0
+
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp, moto_server(Path(tmp)) as moto:
+        work = Path(tmp)
+        bundle, map_path = build_bundle(work, args.functions)
+        target = work / "maps" / RELEASE / f"{CHUNK}.map"
+        target.parent.mkdir(parents=True)
+        shutil.copy(map_path, target)
+        positions = throw_positions(bundle, 12)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        env = {
+            **logging_env(moto, "/bench/ingest", work / "spool", flush_interval="1"),
+            "BFF_BIND": f"127.0.0.1:{port}",
+            "BFF_WORKERS": str(args.workers),
+            "BFF_ENV": "production",
+            "BFF_UPSTREAM_CATALOG_URL": "http://127.0.0.1:9",
+            "BFF_UPSTREAM_ORDERS_URL": "http://127.0.0.1:9",
+            "BFF_SOURCEMAPS_DIR": str(work / "maps"),
+            "BFF_CLIENT_ERRORS_RATE": "100000000/minute",
+            "BFF_CLIENT_ERRORS_FINGERPRINT_RATE": "100000000/minute",
+        }
+        scripts = {
+            "plain": lua_post(work / "plain", make_report(base, positions, None)),
+            "symbolicated": lua_post(work / "symbolicated", make_report(base, positions, RELEASE)),
+        }
+        sizes = {name: len(make_report(base, positions, RELEASE)) for name in scripts}
+        log = (work / "bff.log").open("wb")
+        proc = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "gunicorn"),
+                "-c",
+                "bff/gunicorn.conf.py",
+                "bff:create_app()",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        results: list[dict[str, Any]] = []
+        try:
+            wait_ready(base + "/healthz", proc)
+            print(
+                f"bundle {len(bundle) // 1024} KiB, map {map_path.stat().st_size // 1024} KiB, "
+                f"report ~{sizes['plain']} bytes, {args.workers} workers"
+            )
+            for name, script in (("healthz", None), *scripts.items()):
+                url = base + ("/healthz" if script is None else "/api/client-errors")
+                run_wrk(url, 10, warmup, script)  # warm-up (also warms the map cache)
+                for c in connections:
+                    result = run_wrk(url, c, duration, script)
+                    results.append({"target": name, "connections": c, **result})
+            stats = internal_stats(base)
+        finally:
+            proc.terminate()
+            proc.wait(60)
+            log.close()
+        crashed = [
+            line
+            for line in (work / "bff.log").read_text(errors="replace").splitlines()
+            if '"level":"ERROR"' in line or "Traceback" in line
+        ]
+
+    reference = {r["connections"]: r["rps"] for r in results if r["target"] == "healthz"}
+    print(
+        f"\n{'target':<14}{'conns':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'vs healthz':>12}"
+        f"{'non-2xx':>9}"
+    )
+    verdicts = []
+    for r in results:
+        ratio = r["rps"] / reference[r["connections"]] if reference.get(r["connections"]) else 0
+        r["ratio_vs_healthz"] = round(ratio, 3)
+        print(
+            f"{r['target']:<14}{r['connections']:>6}{r['rps']:>10.0f}{r['p50_ms']:>9.2f}"
+            f"{r['p99_ms']:>9.2f}{ratio:>12.2f}{r['non_2xx']:>9}"
+        )
+        if r["target"] in TARGETS and r["connections"] == 10:
+            ok = r["rps"] >= TARGETS[r["target"]]
+            if r["target"] == "plain":
+                ok = ok and r["p99_ms"] <= P99_TARGET_MS
+            verdicts.append(f"{r['target']}: {'met' if ok else 'NOT met'}")
+    counters = stats["counters"]
+    print("\ntargets at 10 connections:", ", ".join(verdicts) or "not measured")
+    print("symbolication statuses:", counters["symbolication"])
+    print("source-map cache:", counters["sourcemaps"])
+    print("client-errors stream shipping:", stats.get("shipping"))
+    print("worker errors:", len(crashed))
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"results": results, "stats": stats}, indent=2))
+    bad = any(r["non_2xx"] for r in results) or bool(crashed)
+    return 1 if bad and args.quick else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Browser reports: the Reporting API (``application/reports+json``) and legacy CSP reports
+(``application/csp-report``)."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from .events import ClientError, InvalidInput, new_incident
+from .report import MAX_MESSAGE_CHARS, MAX_URL_CHARS
+
+MAX_REPORTS: Final = 32
+_TEXT_LIMIT: Final = 1024
+
+
+def _text(value: Any, limit: int = _TEXT_LIMIT) -> str | None:
+    return value[:limit] if isinstance(value, str) and value else None
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 10**9:
+        return None
+    return value
+
+
+def _csp_error(
+    *, source: str, directive: str | None, blocked: str | None, document: str | None,
+    source_file: str | None, line: int | None, disposition: str | None, sample: str | None,
+) -> ClientError:  # fmt: skip
+    directive = directive or "unknown"
+    blocked = blocked or "unknown"
+    csp = {
+        "directive": directive,
+        "blocked": blocked,
+        "document": document,
+        "source_file": source_file,
+        "line": line,
+    }
+    if disposition is not None:
+        csp["disposition"] = disposition
+    if sample is not None:
+        csp["sample"] = sample
+    return ClientError(
+        source=source,
+        kind="csp",
+        incident=new_incident(),
+        type="CSPViolation",
+        message=f"{directive} {blocked}",
+        url=document if document and document.startswith(("http://", "https://")) else None,
+        csp=csp,
+    )
+
+
+def parse_csp_report(doc: Any) -> ClientError:
+    """A legacy ``{"csp-report": {...}}`` body (``report-uri``)."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("csp-report"), dict):
+        raise InvalidInput(422, "invalid-report", 'a CSP report must be {"csp-report": {...}}')
+    body = doc["csp-report"]
+    return _csp_error(
+        source="csp",
+        directive=_text(body.get("effective-directive"), 128)
+        or _text(body.get("violated-directive"), 128),
+        blocked=_text(body.get("blocked-uri"), MAX_URL_CHARS),
+        document=_text(body.get("document-uri"), MAX_URL_CHARS),
+        source_file=_text(body.get("source-file"), MAX_URL_CHARS),
+        line=_int(body.get("line-number")),
+        disposition=_text(body.get("disposition"), 16),
+        sample=_text(body.get("script-sample"), 256),
+    )
+
+
+def _reporting_api_item(item: Any, index: int) -> ClientError:
+    if not isinstance(item, dict) or not isinstance(item.get("type"), str):
+        raise InvalidInput(
+            422, "invalid-report", f"report {index} must be an object with a string type"
+        )
+    kind = item["type"][:64]
+    raw_body = item.get("body")
+    body: dict[str, Any] = raw_body if isinstance(raw_body, dict) else {}
+    url = _text(item.get("url"), MAX_URL_CHARS)
+    if kind == "csp-violation":
+        return _csp_error(
+            source="csp",
+            directive=_text(body.get("effectiveDirective"), 128),
+            blocked=_text(body.get("blockedURL"), MAX_URL_CHARS),
+            document=_text(body.get("documentURL"), MAX_URL_CHARS) or url,
+            source_file=_text(body.get("sourceFile"), MAX_URL_CHARS),
+            line=_int(body.get("lineNumber")),
+            disposition=_text(body.get("disposition"), 16),
+            sample=_text(body.get("sample"), 256),
+        )
+    message = (
+        _text(body.get("message"), MAX_MESSAGE_CHARS)
+        or _text(body.get("reason"), MAX_MESSAGE_CHARS)
+        or _text(body.get("id"), 256)
+        or kind
+    )
+    return ClientError(
+        source="reporting-api",
+        kind=kind,
+        incident=new_incident(),
+        type=kind,
+        message=message,
+        url=url if url is not None and url.startswith(("http://", "https://")) else None,
+    )
+
+
+def parse_reporting_api(doc: Any) -> list[ClientError]:
+    """A Reporting API batch: a JSON array of ``{type, age, url, user_agent, body}``."""
+    if not isinstance(doc, list):
+        raise InvalidInput(422, "invalid-report", "a reports+json body must be a JSON array")
+    if len(doc) > MAX_REPORTS:
+        raise InvalidInput(422, "invalid-report", f"at most {MAX_REPORTS} reports per request")
+    return [_reporting_api_item(item, index) for index, item in enumerate(doc)]
