@@ -74,7 +74,7 @@ typecheck: install ## mypy (strict on bff/src), tsc --noEmit
 	@echo "==> mypy"
 	@$(BIN)/mypy
 	@$(BIN)/mypy --strict lib/logship/src scripts/logs_tail.py
-	@$(BIN)/mypy --strict deploy/deploy.py
+	@$(BIN)/mypy --strict deploy/deploy.py deploy/sourcemaps.py scripts/openapi_snapshot.py bench/web/run.py
 	@$(BIN)/mypy --config-file upstreams/mypy.ini upstreams/django_api
 	@$(BIN)/mypy --config-file upstreams/mypy.ini upstreams/fastapi_api
 	@echo "==> tsc"

@@ -30,11 +30,16 @@ def test_flask_errors_are_problems(client: FlaskClient) -> None:
 
 def test_ingest_endpoints_are_documented(client: FlaskClient) -> None:
     doc = client.get("/openapi.json").get_json()
-    for path in ("/api/client-errors", "/api/client-errors/envelope", "/api/client-errors/reports",
-                 "/api/vitals"):
+    for path in (
+        "/api/client-errors",
+        "/api/client-errors/envelope",
+        "/api/client-errors/reports",
+        "/api/vitals",
+    ):
         responses = doc["paths"][path]["post"]["responses"]
         assert {"202", "400", "413", "415", "422", "429"} <= set(responses), path
-    assert "X-Sentry-Rate-Limits" in (
-        doc["paths"]["/api/client-errors/envelope"]["post"]["responses"]["429"]["headers"]
+    assert (
+        "X-Sentry-Rate-Limits"
+        in (doc["paths"]["/api/client-errors/envelope"]["post"]["responses"]["429"]["headers"])
     )
     assert {"ClientErrorReport", "WebVitalsBatch"} <= set(doc["components"]["schemas"])

@@ -133,13 +133,15 @@ def test_longest_prefix_first(tmp_path: Path) -> None:
     ("env", "message"),
     [
         pytest.param(
-            {"BFF_SOURCEMAPS_DIR": "/a", "BFF_SOURCEMAPS_S3_URI": "s3://b/p"}, "exclusive",
+            {"BFF_SOURCEMAPS_DIR": "/a", "BFF_SOURCEMAPS_S3_URI": "s3://b/p"},
+            "exclusive",
             id="maps-both",
         ),
         pytest.param({"BFF_SOURCEMAPS_DIR": "relative/maps"}, "BFF_SOURCEMAPS_DIR", id="maps-rel"),
         pytest.param({"BFF_SOURCEMAPS_S3_URI": "https://b/p"}, "BFF_SOURCEMAPS_S3_URI", id="s3"),
         pytest.param(
-            {"BFF_SOURCEMAPS_S3_ENDPOINT": "localhost:4566"}, "BFF_SOURCEMAPS_S3_ENDPOINT",
+            {"BFF_SOURCEMAPS_S3_ENDPOINT": "localhost:4566"},
+            "BFF_SOURCEMAPS_S3_ENDPOINT",
             id="s3-endpoint",
         ),
         pytest.param({"BFF_SOURCEMAPS_CACHE_MAPS": "0"}, "BFF_SOURCEMAPS_CACHE_MAPS", id="cache"),
@@ -154,8 +156,13 @@ def test_bad_ingest_settings_name_the_variable(env: dict[str, str], message: str
 
 def test_ingest_settings_parse() -> None:
     ingest = load_settings(
-        {**BASE, "BFF_SOURCEMAPS_S3_URI": "s3://maps/web", "BFF_SOURCEMAPS_CACHE_MB": "8",
-         "BFF_CLIENT_ERRORS_SCRUB": "off", "BFF_RATELIMIT_STORAGE_URI": "redis://cache:6379/1"}
+        {
+            **BASE,
+            "BFF_SOURCEMAPS_S3_URI": "s3://maps/web",
+            "BFF_SOURCEMAPS_CACHE_MB": "8",
+            "BFF_CLIENT_ERRORS_SCRUB": "off",
+            "BFF_RATELIMIT_STORAGE_URI": "redis://cache:6379/1",
+        }
     ).client_errors
     assert ingest.sourcemaps_s3_uri == "s3://maps/web" and ingest.sourcemaps_dir is None
     assert ingest.sourcemaps_cache_bytes == 8 * 1024 * 1024

@@ -207,8 +207,8 @@ def build_document(settings: Settings) -> dict[str, Any]:
                         "request_id": {"type": "string"},
                     },
                     "required": ["type", "title", "status"],
-                }
-            }
+                },
+            },
         },
     }
 
