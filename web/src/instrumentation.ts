@@ -1,3 +1,5 @@
+import type { Instrumentation } from "next";
+
 /**
  * Checks configuration once at server start so a bad BFF_URL shows up in the
  * logs immediately. Requests then fail clearly too: the page shows a notice and
@@ -12,3 +14,10 @@ export async function register(): Promise<void> {
     console.error(`Invalid configuration: ${err.message}`);
   }
 }
+
+/** Server render, route and action errors go to the BFF's error ingest (incident = digest). */
+export const onRequestError: Instrumentation.onRequestError = async (error, request, context) => {
+  if (process.env.NEXT_RUNTIME !== "nodejs") return;
+  const { reportServerError } = await import("./lib/report-server-error");
+  await reportServerError(error, request, context);
+};

@@ -1,19 +1,7 @@
 "use client";
 
-import { useEffect } from "react";
+import { IncidentNotice } from "@/components/error-reporting/incident-notice";
 
 export default function ErrorPage({ error, retry }: { error: unknown; retry: () => void }) {
-  useEffect(() => {
-    console.error(error);
-  }, [error]);
-
-  return (
-    <section className="notice" role="alert">
-      <h2>Something went wrong</h2>
-      <p>The page could not be shown. Please try again.</p>
-      <button type="button" className="button" onClick={() => retry()}>
-        Try again
-      </button>
-    </section>
-  );
+  return <IncidentNotice error={error} retry={retry} />;
 }
