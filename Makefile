@@ -141,8 +141,9 @@ lint-cfn: install ## cfn-lint on the CloudFormation stack (deploy/stack.yaml)
 images: ## build both images (and export the web source maps), needs a Docker engine: make images TAG=<git sha> AWS_ACCOUNT_ID=...
 	@test -n "$(AWS_ACCOUNT_ID)" || { echo "make images: set AWS_ACCOUNT_ID" >&2; exit 2; }
 	docker build -f Dockerfile.bff -t $(REGISTRY)/front-door/bff:$(TAG) .
-	docker build -f Dockerfile.web -t $(REGISTRY)/front-door/web:$(TAG) .
-	docker build -f Dockerfile.web --target sourcemaps --output type=local,dest=.run/sourcemaps/$(TAG) .
+	docker build -f Dockerfile.web --build-arg WEB_RELEASE=$(TAG) -t $(REGISTRY)/front-door/web:$(TAG) .
+	docker build -f Dockerfile.web --build-arg WEB_RELEASE=$(TAG) --target sourcemaps \
+	  --output type=local,dest=.run/sourcemaps/$(TAG) .
 
 push: install ## push both images to ECR, needs a Docker engine and AWS credentials
 	@test -n "$(AWS_ACCOUNT_ID)" || { echo "make push: set AWS_ACCOUNT_ID" >&2; exit 2; }
