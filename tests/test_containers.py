@@ -28,7 +28,8 @@ import pytest
 import yaml
 
 from .procs import BIN, ROOT, Service, free_port, start
-from .test_web import fetch, standalone  # noqa: F401  (the built site, laid out as the image)
+from .test_web import fetch
+from .web_site import WebBuild
 
 DOCKERFILES = [
     ROOT / "Dockerfile.bff",
@@ -376,12 +377,14 @@ def test_bff_image_bad_configuration_is_its_only_output(
 
 
 @pytest.fixture(scope="module")
-def web_image(standalone: Path) -> tuple[Path, Stage]:  # noqa: F811
+def web_image(web_build: WebBuild) -> tuple[Path, Stage]:
+    """The session's production build (laid out as the image) plus the runner's own files."""
+    standalone = web_build.root
     runner = read_dockerfile(ROOT / "Dockerfile.web")[-1]
     assert runner.name == "runner"
     for args in runner.all("COPY"):
         if "--from=" in args:
-            continue  # the build output: the `standalone` fixture has laid it out already
+            continue  # the build output: the `web_build` fixture has laid it out already
         sources, dest = copy_sources(args)
         for src in sources:
             shutil.copy2(ROOT / src, standalone / dest)
