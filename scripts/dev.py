@@ -173,8 +173,18 @@ def wait_healthy(part: Part, timeout: float) -> bool:
     return False
 
 
-def stop_all(parts: list[Part], grace: float = 10.0) -> None:
-    """SIGTERM every running part's process group, then SIGKILL what is left after ``grace``."""
+def stop_all(parts: list[Part], grace: float = 30.0) -> None:
+    """Stop the services, then the log emulator, so the services' last records still arrive.
+
+    Each tier gets SIGTERM (in reverse start order) and ``grace`` seconds before SIGKILL.
+    """
+    services = [part for part in parts if part.name != "logs"]
+    emulator = [part for part in parts if part.name == "logs"]
+    for tier in (services, emulator):
+        _terminate(tier, grace)
+
+
+def _terminate(parts: list[Part], grace: float) -> None:
     for part in reversed(parts):
         if part.proc is not None and part.proc.poll() is None:
             try:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 import sys
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -40,3 +42,47 @@ def test_parts_point_at_each_other(dev: ModuleType) -> None:
     assert bff["BFF_UPSTREAM_ORDERS_URL"].endswith(f":{parts['fastapi'].port}")
     assert parts["fastapi"].env["CATALOG_API_URL"].endswith(f":{parts['django'].port}")
     assert parts["web"].env["BFF_URL"] == f"http://127.0.0.1:{parts['bff'].port}"
+
+
+_ON_TERM = """
+import signal, sys, time
+def term(*_):
+    with open(sys.argv[1], "a") as fh:
+        fh.write(f"{sys.argv[2]} term {time.monotonic()}\\n")
+    time.sleep(float(sys.argv[3]))  # a service flushing its last log records
+    with open(sys.argv[1], "a") as fh:
+        fh.write(f"{sys.argv[2]} exit {time.monotonic()}\\n")
+    sys.exit(0)
+signal.signal(signal.SIGTERM, term)
+print("ready", flush=True)
+while True:
+    time.sleep(0.05)
+"""
+
+
+def test_stop_waits_for_the_services_before_stopping_the_log_emulator(
+    dev: ModuleType, tmp_path: Path
+) -> None:
+    """Otherwise the services' last records (their shutdown flush) find no emulator."""
+    journal = tmp_path / "journal"
+    parts = []
+    for name, flush_seconds in (("logs", "0"), ("django", "0.3"), ("bff", "0.6")):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _ON_TERM, str(journal), name, flush_seconds],
+            stdout=subprocess.PIPE,
+            start_new_session=True,
+        )
+        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+        parts.append(dev.Part(name, [], 0, "/", {}, proc=proc))
+
+    dev.stop_all(parts, grace=10)
+
+    events = {
+        (who, what): float(at)
+        for who, what, at in (line.split() for line in journal.read_text().splitlines())
+    }
+    assert events[("logs", "term")] > events[("bff", "exit")]
+    assert events[("logs", "term")] > events[("django", "exit")]
+    for part in parts:
+        part.proc.stdout.close()
+        assert part.proc.returncode == 0, part.name
