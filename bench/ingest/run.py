@@ -5,7 +5,9 @@
     .venv/bin/python bench/ingest/run.py --json bench/results/ingest.json
 
 The BFF runs exactly as in production (``gunicorn -c bff/gunicorn.conf.py``, gevent_pywsgi
-workers) and ships its logs (the client-error stream included) to a moto server started here.
+workers) and ships its logs (the client-error stream included), in two labelled runs: to the
+bench's minimal PutLogEvents sink (``sink.py``: CloudWatch is remote in production, so the BFF
+should not share its cores with an emulator) and to a moto server (``--logs sink|moto|both``).
 wrk posts a realistic ~3 KB report (12 frames, 10 breadcrumbs, an e-mail to scrub):
 
 * ``plain``: no release, so frames are not symbolicated (status ``no-release``);
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -35,6 +38,9 @@ from pathlib import Path
 from typing import Any
 
 from logship.testing import logging_env, moto_server
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sink import sink_server, sink_stats  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 ESBUILD = ROOT / "web" / "node_modules" / ".bin" / "esbuild"
@@ -149,9 +155,13 @@ def lua_post(path: Path, body: bytes) -> Path:
     return script
 
 
-def run_wrk(url: str, connections: int, duration: float, script: Path | None) -> dict[str, Any]:
-    """One wrk run: requests/s, p50/p99 latency, and non-2xx responses."""
+def run_wrk(
+    url: str, connections: int, duration: float, script: Path | None, cpu: str = "none"
+) -> dict[str, Any]:
+    """One wrk run (pinned to ``cpu`` with taskset unless 'none'): requests/s, p50/p99
+    latency, and non-2xx responses."""
     argv = [
+        *([] if cpu == "none" else ["taskset", "-c", cpu]),
         "wrk",
         f"-t{min(2, connections)}",
         f"-c{connections}",
@@ -202,90 +212,79 @@ def internal_stats(base: str) -> dict[str, Any]:
     return stats
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
-    parser.add_argument("--connections", default="1,10,50", help="comma-separated")
-    parser.add_argument("--workers", type=int, default=2, help="BFF_WORKERS")
-    parser.add_argument("--functions", type=int, default=3000, help="size of the bundle")
-    parser.add_argument("--quick", action="store_true", help="~20 s: 10 connections, 3 s runs")
-    parser.add_argument("--json", type=Path, help="also write results as JSON to this file")
-    args = parser.parse_args(argv)
-    if shutil.which("wrk") is None:
-        print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
-        return 2
-    connections = [10] if args.quick else [int(c) for c in args.connections.split(",")]
-    duration = 3.0 if args.quick else args.duration
-    warmup = 1.0 if args.quick else 2.0
+def start_bff(env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen[bytes], Any]:
+    """The BFF under gunicorn exactly as in production, output to ``log_path``."""
+    log = log_path.open("wb")
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "-c", "bff/gunicorn.conf.py",
+         "bff:create_app()"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    return proc, log
 
-    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp, moto_server(Path(tmp)) as moto:
-        work = Path(tmp)
-        bundle, map_path = build_bundle(work, args.functions)
-        target = work / "maps" / RELEASE / f"{CHUNK}.map"
-        target.parent.mkdir(parents=True)
-        shutil.copy(map_path, target)
-        positions = throw_positions(bundle, 12)
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        env = {
-            **logging_env(moto, "/bench/ingest", work / "spool", flush_interval="1"),
-            "BFF_BIND": f"127.0.0.1:{port}",
-            "BFF_WORKERS": str(args.workers),
-            "BFF_ENV": "production",
-            "BFF_UPSTREAM_CATALOG_URL": "http://127.0.0.1:9",
-            "BFF_UPSTREAM_ORDERS_URL": "http://127.0.0.1:9",
-            "BFF_SOURCEMAPS_DIR": str(work / "maps"),
-            "BFF_CLIENT_ERRORS_RATE": "100000000/minute",
-            "BFF_CLIENT_ERRORS_FINGERPRINT_RATE": "100000000/minute",
-        }
-        scripts = {
-            "plain": lua_post(work / "plain", make_report(base, positions, None)),
-            "symbolicated": lua_post(work / "symbolicated", make_report(base, positions, RELEASE)),
-        }
-        sizes = {name: len(make_report(base, positions, RELEASE)) for name in scripts}
-        log = (work / "bff.log").open("wb")
-        proc = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "gunicorn"),
-                "-c",
-                "bff/gunicorn.conf.py",
-                "bff:create_app()",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        results: list[dict[str, Any]] = []
-        try:
-            wait_ready(base + "/healthz", proc)
-            print(
-                f"bundle {len(bundle) // 1024} KiB, map {map_path.stat().st_size // 1024} KiB, "
-                f"report ~{sizes['plain']} bytes, {args.workers} workers"
-            )
-            for name, script in (("healthz", None), *scripts.items()):
-                url = base + ("/healthz" if script is None else "/api/client-errors")
-                run_wrk(url, 10, warmup, script)  # warm-up (also warms the map cache)
-                for c in connections:
-                    result = run_wrk(url, c, duration, script)
-                    results.append({"target": name, "connections": c, **result})
-            stats = internal_stats(base)
-        finally:
-            proc.terminate()
-            proc.wait(60)
-            log.close()
-        crashed = [
-            line
-            for line in (work / "bff.log").read_text(errors="replace").splitlines()
-            if '"level":"ERROR"' in line or "Traceback" in line
-        ]
 
+def measure(
+    label: str,
+    logs_url: str,
+    work: Path,
+    positions: list[tuple[int, int]],
+    args: argparse.Namespace,
+    connections: list[int],
+    duration: float,
+    warmup: float,
+) -> tuple[list[dict[str, Any]], dict[str, Any], list[str]]:
+    """Every target at every connection count against one fresh BFF shipping to ``logs_url``."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **logging_env(logs_url, "/bench/ingest", work / f"spool-{label}", flush_interval="1"),
+        "BFF_BIND": f"127.0.0.1:{port}",
+        "BFF_WORKERS": str(args.workers),
+        "BFF_ENV": "production",
+        "BFF_UPSTREAM_CATALOG_URL": "http://127.0.0.1:9",
+        "BFF_UPSTREAM_ORDERS_URL": "http://127.0.0.1:9",
+        "BFF_SOURCEMAPS_DIR": str(work / "maps"),
+        "BFF_CLIENT_ERRORS_RATE": "100000000/minute",
+        "BFF_CLIENT_ERRORS_FINGERPRINT_RATE": "100000000/minute",
+    }
+    scripts = {
+        "plain": lua_post(work / "plain", make_report(base, positions, None)),
+        "symbolicated": lua_post(work / "symbolicated", make_report(base, positions, RELEASE)),
+    }
+    log_path = work / f"bff-{label}.log"
+    proc, log = start_bff(env, log_path)
+    results: list[dict[str, Any]] = []
+    try:
+        wait_ready(base + "/healthz", proc)
+        for name, script in (("healthz", None), *scripts.items()):
+            url = base + ("/healthz" if script is None else "/api/client-errors")
+            run_wrk(url, 10, warmup, script, args.wrk_cpu)  # warm-up (also the map cache)
+            for c in connections:
+                result = run_wrk(url, c, duration, script, args.wrk_cpu)
+                results.append({"logs": label, "target": name, "connections": c, **result})
+        stats = internal_stats(base)
+    finally:
+        proc.terminate()
+        proc.wait(60)
+        log.close()
+    crashed = [
+        line
+        for line in log_path.read_text(errors="replace").splitlines()
+        if '"level":"ERROR"' in line or "Traceback" in line
+    ]
+    return results, stats, crashed
+
+
+def print_results(label: str, results: list[dict[str, Any]]) -> list[str]:
+    """The table for one log destination; returns the verdicts against the targets."""
     reference = {r["connections"]: r["rps"] for r in results if r["target"] == "healthz"}
+    print(f"\n== logs shipped to {label} ==")
     print(
-        f"\n{'target':<14}{'conns':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'vs healthz':>12}"
+        f"{'target':<14}{'conns':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'vs healthz':>12}"
         f"{'non-2xx':>9}"
     )
     verdicts = []
@@ -301,16 +300,82 @@ def main(argv: list[str] | None = None) -> int:
             if r["target"] == "plain":
                 ok = ok and r["p99_ms"] <= P99_TARGET_MS
             verdicts.append(f"{r['target']}: {'met' if ok else 'NOT met'}")
-    counters = stats["counters"]
-    print("\ntargets at 10 connections:", ", ".join(verdicts) or "not measured")
-    print("symbolication statuses:", counters["symbolication"])
-    print("source-map cache:", counters["sourcemaps"])
-    print("client-errors stream shipping:", stats.get("shipping"))
-    print("worker errors:", len(crashed))
+    return verdicts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
+    parser.add_argument("--connections", default="1,10,50", help="comma-separated")
+    parser.add_argument("--workers", type=int, default=2, help="BFF_WORKERS")
+    parser.add_argument("--functions", type=int, default=3000, help="size of the bundle")
+    parser.add_argument("--quick", action="store_true", help="~20 s: 10 connections, 3 s runs")
+    parser.add_argument(
+        "--logs",
+        choices=("sink", "moto", "both"),
+        default="both",
+        help="where the BFF ships its logs: the bench's PutLogEvents sink, moto, or both runs",
+    )
+    parser.add_argument("--wrk-cpu", default="none", help="CPU to pin wrk to, or 'none'")
+    parser.add_argument("--json", type=Path, help="also write results as JSON to this file")
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
+        return 2
+    connections = [10] if args.quick else [int(c) for c in args.connections.split(",")]
+    duration = 3.0 if args.quick else args.duration
+    warmup = 1.0 if args.quick else 2.0
+    labels = ("sink", "moto") if args.logs == "both" else (args.logs,)
+
+    runs: dict[str, tuple[list[dict[str, Any]], dict[str, Any], list[str], dict[str, Any]]] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+        work = Path(tmp)
+        bundle, map_path = build_bundle(work, args.functions)
+        target = work / "maps" / RELEASE / f"{CHUNK}.map"
+        target.parent.mkdir(parents=True)
+        shutil.copy(map_path, target)
+        positions = throw_positions(bundle, 12)
+        size = len(make_report("http://127.0.0.1:65535", positions, RELEASE))
+        print(
+            f"bundle {len(bundle) // 1024} KiB, map {map_path.stat().st_size // 1024} KiB, "
+            f"report ~{size} bytes, {args.workers} workers, wrk pinned to: {args.wrk_cpu}, "
+            f"load average at start: {os.getloadavg()[0]:.2f}"
+        )
+        for label in labels:
+            server = sink_server(work) if label == "sink" else moto_server(work)
+            with server as logs_url:
+                results, stats, crashed = measure(
+                    label, logs_url, work, positions, args, connections, duration, warmup
+                )
+                received = sink_stats(logs_url) if label == "sink" else {}
+            runs[label] = (results, stats, crashed, received)
+
+    bad = False
+    for label, (results, stats, crashed, received) in runs.items():
+        name = "the bench's PutLogEvents sink" if label == "sink" else "moto (same cores)"
+        verdicts = print_results(name, results)
+        counters = stats["counters"]
+        print("targets at 10 connections:", ", ".join(verdicts) or "not measured")
+        print("symbolication statuses (answering worker):", counters["symbolication"])
+        print("source-map cache:", counters["sourcemaps"])
+        print("client-errors stream shipping (answering worker):", stats.get("shipping"))
+        if received:
+            print(f"sink received: {received['events']} events in {received['batches']} batches")
+        print("worker errors:", len(crashed))
+        bad = bad or any(r["non_2xx"] for r in results) or bool(crashed)
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"results": results, "stats": stats}, indent=2))
-    bad = any(r["non_2xx"] for r in results) or bool(crashed)
+        args.json.write_text(
+            json.dumps(
+                {
+                    label: {"results": results, "stats": stats, "sink": received}
+                    for label, (results, stats, _, received) in runs.items()
+                },
+                indent=2,
+            )
+        )
     return 1 if bad and args.quick else 0
 
 

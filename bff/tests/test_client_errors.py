@@ -20,6 +20,7 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from logship.formatter import JsonFormatter
+from logship.redact import SENSITIVE_QUERY_PARAMS
 
 from bff import create_app
 
@@ -421,6 +422,111 @@ def test_scrubbing_can_be_turned_off() -> None:
 )
 def test_client_ip_is_truncated(address: str | None, expected: str | None) -> None:
     assert truncate_ip(address) == expected
+
+
+# -- the shipped record covers logship's redaction (its formatter does not walk it again) -----
+
+LOGSHIP_SECRET = "s3cr3tValue9"
+
+
+def _planted_report() -> dict[str, Any]:
+    """A report with every kind of secret logship's formatter redacts, in every user field."""
+    from logship.redact import DEFAULT_SENSITIVE_KEY_PARTS, DEFAULT_SENSITIVE_KEYS
+
+    query = "&".join(f"{name}={LOGSHIP_SECRET}" for name in sorted(SENSITIVE_QUERY_PARAMS))
+    text = (
+        f"Authorization: Basic {LOGSHIP_SECRET} Cookie: sid={LOGSHIP_SECRET} "
+        f"password={LOGSHIP_SECRET} api_key: {LOGSHIP_SECRET} Bearer {LOGSHIP_SECRET} "
+        f"https://user:{LOGSHIP_SECRET}@db.example/x?{query}"
+    )
+    keys = {k: LOGSHIP_SECRET for k in (*DEFAULT_SENSITIVE_KEYS, *DEFAULT_SENSITIVE_KEY_PARTS)}
+    keys.update({"X-Api-Key": LOGSHIP_SECRET, "Set-Cookie": f"a={LOGSHIP_SECRET}", "note": text})
+    crumbs = [
+        {"t": 1, "type": "fetch", "data": dict(list(keys.items())[:20])},
+        {"t": 2, "type": "fetch", "data": dict(list(keys.items())[20:])},
+        {"t": 3, "type": "navigation", "data": {"headers": {"authorization": LOGSHIP_SECRET}}},
+    ]
+    stack = (
+        f"Error: x\n    at f (https://shop.example/_next/static/chunks/a.js?{query}:1:2)\n"
+        f"    at g (https://u:{LOGSHIP_SECRET}@shop.example/b.js:3:4)"
+    )
+    return report(
+        error={"type": "Error", "message": text, "stack": stack},
+        url=f"https://shop.example/p?{query}",
+        route=f"/p?token={LOGSHIP_SECRET}",
+        session=f"password:{LOGSHIP_SECRET}",
+        breadcrumbs=crumbs,
+    )
+
+
+class RawRecords(logging.Handler):
+    """Keeps the records themselves."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_shipped_event_holds_no_secret_logship_would_redact(records: Records) -> None:
+    from logship.formatter import _PrepState
+    from logship.redact import RedactedData
+
+    raw = RawRecords()
+    logging.getLogger("bff.client_errors").addHandler(raw)
+    try:
+        client = ingest_app().test_client()
+        resp = client.post(
+            "/api/client-errors",
+            json=_planted_report(),
+            headers={"User-Agent": f"UA/1 (Authorization: Bearer {LOGSHIP_SECRET})"},
+        )
+    finally:
+        logging.getLogger("bff.client_errors").removeHandler(raw)
+    assert resp.status_code == 202
+    [line] = [line for line in records.lines if '"bff.client_errors"' in line]
+    assert LOGSHIP_SECRET not in line
+    [record] = raw.records
+    data = record.__dict__["data"]
+    assert type(data) is RedactedData  # the formatter's walk was skipped
+    # ... and that walk would have changed nothing: the ingest's output is already final.
+    formatter = JsonFormatter("bff", "test")
+    walked = formatter._prep(data.data, 16, _PrepState())
+    assert walked == json.loads(json.dumps(data.data))
+
+
+def test_ingest_key_rule_covers_logships() -> None:
+    from bff.client_errors.scrub import RULES, is_logship_sensitive, is_sensitive_name
+    from logship.redact import DEFAULT_SENSITIVE_KEY_PARTS, DEFAULT_SENSITIVE_KEYS
+
+    for key in (*DEFAULT_SENSITIVE_KEYS, *DEFAULT_SENSITIVE_KEY_PARTS):
+        for spelling in (key, key.upper(), key.replace("_", "-"), key.replace("_", " ")):
+            assert is_sensitive_name(spelling), spelling
+    # Names the ingest itself writes must not be redacted by the formatter.
+    own = [*RULES, "function", "file", "line", "column", "status", "minified", "digest"]
+    own += ["source", "kind", "incident", "fingerprint", "release", "type", "message", "url"]
+    own += ["route", "session", "user_agent", "client_ip", "received_at", "frames"]
+    own += ["breadcrumbs", "request_ids", "scrubbed", "client_ts", "csp"]
+    assert not [name for name in own if is_logship_sensitive(name)]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(max_size=80))
+def test_strings_without_the_trigger_pass_both_rule_sets_unchanged(text: str) -> None:
+    from bff.client_errors.scrub import _SHIP_TRIGGER
+    from logship.redact import redact_text
+
+    if _SHIP_TRIGGER.search(text) is None:
+        assert redact_text(text) == text
+        assert Scrubber().text(text) == text
+
+
+def test_unparseable_urls_in_frames_are_accepted(ingest: FlaskClient) -> None:
+    stack = "Error: x\n    at f (http://[bad/_next/static/chunks/a.js:1:2)"
+    doc = report(error={"type": "Error", "message": "m", "stack": stack}, url="http://[bad/p")
+    assert ingest.post("/api/client-errors", json=doc).status_code == 202
 
 
 # -- stacks and fingerprints -----------------------------------------------------------------

@@ -1,8 +1,10 @@
-"""Rate limits for the ingest endpoints (Flask-Limiter's storage and strategy).
+"""Rate limits for the ingest endpoints (the ``limits`` library's storage and fixed window).
 
 Limits are checked explicitly by the endpoints (per client IP, and per error fingerprint
 once the report is parsed), never as app-wide defaults, so the proxied routes (served by the
-WSGI ``ProxyApp`` before Flask) and the health endpoints are never limited. Storage is in
+WSGI ``ProxyApp`` before Flask) and the health endpoints are never limited, and no request
+pays for a limiter hook it does not use (Flask-Limiter's ``before_request`` hook cost more
+than the checks themselves, so only its storage and strategy layer is used). Storage is in
 memory per worker (``memory://``) or Redis (``BFF_RATELIMIT_STORAGE_URI=redis://...``), which
 several BFF tasks share. When the storage fails the check fails open: the request is accepted,
 the failure counted, a warning logged at most once a minute, and the storage left alone for a
@@ -18,8 +20,9 @@ from dataclasses import dataclass
 from typing import Final
 
 from flask import Flask, request
-from flask_limiter import Limiter
 from limits import RateLimitItem, parse
+from limits.storage import storage_from_string
+from limits.strategies import FixedWindowRateLimiter
 
 from .settings import ClientErrorSettings
 
@@ -27,6 +30,7 @@ log = logging.getLogger("bff.ratelimit")
 
 RETRY_STORAGE_SECONDS: Final = 5.0
 WARN_INTERVAL_SECONDS: Final = 60.0
+_PREFIX: Final = "bff"
 _REDIS_OPTIONS: Final = {"socket_connect_timeout": 0.25, "socket_timeout": 0.25}
 
 
@@ -55,14 +59,8 @@ class RateLimits:
         options: dict[str, str | int] = {}
         if not uri.startswith("memory"):
             options.update(_REDIS_OPTIONS)  # type: ignore[arg-type]
-        self.limiter = Limiter(
-            key_func=client_key,
-            storage_uri=uri,
-            storage_options=options,
-            strategy="fixed-window",
-            key_prefix="bff",
-            headers_enabled=False,
-        )
+        self.storage = storage_from_string(uri, **options)
+        self.strategy = FixedWindowRateLimiter(self.storage)
         self.items: dict[str, RateLimitItem] = {
             "client": parse(settings.rate),
             "fingerprint": parse(settings.fingerprint_rate),
@@ -74,8 +72,7 @@ class RateLimits:
         self._warned_at = -math.inf
 
     def init_app(self, app: Flask) -> None:
-        """Attach the limiter to ``app`` (it declares no limit of its own)."""
-        self.limiter.init_app(app)
+        """Make the limits reachable from ``app`` (no request hook is installed)."""
         app.extensions["bff.ratelimits"] = self
 
     def hit(self, name: str, key: str) -> Decision:
@@ -85,11 +82,11 @@ class RateLimits:
         if now < self._skip_until:
             self.stats["failed_open"] += 1
             return ALLOWED
-        strategy = self.limiter.limiter
+        strategy = self.strategy
         try:
-            if strategy.hit(item, name, key):
+            if strategy.hit(item, _PREFIX, name, key):
                 return ALLOWED
-            reset_at = strategy.get_window_stats(item, name, key).reset_time
+            reset_at = strategy.get_window_stats(item, _PREFIX, name, key).reset_time
         except Exception as exc:  # noqa: BLE001 - any storage failure must fail open
             self._storage_failed(exc, now)
             return ALLOWED

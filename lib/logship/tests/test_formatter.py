@@ -401,3 +401,42 @@ def test_property_one_valid_object_with_reserved_keys(
     check_reserved(doc, record)
     if "data" in doc:
         assert isinstance(doc["data"], dict)
+
+
+# -- data already redacted by its producer ---------------------------------------------------
+
+
+def test_redacted_data_is_serialised_without_a_walk(fmt: JsonFormatter) -> None:
+    from logship.redact import RedactedData
+
+    data = {"url": "https://x/p?page=2", "nested": [{"n": 1, "ok": True}], "s": "plain"}
+    record = make_record(extra={"data": RedactedData(data)})
+    doc = parse(fmt.format(record))
+    assert doc["data"] == data
+    # The same data unmarked goes the careful way and comes out the same.
+    assert parse(fmt.format(make_record(extra={"data": dict(data)})))["data"] == data
+
+
+def test_redacted_data_is_walked_by_a_formatter_with_more_rules() -> None:
+    from logship.redact import RedactedData
+
+    strict = JsonFormatter("svc", "test", redact_keys={"customer"})
+    record = make_record(extra={"data": RedactedData({"customer": "jane", "x": 1})})
+    assert parse(strict.format(record))["data"] == {"customer": REDACTED, "x": 1}
+
+
+def test_redacted_data_that_orjson_refuses_takes_the_careful_path(fmt: JsonFormatter) -> None:
+    from logship.redact import RedactedData
+
+    data: dict[str, object] = {"big": 2**70, "odd": {1: "a"}, "when": dt.date(2026, 1, 2)}
+    doc = parse(fmt.format(make_record(extra={"data": RedactedData(data)})))
+    assert doc["data"] == {"big": str(2**70), "odd": {"1": "a"}, "when": "2026-01-02"}
+
+
+def test_oversized_redacted_data_is_cut_to_size(fmt: JsonFormatter) -> None:
+    from logship.redact import RedactedData
+
+    record = make_record(extra={"data": RedactedData({"blob": "x" * 20_000, "n": 1})})
+    event = fmt.format_event(record)
+    assert event.size <= 4096 and event.truncated
+    assert parse(event.text)["data"]["n"] == 1

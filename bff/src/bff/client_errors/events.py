@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import secrets
 from dataclasses import dataclass, field
@@ -61,6 +62,7 @@ def new_incident() -> str:
     return "".join(secrets.choice(_INCIDENT_ALPHABET) for _ in range(10))
 
 
+@functools.lru_cache(maxsize=4096)
 def truncate_ip(address: str | None) -> str | None:
     """The client address with the host part zeroed: /24 for IPv4, /48 for IPv6."""
     if not address:
@@ -82,9 +84,9 @@ def event_data(
     client_ip: str | None,
     user_agent: str | None,
     received_at: str,
-    scrubbed: dict[str, int],
 ) -> dict[str, Any]:
-    """The ``data`` of the record (contract order; enrichment is the server's own)."""
+    """The ``data`` of the record (contract order; enrichment is the server's own), without
+    ``scrubbed``, which the scrubber adds last."""
     data: dict[str, Any] = {
         "source": error.source,
         "kind": error.kind,
@@ -102,7 +104,6 @@ def event_data(
         "frames": [frame.as_dict() for frame in error.frames],
         "breadcrumbs": error.breadcrumbs,
         "request_ids": error.request_ids,
-        "scrubbed": scrubbed,
     }
     if error.digest is not None:
         data["digest"] = error.digest

@@ -34,8 +34,13 @@ def normalize_message(message: str) -> str:
 def normalize_file(file: str) -> str:
     """A frame file without origin, query or build hashes (chunk names change per build)."""
     if "://" in file:
-        parts = urlsplit(file)
-        path = parts.path if parts.scheme in ("http", "https") else f"{parts.scheme}:{parts.path}"
+        try:
+            parts = urlsplit(file)
+            path = (
+                parts.path if parts.scheme in ("http", "https") else f"{parts.scheme}:{parts.path}"
+            )
+        except ValueError:  # "http://[bad": keep what follows the scheme
+            path = file.split("://", 1)[1].split("?", 1)[0].split("#", 1)[0]
     else:
         path = file.split("?", 1)[0].split("#", 1)[0]
     for prefix in ("webpack://_N_E/", "webpack://", "turbopack://"):
@@ -63,7 +68,10 @@ def fingerprint(error_type: str, message: str, frames: Sequence[Frame]) -> str:
 
 def csp_fingerprint(directive: str, blocked: str) -> str:
     """16 hex digits from the violated directive and the blocked origin (or keyword)."""
-    parts = urlsplit(blocked) if "://" in blocked else None
+    try:
+        parts = urlsplit(blocked) if "://" in blocked else None
+    except ValueError:
+        parts = None
     target = f"{parts.scheme}://{parts.netloc}" if parts is not None else blocked[:64]
     digest = hashlib.sha256(f"csp\n{directive}\n{target}".encode("utf-8", "replace")).hexdigest()
     return digest[:16]

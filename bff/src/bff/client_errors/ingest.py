@@ -11,11 +11,12 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+import orjson
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from logship import setup as logship_setup
 
@@ -94,23 +95,22 @@ class ClientErrorIngest:
             self.count("rate_limited", name)
         return decision
 
-    def _scrub(self, error: ClientError) -> dict[str, int]:
-        scrubber = Scrubber()
-        error.type = scrubber.text(error.type)
-        error.message = scrubber.text(error.message)
+    def _scrub(self, error: ClientError, scrubber: Scrubber) -> None:
+        """Scrub what fingerprinting, symbolication and the log message read; the rest of
+        the record (breadcrumbs included) is scrubbed once, by ``Scrubber.event``."""
+        error.type = scrubber.clean(error.type)
+        error.message = scrubber.clean(error.message)
         if error.url is not None:
-            error.url = scrubber.text(error.url)
+            error.url = scrubber.clean(error.url)
         if error.route is not None:
-            error.route = scrubber.text(error.route)
+            error.route = scrubber.clean(error.route)
         for frame in error.frames:
             if frame.file is not None:
-                frame.file = scrubber.text(frame.file)
+                frame.file = scrubber.clean(frame.file)
             if frame.function is not None:
-                frame.function = scrubber.text(frame.function)
-        error.breadcrumbs = scrubber.data(error.breadcrumbs)
+                frame.function = scrubber.clean(frame.function)
         if error.csp is not None:
             error.csp = scrubber.data(error.csp)
-        return scrubber.counts
 
     def process(self, error: ClientError) -> Outcome:
         """Run one report through the pipeline; logs it when accepted."""
@@ -121,13 +121,10 @@ class ClientErrorIngest:
         if reason is not None:
             self.count("filtered", reason)
             return Outcome("filtered")
-        scrubbed = self._scrub(error) if self.settings.scrub else {}
+        scrubber = Scrubber() if self.settings.scrub else None
+        if scrubber is not None:
+            self._scrub(error, scrubber)
         user_agent = request.headers.get("User-Agent", "")[:512] or None
-        if user_agent is not None and self.settings.scrub:
-            scrubber = Scrubber()
-            user_agent = scrubber.text(user_agent)
-            for rule, hits in scrubber.counts.items():
-                _bump(scrubbed, rule, hits)
         if error.csp is not None:
             group_key = csp_fingerprint(
                 str(error.csp.get("directive")), str(error.csp.get("blocked"))
@@ -140,17 +137,22 @@ class ClientErrorIngest:
         decision = self.limit("fingerprint", group_key)
         if not decision.allowed:
             return Outcome("limited", decision.retry_after)
-        for rule, hits in scrubbed.items():
-            self.count("scrubbed", rule, hits)
         data = event_data(
             error,
             fingerprint=group_key,
             client_ip=truncate_ip(request.remote_addr),
             user_agent=user_agent,
             received_at=_now_iso(),
-            scrubbed=scrubbed,
         )
-        log.warning(error.log_message(), extra={"data": data})
+        record_data: Mapping[str, Any]
+        if scrubber is not None:
+            record_data = scrubber.event(data)  # logship's formatter need not walk it again
+            for rule, hits in scrubber.counts.items():
+                self.count("scrubbed", rule, hits)
+        else:
+            data["scrubbed"] = {}
+            record_data = data
+        log.warning(error.log_message(), extra={"data": record_data})
         self.count("accepted", error.source)
         return Outcome("accepted")
 
@@ -173,7 +175,10 @@ def _origins(page_url: str | None) -> set[str]:
     """Origins whose scripts are ours: the page's and the one this request came to."""
     origins = {f"{request.scheme}://{request.host}"}
     if page_url and "://" in page_url:
-        parts = urlsplit(page_url)
+        try:
+            parts = urlsplit(page_url)
+        except ValueError:  # "http://[bad": no origin of ours
+            return origins
         if parts.scheme in ("http", "https") and parts.netloc:
             origins.add(f"{parts.scheme}://{parts.netloc}")
     return origins
@@ -225,10 +230,12 @@ def check_media_type(allowed: Iterable[str]) -> None:
 
 
 def _accepted(payload: dict[str, Any]) -> Response:
-    response = jsonify(payload)
-    response.status_code = 202
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return Response(
+        orjson.dumps(payload),
+        202,
+        mimetype="application/json",
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 @bp.post("/api/client-errors")

@@ -77,8 +77,28 @@ def _function(name: str | None) -> str | None:
     return _clip(name)
 
 
+_PARSED: dict[str, tuple[str | None, str | None, int | None, int | None] | None] = {}
+_PARSED_MAX: Final = 4096
+_PARSED_CHARS: Final = 512
+
+
 def parse_line(line: str) -> Frame | None:
     """One frame from one stack line, or None when the line is not a frame."""
+    # The same lines arrive again and again (one error, many browsers): remember short ones.
+    if line in _PARSED:
+        known = _PARSED[line]
+        return Frame(*known) if known is not None else None
+    frame = _parse_line(line)
+    if len(line) <= _PARSED_CHARS:
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[line] = (
+            (frame.function, frame.file, frame.line, frame.column) if frame is not None else None
+        )
+    return frame
+
+
+def _parse_line(line: str) -> Frame | None:
     if len(line) > 4 * _MAX_FIELD:
         return None
     match = _V8.match(line)

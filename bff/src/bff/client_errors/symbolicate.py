@@ -61,6 +61,26 @@ def is_safe_release(release: str | None) -> bool:
     return release is not None and SAFE_RELEASE.match(release) is not None and ".." not in release
 
 
+_SPLITS: dict[str, tuple[str, str, str]] = {}
+_SPLITS_MAX: Final = 4096
+
+
+def _split(file_url: str) -> tuple[str, str, str]:
+    """``(scheme, netloc, path)`` of a URL (remembered: frame URLs repeat); a URL that does
+    not parse (``http://[bad``) gives the scheme ``invalid``, which is never an origin."""
+    known = _SPLITS.get(file_url)
+    if known is None:
+        try:
+            parts = urlsplit(file_url)
+            known = (parts.scheme, parts.netloc, parts.path)
+        except ValueError:
+            known = ("invalid", "", "")
+        if len(_SPLITS) >= _SPLITS_MAX:
+            _SPLITS.clear()
+        _SPLITS[file_url] = known
+    return known
+
+
 def map_path_for(file_url: str, origins: Collection[str]) -> str | None:
     """``_next/static/...js.map`` for a script URL on one of ``origins`` (or relative), or None.
 
@@ -70,14 +90,10 @@ def map_path_for(file_url: str, origins: Collection[str]) -> str | None:
     """
     if "\\" in file_url or "%" in file_url or len(file_url) > 2048:
         return None
-    parts = urlsplit(file_url)
-    if parts.scheme or parts.netloc:
-        if (
-            parts.scheme not in ("http", "https")
-            or f"{parts.scheme}://{parts.netloc}" not in origins
-        ):
+    scheme, netloc, path = _split(file_url)
+    if scheme or netloc:
+        if scheme not in ("http", "https") or f"{scheme}://{netloc}" not in origins:
             return None
-    path = parts.path
     if not _STATIC_PATH.match(path):
         return None
     if any(segment in (".", "..") for segment in path.split("/")):
@@ -88,10 +104,8 @@ def map_path_for(file_url: str, origins: Collection[str]) -> str | None:
 def frame_status_for_path(file_url: str, origins: Collection[str]) -> str:
     """For a frame with no map path: ``not-minified`` for on-origin non-bundle URLs, else
     ``no-map``."""
-    parts = urlsplit(file_url)
-    on_origin = not (parts.scheme or parts.netloc) or (
-        f"{parts.scheme}://{parts.netloc}" in origins
-    )
+    scheme, netloc, _ = _split(file_url)
+    on_origin = not (scheme or netloc) or f"{scheme}://{netloc}" in origins
     return "not-minified" if on_origin else "no-map"
 
 

@@ -37,6 +37,7 @@ from .redact import (
     DEFAULT_SENSITIVE_KEY_PARTS,
     DEFAULT_SENSITIVE_KEYS,
     REDACTED,
+    RedactedData,
     is_sensitive_key,
     redact_header_value,
     redact_text,
@@ -263,6 +264,12 @@ class JsonFormatter(logging.Formatter):
         self.redact_messages = redact_messages
         self._key_cache: dict[str, bool] = {}
         self._markers = _fast_path_markers(self.redact_keys, self.redact_key_parts)
+        # Data marked RedactedData was redacted with the default rules: enough when this
+        # formatter's rules are the defaults or a subset of them.
+        default_keys = frozenset(k.replace("-", "_") for k in DEFAULT_SENSITIVE_KEYS)
+        self._trusts_redacted = self.redact_keys <= default_keys and set(
+            self.redact_key_parts
+        ) <= set(DEFAULT_SENSITIVE_KEY_PARTS)
         self._ts_cache: tuple[int, str] = (-1, "")
 
     # -- public ------------------------------------------------------------------------------
@@ -471,6 +478,11 @@ class JsonFormatter(logging.Formatter):
                         raw[key] = attrs[key]
         explicit = attrs.get("data")
         if explicit is not None:
+            if raw is None and fast and type(explicit) is RedactedData and self._trusts_redacted:
+                try:
+                    return orjson.Fragment(orjson.dumps(explicit.data)), False
+                except (TypeError, ValueError):
+                    pass  # not JSON-native after all: the careful path below
             if raw is None and type(explicit) is dict:
                 if fast:
                     fragment = self._fast_data(explicit)

@@ -7,7 +7,7 @@ hostile input (huge strings, invalid percent-escapes, control characters, cycles
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import Final
 from urllib.parse import unquote_plus
 
@@ -16,6 +16,7 @@ __all__ = [
     "DEFAULT_SENSITIVE_KEY_PARTS",
     "REDACTED",
     "SENSITIVE_HEADERS",
+    "RedactedData",
     "SENSITIVE_QUERY_PARAMS",
     "is_sensitive_key",
     "normalize_key",
@@ -90,6 +91,36 @@ _TEXT_WORDS: Final = (
 _TEXT_KEY_PARTS: Final = (
     "password", "passwd", "secret", "token", "api_key", "apikey", "client_secret",
 )  # fmt: skip
+
+
+class RedactedData(Mapping[str, object]):
+    """Record data whose producer has already applied this module's default rules.
+
+    The producer's promise: every string in ``data`` (keys included) has been through
+    :func:`redact_text` (or a stricter rule), every value under a key for which
+    :func:`is_sensitive_key` holds with the default keys and parts has been replaced, and the
+    data holds only JSON-native values. A :class:`~logship.formatter.JsonFormatter` using the
+    default rules (or fewer) then serialises it without walking it again; any other
+    formatter, or data orjson cannot serialise, still gets the full walk. Pass it as
+    ``extra={"data": RedactedData(...)}``.
+    """
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: dict[str, object]) -> None:
+        self.data = data
+
+    def __getitem__(self, key: str) -> object:
+        return self.data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        return f"RedactedData({self.data!r})"
 
 
 def normalize_key(key: object) -> str:
