@@ -456,3 +456,19 @@ def test_ops_endpoints_are_documented_with_bearer_security() -> None:
         assert operation["tags"] == ["ops"]
         assert operation["security"] == [{"opsBearer": []}]
         assert "401" in operation["responses"]
+
+
+def test_wrong_tokens_are_rate_limited_per_client(logs: FakeLogs) -> None:
+    """Guessing the token is slowed to BFF_OPS_AUTH_RATE per client; the right token is not."""
+    client = app_with(logs, BFF_OPS_TOKEN=TOKEN, BFF_OPS_AUTH_RATE="3/minute").test_client()
+    wrong = {"Authorization": "Bearer " + "u" * 40}
+    assert [client.get("/api/ops/summary", headers=wrong).status_code for _ in range(3)] == [
+        401
+    ] * 3
+    limited = client.get("/api/ops/summary", headers=wrong)
+    assert limited.status_code == 429
+    assert limited.headers["Content-Type"] == "application/problem+json"
+    assert 1 <= int(limited.headers["Retry-After"]) <= 60
+    assert client.get("/api/ops/summary").status_code == 429  # a missing token counts too
+    good = client.get("/api/ops/client-errors", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert good.status_code == 200

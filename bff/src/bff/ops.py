@@ -32,6 +32,7 @@ from werkzeug.exceptions import NotFound
 
 from .errors import problem_response
 from .health import check_upstreams
+from .ratelimit import client_key
 from .settings import Settings
 from .upstream import UpstreamClients
 
@@ -134,6 +135,16 @@ def _require_token() -> Response | None:
     authorization = request.headers.get("Authorization")
     if token_matches(settings.ops_token, authorization):
         return None
+    limits = current_app.extensions.get("bff.ratelimits")
+    if limits is not None:  # failed attempts only: guessing the token is slow, using it is free
+        decision = limits.hit("ops_auth", client_key())
+        if not decision.allowed:
+            return problem_response(
+                429,
+                "rate-limited",
+                "too many requests with a missing or wrong ops token from this client",
+                headers={"Retry-After": str(decision.retry_after)},
+            )
     challenge = 'Bearer realm="ops"'
     if authorization:
         challenge += ', error="invalid_token"'

@@ -43,6 +43,10 @@ def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
 _COMMON = {
     "401": _problem("Missing or wrong bearer token (WWW-Authenticate: Bearer)."),
     "404": _problem("Production without BFF_OPS_TOKEN: the ops API does not exist."),
+    "429": _problem(
+        "Too many requests with a missing or wrong token from this client "
+        "(BFF_OPS_AUTH_RATE; Retry-After)."
+    ),
 }
 _LOGS_DOWN = _problem("CloudWatch Logs could not be read (Retry-After).")
 _BAD_QUERY = _problem("A query parameter is out of range.")

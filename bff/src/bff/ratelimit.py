@@ -65,6 +65,7 @@ class RateLimits:
             "client": parse(settings.rate),
             "fingerprint": parse(settings.fingerprint_rate),
             "vitals": parse(settings.vitals_rate),
+            "ops_auth": parse(settings.ops_auth_rate),
         }
         self.stats: dict[str, int] = {"storage_errors": 0, "failed_open": 0}
         self.limited: dict[str, int] = {}

@@ -68,6 +68,7 @@ class ClientErrorSettings:
     rate: str = "60/minute"
     fingerprint_rate: str = "100/minute"
     vitals_rate: str = "120/minute"
+    ops_auth_rate: str = "10/minute"
     ratelimit_storage_uri: str = "memory://"
     sourcemaps_dir: str | None = None
     sourcemaps_s3_uri: str | None = None
@@ -325,6 +326,7 @@ def parse_client_error_settings(env: Mapping[str, str]) -> ClientErrorSettings:
         rate=_env_rate(env, "BFF_CLIENT_ERRORS_RATE", "60/minute"),
         fingerprint_rate=_env_rate(env, "BFF_CLIENT_ERRORS_FINGERPRINT_RATE", "100/minute"),
         vitals_rate=_env_rate(env, "BFF_VITALS_RATE", "120/minute"),
+        ops_auth_rate=_env_rate(env, "BFF_OPS_AUTH_RATE", "10/minute"),
         ratelimit_storage_uri=storage,
         sourcemaps_dir=maps_dir,
         sourcemaps_s3_uri=s3_uri,
