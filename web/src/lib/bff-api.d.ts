@@ -1924,6 +1924,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests with a missing or wrong token from this client (BFF_OPS_AUTH_RATE; Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description CloudWatch Logs could not be read (Retry-After). */
             503: {
                 headers: {
@@ -2006,6 +2015,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests with a missing or wrong token from this client (BFF_OPS_AUTH_RATE; Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description CloudWatch Logs could not be read (Retry-After). */
             503: {
                 headers: {
@@ -2069,6 +2087,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests with a missing or wrong token from this client (BFF_OPS_AUTH_RATE; Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     ops_traffic: {
@@ -2122,6 +2149,15 @@ export interface operations {
             };
             /** @description Production without BFF_OPS_TOKEN: the ops API does not exist. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests with a missing or wrong token from this client (BFF_OPS_AUTH_RATE; Retry-After). */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
