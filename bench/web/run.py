@@ -163,8 +163,11 @@ def stop(proc: Proc) -> None:
             pass
 
 
-def lighthouse(url: str, preset: str) -> dict[str, Any]:
-    """One Lighthouse performance audit of ``url``; the figures this benchmark reports."""
+def lighthouse(url: str, preset: str, keep: Path | None = None) -> dict[str, Any]:
+    """One Lighthouse performance audit of ``url``; the figures this benchmark reports.
+
+    With ``keep``, the full Lighthouse JSON is written there too, for a closer look.
+    """
     argv = [
         "node",
         str(LIGHTHOUSE),
@@ -186,6 +189,8 @@ def lighthouse(url: str, preset: str) -> dict[str, Any]:
     )
     if done.returncode != 0:
         raise SystemExit(f"lighthouse failed on {url}:\n{done.stderr.decode()[-2000:]}")
+    if keep is not None:
+        keep.write_bytes(done.stdout)
     report = json.loads(done.stdout)
     audits = report["audits"]
     requests = audits.get("network-requests", {}).get("details", {}).get("items", [])
@@ -198,6 +203,10 @@ def lighthouse(url: str, preset: str) -> dict[str, Any]:
     runtime_error = report.get("runtimeError")
     if runtime_error:
         raise SystemExit(f"lighthouse could not audit {url}: {runtime_error}")
+    observed = audits["metrics"]["details"]["items"][0]
+    lcp_audit = audits.get("largest-contentful-paint-element", {})
+    lcp_items = lcp_audit.get("details", {}).get("items", [])
+    lcp_nodes = [row.get("node", {}) for item in lcp_items for row in item.get("items", [])]
     return {
         "score": round(100 * float(report["categories"]["performance"]["score"] or 0)),
         "lcp_ms": round(float(audits["largest-contentful-paint"]["numericValue"])),
@@ -206,16 +215,30 @@ def lighthouse(url: str, preset: str) -> dict[str, Any]:
         "cls": round(float(audits["cumulative-layout-shift"]["numericValue"]), 4),
         "js_kb": round(js_bytes / 1024, 1),
         "total_kb": round(total_bytes / 1024, 1),
+        # Unthrottled timings from the trace the simulation starts from: when the page really
+        # painted its largest element, and which element that was.
+        "observed_fcp_ms": round(float(observed.get("observedFirstContentfulPaint") or 0)),
+        "observed_lcp_ms": round(float(observed.get("observedLargestContentfulPaint") or 0)),
+        "lcp_element": next((n.get("selector") for n in lcp_nodes if n.get("selector")), None),
     }
 
 
-def median_run(url: str, preset: str, runs: int) -> dict[str, Any]:
-    """The run with the median score (then median LCP) out of ``runs``."""
-    results = [lighthouse(url, preset) for _ in range(runs)]
+def median_run(url: str, preset: str, runs: int, keep: Path | None = None) -> dict[str, Any]:
+    """The run with the median score (then median LCP) out of ``runs``, with every run's figures.
+
+    With ``keep`` (a path prefix), run ``n``'s full report is written to ``<keep>-<n>.json``.
+    """
+    results = [
+        lighthouse(url, preset, keep.with_name(f"{keep.name}-{n}.json") if keep else None)
+        for n in range(runs)
+    ]
+    every = list(results)
     results.sort(key=lambda r: (r["score"], -r["lcp_ms"]))
     chosen = dict(results[len(results) // 2])
     chosen["scores"] = [r["score"] for r in results]
     chosen["lcp_spread_ms"] = [min(r["lcp_ms"] for r in results), max(r["lcp_ms"] for r in results)]
+    chosen["tbt_spread_ms"] = [min(r["tbt_ms"] for r in results), max(r["tbt_ms"] for r in results)]
+    chosen["runs"] = every
     return chosen
 
 
@@ -234,6 +257,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--preset", choices=("mobile", "desktop"), default="mobile")
     parser.add_argument("--skip-build", action="store_true", help="reuse web/.next as built")
     parser.add_argument("--quick", action="store_true", help="one run per page")
+    parser.add_argument(
+        "--keep-reports", type=Path, metavar="DIR", help="also write every Lighthouse JSON here"
+    )
     return parser.parse_args(argv)
 
 
@@ -322,14 +348,21 @@ def main(argv: Sequence[str]) -> int:
         for url in pages.values():  # warm the server's caches once, as a real deployment would be
             http_get(url, timeout=30)
         results: dict[str, dict[str, Any]] = {}
+        keep: Path | None = opts.keep_reports
+        if keep:
+            keep.mkdir(parents=True, exist_ok=True)
         for label, url in pages.items():
             log(f"lighthouse {opts.preset} x{runs}: {label}")
-            results[label] = median_run(url, opts.preset, runs)
+            prefix = keep / label.split(" ", 1)[0] if keep else None
+            results[label] = median_run(url, opts.preset, runs, prefix)
     finally:
         for proc in reversed(procs):
             stop(proc)
     ref_result = results["reference (static HTML)"]
-    print(f"\nLighthouse {opts.preset}, median of {runs} (target: performance >= {SCORE_TARGET})")
+    print(
+        f"\nLighthouse {opts.preset}, median of {runs}"
+        f" (target: performance >= {SCORE_TARGET} in every run)"
+    )
     header = f"{'page':<26}{'score':>6}{'LCP ms':>9}{'x ref':>7}{'FCP ms':>8}{'TBT ms':>8}"
     print(header + f"{'CLS':>8}{'JS KB':>8}{'all KB':>8}  scores")
     for label, r in results.items():
@@ -338,7 +371,11 @@ def main(argv: Sequence[str]) -> int:
             f"{label:<26}{r['score']:>6}{r['lcp_ms']:>9}{ratio:>7.2f}{r['fcp_ms']:>8}{r['tbt_ms']:>8}"
             f"{r['cls']:>8}{r['js_kb']:>8}{r['total_kb']:>8}  {r['scores']}"
         )
-    misses = [k for k, r in results.items() if r is not ref_result and r["score"] < SCORE_TARGET]
+    misses = [
+        f"{k} (worst run {min(r['scores'])})"
+        for k, r in results.items()
+        if r is not ref_result and min(r["scores"]) < SCORE_TARGET
+    ]
     RESULTS.parent.mkdir(exist_ok=True)
     summary = {"preset": opts.preset, "runs": runs, "pages": results}
     RESULTS.write_text(json.dumps(summary, indent=2))

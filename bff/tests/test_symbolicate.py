@@ -15,6 +15,7 @@ from bff.client_errors.symbolicate import (
     Symbolicator,
     is_safe_release,
     map_path_for,
+    source_name,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -245,3 +246,22 @@ def test_cache_is_bounded_and_remembers_missing_maps(bundle: tuple[str, bytes]) 
 
 def test_map_json_is_valid(bundle: tuple[str, bytes]) -> None:
     assert json.loads(bundle[1])["version"] == 3
+
+
+@pytest.mark.parametrize(
+    ("source", "name"),
+    [
+        pytest.param("turbopack:///[project]/src/app/page.tsx", "src/app/page.tsx", id="turbopack"),
+        pytest.param("webpack://_N_E/./src/app/page.tsx", "src/app/page.tsx", id="webpack-next"),
+        pytest.param("webpack:///./src/a.ts", "src/a.ts", id="webpack-empty-name"),
+        pytest.param(
+            "turbopack:///[project]/node_modules/next/dist/x.js",
+            "node_modules/next/dist/x.js",
+            id="dependency",
+        ),
+        pytest.param("src/plain.ts", "src/plain.ts", id="already-plain"),
+        pytest.param("turbopack:///[project]/", "turbopack:///[project]/", id="prefix-only-kept"),
+    ],
+)
+def test_source_name_strips_bundler_prefixes(source: str, name: str) -> None:
+    assert source_name(source) == name

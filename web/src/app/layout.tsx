@@ -23,7 +23,7 @@ export default function RootLayout({ children }: { children: ReactNode }) {
         </a>
         <header className="site-header">
           <nav className="site-header__nav" aria-label="Site">
-            <Link href="/" className="site-header__brand">
+            <Link href="/" className="site-header__brand" prefetch={false}>
               Catalog
             </Link>
           </nav>

@@ -32,6 +32,7 @@ _NEGATIVE_MAX: Final = 4096
 _STATIC_PATH: Final = re.compile(
     r"^/_next/static/(?:[A-Za-z0-9._~@+-]+/){0,16}[A-Za-z0-9._~@+-]+\.m?js$"
 )
+_BUNDLER_PREFIX: Final = re.compile(r"^(?:turbopack:///\[project\]/|webpack://[^/]*/(?:\./)?)")
 _RUNTIME_SOURCES: Final = ("node_modules/", "webpack/runtime", "webpack/bootstrap", "[turbopack]")
 STATUSES: Final = (
     "symbolicated", "no-release", "no-map", "map-unreadable", "not-in-map", "not-minified",
@@ -54,6 +55,12 @@ class MapStore(Protocol):
 
     def fetch(self, release: str, path: str) -> bytes | None:
         """The map's bytes, or None when there is no such map."""
+
+
+def source_name(source: str) -> str:
+    """A map's source as a project path: ``turbopack:///[project]/src/a.tsx`` and
+    ``webpack://_N_E/./src/a.tsx`` become ``src/a.tsx``; anything else is kept."""
+    return _BUNDLER_PREFIX.sub("", source, count=1) or source
 
 
 def is_safe_release(release: str | None) -> bool:
@@ -277,7 +284,7 @@ class Symbolicator:
             frame.minified = {"file": frame.file, "line": frame.line, "column": frame.column}
             if name:
                 frame.function = name
-            frame.file = token.src or frame.file
+            frame.file = source_name(token.src) if token.src else frame.file
             frame.line = token.src_line + 1
             frame.column = token.src_col + 1
             frame.in_app = not _is_runtime_source(frame.file or "")

@@ -1,10 +1,10 @@
-import { Suspense } from "react";
-
 import { CatalogResults } from "@/components/catalog/catalog-results";
-import { CatalogSkeleton } from "@/components/catalog/catalog-skeleton";
 import { SearchForm } from "@/components/catalog/search-form";
 
 // Rendered per request: the BFF address is read at request time, never frozen at build.
+// The results are awaited, not streamed behind a Suspense skeleton: the first paint then
+// shows the catalog itself (React holds a streamed boundary's reveal for 300 ms after the
+// first paint), and the product list is in the HTML before any script runs.
 export const dynamic = "force-dynamic";
 
 type SearchParams = Record<string, string | string[] | undefined>;
@@ -35,9 +35,7 @@ export default async function HomePage({ searchParams }: { searchParams: Promise
     <>
       <h1 className="visually-hidden">Catalog</h1>
       <SearchForm q={q} />
-      <Suspense key={`${q}|${page}`} fallback={<CatalogSkeleton />}>
-        <CatalogResults q={q} page={page} />
-      </Suspense>
+      <CatalogResults q={q} page={page} />
     </>
   );
 }

@@ -8,7 +8,7 @@ import { UpstreamProblem } from "@/components/status/upstream-problem";
 import { ItemList } from "./item-list";
 import { catalogHref, Pagination } from "./pagination";
 
-/** One page of results, fetched while the page shell is already on screen. */
+/** One page of results, rendered into the first HTML response. */
 export async function CatalogResults({ q, page }: { q: string; page: number }) {
   const result = await listItems({ page, q });
   if (!result.ok) {

@@ -9,7 +9,8 @@ export function ItemList({ items }: { items: CatalogItem[] }) {
       {items.map((item) => (
         <li key={item.id} className="item">
           <h2 className="item__name">
-            <Link href={`/products/${item.id}`} className="item__link">
+            {/* Not prefetched: a dozen product prefetches would compete with hydration. */}
+            <Link href={`/products/${item.id}`} className="item__link" prefetch={false}>
               {item.name}
             </Link>
           </h2>
