@@ -212,7 +212,7 @@ def test_keyboard_only_order(site: Site, page: Page) -> None:
     assert order["items"][0]["quantity"] == 3
 
 
-def test_no_layout_shift_while_the_catalog_streams_in(site: Site, page: Page) -> None:
+def test_no_layout_shift_while_the_catalog_loads_and_hydrates(site: Site, page: Page) -> None:
     page.add_init_script(
         "window.__cls = 0; new PerformanceObserver(l => { for (const e of l.getEntries())"
         " if (!e.hadRecentInput) window.__cls += e.value; })"

@@ -1,7 +1,6 @@
 "use client";
 
 import { useParams, usePathname } from "next/navigation";
-import { useReportWebVitals } from "next/web-vitals";
 import { useEffect } from "react";
 
 import { RELEASE } from "@/lib/release";
@@ -34,13 +33,33 @@ function pageVitals(): ReturnType<typeof createVitalsReporter> {
   return vitals;
 }
 
-// Module-level so the hook registers it once (a new function per render would re-subscribe).
 function reportVital(metric: VitalMetric): void {
   try {
     pageVitals().add(metric, `${location.origin}${location.pathname}`, currentRoute || location.pathname);
   } catch {
     // vitals are best effort
   }
+}
+
+let vitalsStarted = false;
+
+/**
+ * Web Vitals are observed from when the browser is idle after load, so the library is neither
+ * parsed nor run in the start-up task; its observers are `buffered`, so LCP, FCP, TTFB and CLS
+ * entries from before are still seen.
+ */
+function startVitals(): void {
+  if (vitalsStarted) return;
+  vitalsStarted = true;
+  const load = (): void => {
+    import("web-vitals")
+      .then(({ onCLS, onFCP, onINP, onLCP, onTTFB }) => {
+        for (const observe of [onCLS, onFCP, onINP, onLCP, onTTFB]) observe(reportVital);
+      })
+      .catch(() => undefined);
+  };
+  if ("requestIdleCallback" in window) requestIdleCallback(load, { timeout: 3000 });
+  else setTimeout(load, 1000);
 }
 
 /** Installs the error reporter's listeners once, records navigations and reports Web Vitals. */
@@ -54,7 +73,7 @@ export function ClientObservability() {
     addBreadcrumb("navigation", { to: pathname, route });
   }, [pathname, route]);
 
-  useReportWebVitals(reportVital);
+  useEffect(startVitals, []);
 
   return null;
 }
