@@ -44,8 +44,15 @@ describe("describeProblem", () => {
     expect(words.retryable).toBe(true);
   });
 
-  it("keeps the detail of a client error", () => {
+  it("points at the fields of a validation error instead of its status text", () => {
     const words = describeProblem(upstream422, "order service");
+    expect(words.heading).toMatch(/^Please check the highlighted field/);
+    expect(words.heading).not.toContain("Unprocessable");
+    expect(words.retryable).toBe(false);
+  });
+
+  it("keeps the detail of a client error without field errors", () => {
+    const words = describeProblem({ ...upstream422, errors: [] }, "order service");
     expect(words).toEqual({
       heading: "Unprocessable Content",
       message: "The request body failed validation.",

@@ -79,6 +79,14 @@ export function describeProblem(problem: Problem, service: string): ProblemWords
       retryable: true,
     };
   }
+  const fields = problem.errors?.length ?? 0;
+  if (fields > 0) {
+    return {
+      heading: fields === 1 ? "Please check the highlighted field" : "Please check the highlighted fields",
+      message: "Nothing was sent: correct what is marked and try again.",
+      retryable: false,
+    };
+  }
   return {
     heading: problem.title || "The request could not be completed",
     message: problem.detail || "Please check what you entered and try again.",
