@@ -13,6 +13,7 @@ import re
 import socket
 from typing import Any, ClassVar
 
+import gevent
 from gevent import GreenletExit, pywsgi
 from gunicorn import util
 from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler
@@ -74,7 +75,15 @@ class Handler(PyWSGIHandler):  # type: ignore[misc]
                 pass
 
     def read_requestline(self) -> Any:
-        """Wait for the next request line (tracked as idle while waiting)."""
+        """Wait for the next request line (tracked as idle while waiting), after letting every
+        other ready greenlet run.
+
+        Without the yield, a keep-alive client that sends its next request before this greenlet
+        reads again (any fast client on another core) is served back to back and never gives
+        the hub a turn: the worker's other connections and timers (log shipping included)
+        starve for hundreds of milliseconds.
+        """
+        gevent.sleep(0)
         if Handler.draining:
             return ""
         Handler._idle.add(self)

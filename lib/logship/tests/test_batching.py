@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -175,3 +180,48 @@ def test_buffer_pop_is_in_arrival_order_across_levels() -> None:
     for seq, level in enumerate(levels):
         buffer.append(Event(1000 + seq, level, "", 1, seq))
     assert [e.seq for e in buffer.drain()] == [0, 1, 2, 3, 4]
+
+
+def test_greenlet_sender_sends_smaller_batches(tmp_path: Path) -> None:
+    """Under gevent the sender shares the hub with the app, so its batches are capped at
+    ``GREENLET_BATCH_BYTES``; every event is still delivered."""
+    script = tmp_path / "green.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            from gevent import monkey
+            monkey.patch_all()
+            import json, logging
+            from logship.cloudwatch import CloudWatchHandler, GREENLET_BATCH_BYTES
+
+            class Client:
+                def __init__(self):
+                    self.batches = []
+                def put_log_events(self, logGroupName, logStreamName, logEvents):
+                    self.batches.append(sum(len(e["message"]) + 26 for e in logEvents))
+                    return {}
+                def __getattr__(self, name):
+                    return lambda **kwargs: {}
+
+            client = Client()
+            handler = CloudWatchHandler(
+                log_group_name="g", boto3_client=client, spool_dir=None, flush_interval=0.05
+            )
+            log = logging.getLogger("green")
+            log.propagate = False
+            log.addHandler(handler)
+            for i in range(1000):
+                log.warning("x" * 2000)
+            handler.close(10)
+            print(json.dumps({"cap": GREENLET_BATCH_BYTES, "batches": client.batches,
+                              "sent": handler.stats()["sent"]}))
+            """
+        )
+    )
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=True
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["sent"] == 1000
+    assert len(result["batches"]) >= 8
+    assert max(result["batches"]) <= result["cap"]
