@@ -184,6 +184,65 @@ def test_incident_lookup(ops_bff: Service, written: dict[str, str]) -> None:
     assert status == 400 and body["type"] == "urn:bff:problem:bad-incident-code"
 
 
+def test_incident_joins_server_records_of_failed_requests(
+    ops_bff: Service, moto: Service, log_group: str
+) -> None:
+    """Failed requests through the real BFF leave access records in every service's stream;
+    the incident that lists their request ids answers with those records."""
+    tag = uuid.uuid4().hex[:8]
+    failed = [f"e2e-join-{tag}-{i}" for i in range(2)]
+    for request_id in failed:
+        status, _, _ = get(
+            f"{ops_bff.url}/api/catalog/items/99999999", {"X-Request-ID": request_id}
+        )
+        assert status == 404
+    status, _, _ = get(
+        f"{ops_bff.url}/api/catalog/items?page_size=1", {"X-Request-ID": f"e2e-ok-{tag}"}
+    )
+    assert status == 200
+    logs = boto3.client(
+        "logs",
+        endpoint_url=moto.url,
+        region_name="eu-west-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    stream = f"client-errors/e2e-host/{tag}"
+    logs.create_log_stream(logGroupName=log_group, logStreamName=stream)
+    code = f"E2E-JOIN-{tag.upper()}"
+    record = client_error_record(code, uuid.uuid4().hex[:16], "items failed to load")
+    record["data"]["request_ids"] = [*failed, 'not "an" id']
+    logs.put_log_events(
+        logGroupName=log_group,
+        logStreamName=stream,
+        logEvents=[{"timestamp": int(time.time() * 1000), "message": json.dumps(record)}],
+    )
+
+    def joined() -> dict[str, Any] | None:
+        status, _, body = get(f"{ops_bff.url}/api/ops/incidents/{code}", AUTH)
+        if status != 200:
+            return None
+        services = {(r["request_id"], r["service"]) for r in body["related"]["records"]}
+        wanted = {(rid, svc) for rid in failed for svc in ("bff", "catalog")}
+        return body if wanted <= services else None
+
+    body = poll(joined, timeout=30)
+    assert body, "server records of the failed requests never joined the incident"
+    related = body["related"]
+    assert related["request_ids"] == failed
+    assert related["truncated"] is False and "unavailable" not in related
+    records = related["records"]
+    assert {r["request_id"] for r in records} == set(failed)
+    assert all(not r["stream"].startswith("client-errors/") for r in records)
+    assert [r["timestamp"] for r in records] == sorted(r["timestamp"] for r in records)
+    bff_access = [r for r in records if r["logger"] == "bff.access"]
+    assert len(bff_access) == 2
+    assert all(r["status"] == 404 and r["method"] == "GET" for r in bff_access)
+    assert all(r["path"] == "/api/catalog/items/99999999" for r in bff_access)
+    assert all(isinstance(r["duration_ms"], int | float) for r in bff_access)
+    assert all(r["upstream_status"] == 404 for r in bff_access)
+
+
 def _found(
     answer: tuple[int, dict[str, str], dict[str, Any]],
 ) -> tuple[int, dict[str, str], dict[str, Any]] | None:

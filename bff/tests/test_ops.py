@@ -9,11 +9,14 @@ import pytest
 from bff.openapi import build_document
 from bff.ops import (
     MAX_PAGES,
+    MAX_RELATED_IDS,
     LogsSource,
     bucket_traffic,
+    failed_request_ids,
     fingerprint_of,
     group_client_errors,
     init_app,
+    related_records,
     scan_events,
     token_matches,
 )
@@ -387,6 +390,114 @@ def test_bad_incident_code_is_400(ops: FlaskClient, logs: FakeLogs, code: str) -
     assert resp.status_code == 400
     assert resp.get_json(force=True)["type"] == "urn:bff:problem:bad-incident-code"
     assert logs.calls == []
+
+
+def server_record(
+    request_id: str, ago_ms: int, stream: str = "catalog/host/3", **data: Any
+) -> dict[str, Any]:
+    """A CloudWatch event as a service's access log writes it."""
+    record = {
+        "logger": stream.split("/")[0] if "/" in stream else "x",
+        "level": "WARNING",
+        "service": stream.split("/")[0],
+        "message": f"GET /items {data.get('status', 500)}",
+        "request_id": request_id,
+        "data": {"method": "GET", "path": "/items", "duration_ms": 1.5, "bytes_out": 9, **data},
+    }
+    return {"logStreamName": stream, "timestamp": NOW_MS - ago_ms, "message": json.dumps(record)}
+
+
+def incident_with_ids(ids: list[Any], ago_ms: int = 60_000) -> dict[str, Any]:
+    event = client_error("dddddddddddddddd", "REL-000001", ago_ms=ago_ms)
+    record = json.loads(event["message"])
+    record["data"]["request_ids"] = ids
+    return {**event, "message": json.dumps(record)}
+
+
+def test_incident_joins_server_records_of_failed_requests() -> None:
+    minute = 60_000
+    logs = FakeLogs(
+        [
+            incident_with_ids(["req-a", "req-b", 'bad"}', 7]),
+            server_record("req-b", 30_000, "bff/host/1", status=502, upstream_status=500),
+            server_record("req-a", 90_000, status=500),
+            server_record("req-a", 50_000, "orders/host/2", status=503),
+            server_record("req-other", 40_000, status=500),  # another request
+            server_record("req-a", minute + 16 * minute),  # before the window
+            server_record("req-a", -10 * minute),  # after the window (clock skew)
+            {**server_record("req-a", 55_000), "logStreamName": "client-errors/h/1"},
+            {"logStreamName": "bff/host/1", "timestamp": NOW_MS, "message": "not json"},
+        ],
+        page_size=3,
+    )
+    body = app_with(logs).test_client().get("/api/ops/incidents/REL-000001").get_json()
+    related = body["related"]
+    assert related["request_ids"] == ["req-a", "req-b"]
+    assert related["truncated"] is False
+    assert [(r["request_id"], r["service"], r["status"]) for r in related["records"]] == [
+        ("req-a", "catalog", 500),
+        ("req-a", "orders", 503),
+        ("req-b", "bff", 502),
+    ]
+    first = related["records"][0]
+    assert first["method"] == "GET" and first["path"] == "/items"
+    assert first["duration_ms"] == 1.5 and first["upstream_status"] is None
+    assert first["level"] == "WARNING" and "bytes_out" not in first
+    related_call = next(c for c in logs.calls if "req-a" in c.get("filterPattern", ""))
+    assert related_call["filterPattern"] == ('{ $.request_id = "req-a" || $.request_id = "req-b" }')
+    assert "logStreamNamePrefix" not in related_call
+    event_ms = NOW_MS - minute
+    assert related_call["startTime"] == event_ms - 15 * minute
+    assert related_call["endTime"] <= event_ms + 5 * minute
+
+
+def test_incident_without_request_ids_reads_nothing_more(ops: FlaskClient, logs: FakeLogs) -> None:
+    body = ops.get("/api/ops/incidents/INC-000002").get_json()
+    assert body["related"] == {"request_ids": [], "truncated": False, "records": []}
+    assert len(logs.calls) == 3  # the incident scan's pages only
+
+
+def test_related_ids_are_capped_and_deduplicated() -> None:
+    ids = [f"req-{i}" for i in range(15)]
+    events = [(NOW_MS, "client-errors/x", {"data": {"request_ids": [*ids[:3], *ids]}})]
+    assert failed_request_ids(events) == ids[:MAX_RELATED_IDS]
+
+
+def test_related_scan_is_bounded() -> None:
+    logs = FakeLogs(
+        [incident_with_ids(["req-a"])]
+        + [server_record("req-a", 1000 + i) for i in range(MAX_PAGES * 2)],
+        page_size=1,
+    )
+    related = related_records(
+        logs,
+        "g",
+        [(NOW_MS - 60_000, "client-errors/x", {"data": {"request_ids": ["req-a"]}})],
+        NOW_MS,
+    )
+    assert related["truncated"] is True
+    assert len(logs.calls) == MAX_PAGES
+
+
+def test_related_failure_keeps_the_incident() -> None:
+    logs = FakeLogs([incident_with_ids(["req-a"])])
+    client = app_with(logs).test_client()
+    calls = 0
+
+    def flaky(**kwargs: Any) -> Mapping[str, Any]:
+        nonlocal calls
+        calls += 1
+        if calls > 1:
+            raise EndpointConnectionError(endpoint_url="http://127.0.0.1:9")
+        return FakeLogs.filter_log_events(logs, **kwargs)
+
+    logs.filter_log_events = flaky  # type: ignore[method-assign]
+    resp = client.get("/api/ops/incidents/REL-000001")
+    assert resp.status_code == 200
+    body = resp.get_json()
+    assert body["events"][0]["data"]["incident"] == "REL-000001"
+    assert body["related"]["records"] == []
+    assert "cannot be reached" in body["related"]["unavailable"]
 
 
 # -- traffic ----------------------------------------------------------------------------------

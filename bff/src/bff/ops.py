@@ -49,6 +49,12 @@ SCAN_SECONDS = 8.0  # wall-clock budget per query, below gunicorn's 30 s worker 
 MAX_GROUPS = 100
 MAX_INCIDENTS_PER_GROUP = 5
 MAX_INCIDENT_EVENTS = 20
+MAX_RELATED_IDS = 10  # request ids of failed calls looked up per incident
+MAX_RELATED_RECORDS = 200
+RELATED_BEFORE_MS = 15 * 60_000  # server records searched from this long before the event ...
+RELATED_AFTER_MS = 5 * 60_000  # ... to this long after it
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")  # what the BFF accepts as X-Request-ID
+RELATED_DATA_FIELDS = ("status", "method", "path", "duration_ms", "upstream_status")
 CACHE_ENTRIES = 64
 DAY_MINUTES = 1440
 RETENTION_MINUTES = 14 * DAY_MINUTES
@@ -237,17 +243,14 @@ def scan_events(
     """Page through ``filter_log_events`` for streams under ``stream_prefix``, bounded in pages,
     events and wall-clock time; JSON records that ``keep`` accepts are returned.
 
-    The stream prefix and ``keep`` are also applied here, so an endpoint that ignores the
-    server-side filters (an emulator) gives the same answer.
+    The stream prefix, the time range and ``keep`` are also applied here, so an endpoint that
+    ignores the server-side filters (an emulator) gives the same answer.
     """
     scan = Scan()
     deadline = clock() + budget_seconds
-    request_args: dict[str, Any] = {
-        "logGroupName": group,
-        "logStreamNamePrefix": stream_prefix,
-        "startTime": start_ms,
-        "endTime": end_ms,
-    }
+    request_args: dict[str, Any] = {"logGroupName": group, "startTime": start_ms, "endTime": end_ms}
+    if stream_prefix:  # CloudWatch refuses an empty prefix; "" means every stream
+        request_args["logStreamNamePrefix"] = stream_prefix
     if filter_pattern:
         request_args["filterPattern"] = filter_pattern
     token: str | None = None
@@ -276,10 +279,10 @@ def scan_events(
             if not isinstance(record, dict):
                 scan.unreadable += 1
                 continue
-            if keep(record):
-                timestamp = event.get("timestamp")
-                if not isinstance(timestamp, int):
-                    timestamp = 0
+            timestamp = event.get("timestamp")
+            if not isinstance(timestamp, int):
+                timestamp = 0
+            if start_ms <= timestamp <= end_ms and keep(record):
                 scan.events.append((timestamp, str(event["logStreamName"]), record))
         token = page.get("nextToken")
         if not token:
@@ -509,16 +512,92 @@ def incident(code: str) -> Response:
             + (" (the search stopped early)" if scan.truncated else ""),
             extra={"incident": normalized, "truncated": scan.truncated},
         )
-    newest_first = sorted(scan.events, key=lambda item: item[0], reverse=True)
+    newest_first = sorted(scan.events, key=lambda item: item[0], reverse=True)[:MAX_INCIDENT_EVENTS]
     return _json(
         {
             "incident": normalized,
             "log_group": group_name,
             "since_minutes": since,
             "truncated": scan.truncated,
-            "events": [_event_view(*item) for item in newest_first[:MAX_INCIDENT_EVENTS]],
+            "events": [_event_view(*item) for item in newest_first],
+            "related": related_records(source.client(), group_name, newest_first, end_ms),
         }
     )
+
+
+def failed_request_ids(events: Iterable[tuple[int, str, dict[str, Any]]]) -> list[str]:
+    """The distinct, well-formed ``data.request_ids`` of client-error events, at most
+    ``MAX_RELATED_IDS``, in the order the events list them."""
+    ids: list[str] = []
+    for _timestamp, _stream, record in events:
+        data = record.get("data")
+        listed = data.get("request_ids") if isinstance(data, dict) else None
+        for value in listed if isinstance(listed, list) else ():
+            if isinstance(value, str) and REQUEST_ID.fullmatch(value) and value not in ids:
+                ids.append(value)
+                if len(ids) == MAX_RELATED_IDS:
+                    return ids
+    return ids
+
+
+def request_id_filter(ids: Iterable[str]) -> str:
+    """The CloudWatch JSON filter pattern for records whose ``request_id`` is one of ``ids``."""
+    return "{ " + " || ".join(f'$.request_id = "{value}"' for value in ids) + " }"
+
+
+def _related_view(timestamp: int, stream: str, record: Mapping[str, Any]) -> dict[str, Any]:
+    data = record.get("data")
+    fields = data if isinstance(data, dict) else {}
+    service = record.get("service")
+    return {
+        "timestamp": iso_ms(timestamp),
+        "stream": stream,
+        "service": service if isinstance(service, str) else stream.split("/", 1)[0],
+        "logger": record.get("logger"),
+        "level": record.get("level"),
+        "message": record.get("message"),
+        "request_id": record.get("request_id"),
+        **{name: fields.get(name) for name in RELATED_DATA_FIELDS},
+    }
+
+
+def related_records(
+    client: LogsClient,
+    group: str,
+    events: list[tuple[int, str, dict[str, Any]]],
+    now_ms: int,
+) -> dict[str, Any]:
+    """Server log records (any stream but ``client-errors/``) carrying one of the events'
+    failed request ids, from ``RELATED_BEFORE_MS`` before the oldest event to
+    ``RELATED_AFTER_MS`` after the newest; oldest first."""
+    ids = failed_request_ids(events)
+    answer: dict[str, Any] = {"request_ids": ids, "truncated": False, "records": []}
+    if not ids or not events:
+        return answer
+    start_ms = min(item[0] for item in events) - RELATED_BEFORE_MS
+    end_ms = min(max(item[0] for item in events) + RELATED_AFTER_MS, now_ms)
+    answer.update(start=iso_ms(max(start_ms, 0)), end=iso_ms(max(end_ms, 0)))
+    wanted = set(ids)
+    try:
+        scan = scan_events(
+            client,
+            group,
+            stream_prefix="",
+            start_ms=max(start_ms, 0),
+            end_ms=max(end_ms, 0),
+            filter_pattern=request_id_filter(ids),
+            keep=lambda record: record.get("request_id") in wanted,
+        )
+    except LogsUnavailable as exc:
+        answer["unavailable"] = str(exc)
+        return answer
+    found = sorted(
+        (item for item in scan.events if not item[1].startswith(CLIENT_ERRORS_STREAM_PREFIX)),
+        key=lambda item: item[0],
+    )
+    answer["truncated"] = scan.truncated or len(found) > MAX_RELATED_RECORDS
+    answer["records"] = [_related_view(*item) for item in found[:MAX_RELATED_RECORDS]]
+    return answer
 
 
 # -- traffic --------------------------------------------------------------------------------------

@@ -86,6 +86,44 @@ _EVENT = {
     },
 }
 
+_RELATED = {
+    "type": "object",
+    "description": "Server log records (any stream but `client-errors/`) whose `request_id` is "
+    "one of the events' `data.request_ids` (the failed API calls the browser made; at most 10 "
+    "ids), from 15 minutes before the oldest event to 5 minutes after the newest, oldest first, "
+    "at most 200. `unavailable` says why they could not be read (the events are still "
+    "answered).",
+    "required": ["request_ids", "truncated", "records"],
+    "properties": {
+        "request_ids": {"type": "array", "items": {"type": "string"}},
+        "start": {"type": "string", "format": "date-time"},
+        "end": {"type": "string", "format": "date-time"},
+        "truncated": {"type": "boolean"},
+        "unavailable": {"type": "string"},
+        "records": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["timestamp", "stream", "service"],
+                "properties": {
+                    "timestamp": {"type": "string", "format": "date-time"},
+                    "stream": {"type": "string"},
+                    "service": {"type": "string"},
+                    "logger": {"type": ["string", "null"]},
+                    "level": {"type": ["string", "null"]},
+                    "message": {"type": ["string", "null"]},
+                    "request_id": {"type": ["string", "null"]},
+                    "status": {"type": ["integer", "null"]},
+                    "method": {"type": ["string", "null"]},
+                    "path": {"type": ["string", "null"]},
+                    "duration_ms": {"type": ["number", "null"]},
+                    "upstream_status": {"type": ["integer", "null"]},
+                },
+            },
+        },
+    },
+}
+
 
 def ops_paths() -> dict[str, Any]:
     """Path items for the ops endpoints."""
@@ -189,6 +227,8 @@ def ops_paths() -> dict[str, Any]:
                 "tags": _TAG,
                 "security": _SECURITY,
                 "summary": "The client-error event(s) with one incident code",
+                "description": "With `related`: the server log records of the failed requests "
+                "the events list, joined on `request_id` across every service's streams.",
                 "parameters": [
                     {
                         "name": "code",
@@ -206,7 +246,9 @@ def ops_paths() -> dict[str, Any]:
                             "type": "object",
                             "properties": {
                                 "incident": {"type": "string"},
+                                "truncated": {"type": "boolean"},
                                 "events": {"type": "array", "items": _EVENT},
+                                "related": _RELATED,
                             },
                         },
                     ),

@@ -175,7 +175,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The client-error event(s) with one incident code */
+        /**
+         * The client-error event(s) with one incident code
+         * @description With `related`: the server log records of the failed requests the events list, joined on `request_id` across every service's streams.
+         */
         get: operations["ops_incident"];
         put?: never;
         post?: never;
@@ -1967,6 +1970,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         incident?: string;
+                        truncated?: boolean;
                         events?: {
                             /** Format: date-time */
                             timestamp?: string;
@@ -1985,6 +1989,31 @@ export interface operations {
                                 }[];
                             };
                         }[];
+                        /** @description Server log records (any stream but `client-errors/`) whose `request_id` is one of the events' `data.request_ids` (the failed API calls the browser made; at most 10 ids), from 15 minutes before the oldest event to 5 minutes after the newest, oldest first, at most 200. `unavailable` says why they could not be read (the events are still answered). */
+                        related?: {
+                            request_ids: string[];
+                            /** Format: date-time */
+                            start?: string;
+                            /** Format: date-time */
+                            end?: string;
+                            truncated: boolean;
+                            unavailable?: string;
+                            records: {
+                                /** Format: date-time */
+                                timestamp: string;
+                                stream: string;
+                                service: string;
+                                logger?: string | null;
+                                level?: string | null;
+                                message?: string | null;
+                                request_id?: string | null;
+                                status?: number | null;
+                                method?: string | null;
+                                path?: string | null;
+                                duration_ms?: number | null;
+                                upstream_status?: number | null;
+                            }[];
+                        };
                     };
                 };
             };

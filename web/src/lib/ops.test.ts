@@ -4,14 +4,20 @@ import {
   absoluteTime,
   chartGeometry,
   describeTraffic,
+  failedRequestIds,
   formatFrame,
+  formatStatus,
   framesOf,
   isClientErrors,
+  isIncident,
   isTraffic,
   niceMax,
   normalizeIncidentCode,
+  recordsForEvent,
   relativeTime,
   trafficTotals,
+  type OpsEvent,
+  type RelatedRecord,
   type TrafficBucket,
 } from "./ops";
 
@@ -147,5 +153,54 @@ describe("guards", () => {
     expect(isTraffic({ configured: true, buckets: [{ t: "x", requests: "1" }] })).toBe(false);
     expect(isClientErrors({ configured: false, detail: "off", groups: [] })).toBe(true);
     expect(isClientErrors({ configured: true, groups: [{ fingerprint: "a" }] })).toBe(false);
+  });
+});
+
+describe("related server records", () => {
+  const event: OpsEvent = {
+    timestamp: "2026-01-02T03:04:05.000Z",
+    stream: "client-errors/h/1",
+    message: "client error: TypeError: x",
+    request_id: "rid-report",
+    data: { request_ids: ["req-a", 7, null, "req-b"] },
+  };
+  const record = (request_id: string | null, extra: Partial<RelatedRecord> = {}): RelatedRecord => ({
+    timestamp: "2026-01-02T03:04:00.000Z",
+    stream: "catalog/h/2",
+    service: "catalog",
+    request_id,
+    ...extra,
+  });
+
+  it("keeps only string request ids", () => {
+    expect(failedRequestIds(event)).toEqual(["req-a", "req-b"]);
+    expect(failedRequestIds({ ...event, data: { request_ids: "req-a" } })).toEqual([]);
+    expect(failedRequestIds({ ...event, data: {} })).toEqual([]);
+  });
+
+  it("picks the records of the event's failed requests", () => {
+    const records = [record("req-a"), record("req-other"), record(null), record("req-b"), record("rid-report")];
+    expect(recordsForEvent(event, records).map((r) => r.request_id)).toEqual(["req-a", "req-b"]);
+    expect(recordsForEvent({ ...event, data: {} }, records)).toEqual([]);
+  });
+
+  it.each([
+    [{ status: 404 }, "404"],
+    [{ status: 502, upstream_status: 500 }, "502 (upstream 500)"],
+    [{ status: 404, upstream_status: 404 }, "404"],
+    [{ status: null, upstream_status: 500 }, "–"],
+    [{}, "–"],
+  ])("formats status %j as %s", (extra, text) => {
+    expect(formatStatus(record("req-a", extra))).toBe(text);
+  });
+
+  it("accepts incidents with and without related records, rejects malformed ones", () => {
+    const base = { incident: "ABC-123", events: [event] };
+    const related = { request_ids: ["req-a"], truncated: false, records: [record("req-a")] };
+    expect(isIncident(base)).toBe(true);
+    expect(isIncident({ ...base, related })).toBe(true);
+    expect(isIncident({ ...base, related: { ...related, records: [{ timestamp: "t" }] } })).toBe(false);
+    expect(isIncident({ ...base, related: { ...related, truncated: "no" } })).toBe(false);
+    expect(isIncident({ ...base, related: null })).toBe(false);
   });
 });

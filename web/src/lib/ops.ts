@@ -69,7 +69,32 @@ export type Traffic = {
   buckets: TrafficBucket[];
 };
 
-export type Incident = { incident: string; events: OpsEvent[]; truncated?: boolean };
+/** A server log record of one of an incident's failed requests (any service's stream). */
+export type RelatedRecord = {
+  timestamp: string;
+  stream: string;
+  service: string;
+  logger?: string | null;
+  level?: string | null;
+  message?: string | null;
+  request_id?: string | null;
+  status?: number | null;
+  method?: string | null;
+  path?: string | null;
+  duration_ms?: number | null;
+  upstream_status?: number | null;
+};
+
+export type Related = {
+  request_ids: string[];
+  start?: string;
+  end?: string;
+  truncated: boolean;
+  unavailable?: string;
+  records: RelatedRecord[];
+};
+
+export type Incident = { incident: string; events: OpsEvent[]; truncated?: boolean; related?: Related };
 
 const isString = (v: unknown): v is string => typeof v === "string";
 const isNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
@@ -121,8 +146,47 @@ export function isTraffic(v: unknown): v is Traffic {
   return isRecord(v) && typeof v["configured"] === "boolean" && Array.isArray(v["buckets"]) && v["buckets"].every(isBucket);
 }
 
+function isRelatedRecord(v: unknown): v is RelatedRecord {
+  return isRecord(v) && isString(v["timestamp"]) && isString(v["stream"]) && isString(v["service"]);
+}
+
+function isRelated(v: unknown): v is Related {
+  return (
+    isRecord(v) &&
+    isStringArray(v["request_ids"]) &&
+    typeof v["truncated"] === "boolean" &&
+    Array.isArray(v["records"]) &&
+    v["records"].every(isRelatedRecord)
+  );
+}
+
 export function isIncident(v: unknown): v is Incident {
-  return isRecord(v) && isString(v["incident"]) && Array.isArray(v["events"]) && v["events"].every(isOpsEvent);
+  return (
+    isRecord(v) &&
+    isString(v["incident"]) &&
+    Array.isArray(v["events"]) &&
+    v["events"].every(isOpsEvent) &&
+    (v["related"] === undefined || isRelated(v["related"]))
+  );
+}
+
+/** The request ids of an event's failed API calls (`data.request_ids`, strings only). */
+export function failedRequestIds(event: OpsEvent): string[] {
+  const ids = event.data["request_ids"];
+  return Array.isArray(ids) ? ids.filter(isString) : [];
+}
+
+/** The related records that belong to one event: those carrying one of its failed request ids. */
+export function recordsForEvent(event: OpsEvent, records: RelatedRecord[]): RelatedRecord[] {
+  const ids = new Set(failedRequestIds(event));
+  return records.filter((r) => typeof r.request_id === "string" && ids.has(r.request_id));
+}
+
+/** `404`, `502 (upstream 500)`, or `–` when the record has no status. */
+export function formatStatus(record: RelatedRecord): string {
+  if (typeof record.status !== "number") return "–";
+  const upstream = record.upstream_status;
+  return typeof upstream === "number" && upstream !== record.status ? `${record.status} (upstream ${upstream})` : String(record.status);
 }
 
 /** The frames of an event's `data.frames`, dropping anything that is not an object. */

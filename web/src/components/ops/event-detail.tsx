@@ -1,4 +1,4 @@
-import { framesOf, type OpsEvent } from "@/lib/ops";
+import { failedRequestIds, framesOf, type OpsEvent } from "@/lib/ops";
 
 import { FrameList } from "./frame-list";
 
@@ -12,7 +12,7 @@ function text(value: unknown): string {
 /** One client-error event: its facts, request ids and symbolicated stack. */
 export function EventDetail({ event }: { event: OpsEvent }) {
   const data = event.data;
-  const requestIds = Array.isArray(data["request_ids"]) ? data["request_ids"].filter((r) => typeof r === "string") : [];
+  const requestIds = failedRequestIds(event);
   return (
     <div className="ops-event">
       <dl className="ops-facts">

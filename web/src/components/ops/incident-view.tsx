@@ -6,6 +6,7 @@ import { getIncident } from "@/lib/ops-api";
 import { EventDetail } from "./event-detail";
 import { IncidentLookup } from "./incident-lookup";
 import { OpsUnavailable } from "./ops-unavailable";
+import { RelatedRecords } from "./related-records";
 import { When } from "./when";
 
 /** Every event recorded under one incident code. */
@@ -39,6 +40,7 @@ export async function IncidentView({ code }: { code: string }) {
               {event.message ?? "client error"} <When iso={event.timestamp} now={result.receivedAt} />
             </h2>
             <EventDetail event={event} />
+            <RelatedRecords event={event} related={result.data.related} />
           </section>
         ))
       ) : result.problem.status === 404 ? (
