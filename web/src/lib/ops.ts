@@ -1,5 +1,6 @@
 /** Types, guards and pure formatting for the /ops page (the BFF's `/api/ops/*` answers). */
 
+import type { operations } from "./bff-api";
 import { isRecord } from "./problem";
 
 export type Upstream = {
@@ -69,30 +70,13 @@ export type Traffic = {
   buckets: TrafficBucket[];
 };
 
-/** A server log record of one of an incident's failed requests (any service's stream). */
-export type RelatedRecord = {
-  timestamp: string;
-  stream: string;
-  service: string;
-  logger?: string | null;
-  level?: string | null;
-  message?: string | null;
-  request_id?: string | null;
-  status?: number | null;
-  method?: string | null;
-  path?: string | null;
-  duration_ms?: number | null;
-  upstream_status?: number | null;
-};
+type IncidentAnswer = operations["ops_incident"]["responses"][200]["content"]["application/json"];
 
-export type Related = {
-  request_ids: string[];
-  start?: string;
-  end?: string;
-  truncated: boolean;
-  unavailable?: string;
-  records: RelatedRecord[];
-};
+/** The server records of an incident's failed requests, as the BFF's OpenAPI document types them. */
+export type Related = NonNullable<IncidentAnswer["related"]>;
+
+/** A server log record of one of an incident's failed requests (any service's stream). */
+export type RelatedRecord = Related["records"][number];
 
 export type Incident = { incident: string; events: OpsEvent[]; truncated?: boolean; related?: Related };
 
