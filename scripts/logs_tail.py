@@ -7,7 +7,7 @@
 
 One line per event: time (UTC), level (coloured), service, request id, message and a few data
 fields. Polls FilterLogEvents across every stream of the group; remembers a bounded window of
-event ids so nothing prints twice; Ctrl-C exits cleanly.
+event ids so nothing prints twice; Ctrl-C (SIGINT) and SIGTERM exit cleanly.
 """
 
 from __future__ import annotations
@@ -16,11 +16,13 @@ import argparse
 import json
 import os
 import re
+import signal
 import sys
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
 import boto3
@@ -194,7 +196,20 @@ def follow(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         time.sleep(min(10.0, args.interval * (2 ** min(failures, 4))))
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def install_signal_handlers() -> None:
+    """SIGINT and SIGTERM stop the follower, whatever dispositions and mask it inherited."""
+    # A background job of a non-interactive shell inherits SIGINT as ignored; Python keeps that.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _interrupt)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
 def main(argv: list[str] | None = None) -> int:
+    install_signal_handlers()
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

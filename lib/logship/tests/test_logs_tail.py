@@ -8,14 +8,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-from .conftest import FAKE_AWS
+from .conftest import FAKE_AWS, wait_until
 from .helpers import attached, handler_for
 
 SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "logs_tail.py"
@@ -102,28 +101,61 @@ def test_once_prints_every_event(moto_url: str, group: str, tmp_path: Path) -> N
     assert all("WARNING" in line and "svc" in line for line in out)
 
 
-def test_follow_then_ctrl_c(moto_url: str, group: str, tmp_path: Path) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, str(SCRIPT), "--no-color", "--interval", "0.2"],
-        env=run_env(moto_url, group),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+# Runs the follower with the named signals ignored, as a background job of a non-interactive
+# shell starts it (exec keeps SIG_IGN).
+IGNORING = (
+    "import os, signal, sys\n"
+    "for name in sys.argv[1].split(','):\n"
+    "    signal.signal(getattr(signal, name), signal.SIG_IGN)\n"
+    "os.execv(sys.executable, [sys.executable, *sys.argv[2:]])\n"
+)
+
+
+def follow_then_signal(
+    moto_url: str, group: str, tmp_path: Path, signum: signal.Signals, ignored: str = ""
+) -> None:
+    """Follow, log five events, send ``signum`` once printed: exit 0, no traceback, no repeats."""
+    args = [str(SCRIPT), "--no-color", "--interval", "0.2"]
+    prefix = [sys.executable, "-c", IGNORING, ignored] if ignored else [sys.executable]
+    out_path, err_path = tmp_path / "out.txt", tmp_path / "err.txt"
+
+    def printed() -> int:
+        return sum("live" in line for line in out_path.read_text().splitlines())
+
+    with out_path.open("w") as out, err_path.open("w") as err:
+        proc = subprocess.Popen(
+            [*prefix, *args], env=run_env(moto_url, group), stdout=out, stderr=err
+        )
     try:
         handler = handler_for(moto_url, group, tmp_path)
         with attached(handler) as logger:
-            time.sleep(1)
             for i in range(5):
                 logger.info("live %d", i)
             handler.flush(10)
-            time.sleep(2)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
+        wait_until(lambda: printed() >= 5 or proc.poll() is not None, 30)
+        assert proc.poll() is None, err_path.read_text()
+        proc.send_signal(signum)
+        proc.wait(timeout=10)
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.communicate(timeout=10)
-    assert proc.returncode == 0, err
-    assert "Traceback" not in err
-    assert sum("live" in line for line in out.splitlines()) == 5
+            proc.wait(timeout=10)
+    err_text = err_path.read_text()
+    assert proc.returncode == 0, err_text
+    assert "Traceback" not in err_text
+    assert printed() == 5
+
+
+def test_follow_then_ctrl_c(moto_url: str, group: str, tmp_path: Path) -> None:
+    follow_then_signal(moto_url, group, tmp_path, signal.SIGINT)
+
+
+def test_follow_then_sigterm(moto_url: str, group: str, tmp_path: Path) -> None:
+    follow_then_signal(moto_url, group, tmp_path, signal.SIGTERM)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
+def test_follow_stops_even_when_started_with_signals_ignored(
+    moto_url: str, group: str, tmp_path: Path, signum: signal.Signals
+) -> None:
+    follow_then_signal(moto_url, group, tmp_path, signum, ignored="SIGINT,SIGTERM")
