@@ -8,7 +8,7 @@ connection pools after the fork (the app is not preloaded).
 import os
 import sys
 
-from bff.server import exit_worker, install_problem_errors
+from bff.proxy.server import exit_worker, install_problem_errors
 from bff.settings import SettingsError, load_settings
 from logship import gunicorn as logship_gunicorn
 from logship import setup as logship_setup
@@ -38,7 +38,7 @@ except SettingsError as exc:
 
 bind = os.environ.get("BFF_BIND", "127.0.0.1:8080")
 workers = _env_int("BFF_WORKERS", 2, 1, 64)
-worker_class = os.environ.get("BFF_WORKER_CLASS", "bff.server.Worker")
+worker_class = os.environ.get("BFF_WORKER_CLASS", "bff.proxy.server.Worker")
 worker_connections = _env_int("BFF_WORKER_CONNECTIONS", 1000, 1, 100_000)
 keepalive = 75  # above the ALB's 60 s idle timeout, so the ALB always closes first
 timeout = 30

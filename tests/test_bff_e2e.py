@@ -279,7 +279,7 @@ def test_absolute_form_target_never_changes_the_upstream_host(bff: Service) -> N
     [
         pytest.param(b"GARBAGE\r\n\r\n", 400, id="bad-request-line"),
         pytest.param(b"G(T / HTTP/1.1\r\nHost: x\r\n\r\n", 400, id="bad-method"),
-        pytest.param(b"GET / HTTP/9.9\r\nHost: x\r\n\r\n", 400, id="bad-version"),
+        pytest.param(b"GET / HTTP/9.9\r\nHost: x\r\n\r\n", 505, id="unsupported-version"),
         pytest.param(
             b"GET /api/catalog/items HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n",
             431,
@@ -315,6 +315,11 @@ def test_absolute_form_target_never_changes_the_upstream_host(bff: Service) -> N
         ),
         pytest.param(
             b"POST /api/orders HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+            400,
+            id="chunked-not-final",
+        ),
+        pytest.param(
+            b"POST /api/orders HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
             501,
             id="unsupported-te",
         ),

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from bff.circuit import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
+from bff.proxy.circuit import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
 
 
 class Clock:

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from bff.proxy import headers as hdr
 from bff.settings import Route, Upstream
-
-from bff import headers as hdr
 
 UP = Upstream("catalog", "http", "10.0.0.5", 8001, "", "/healthz")
 ROUTE = Route("catalog", "/api/catalog", UP, "/catalog", frozenset({"GET"}))

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from bff.paths import PathRejected, raw_request_path, rebase_path
+from bff.proxy.paths import PathRejected, raw_request_path, rebase_path
 
 PREFIX, TARGET = "/api/catalog", "/catalog"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bff.proxy import UpstreamAborted
+from bff.proxy.app import UpstreamAborted
 from flask.testing import FlaskClient
 
 from bff import create_app
@@ -271,11 +271,15 @@ def test_truncated_upstream_body_aborts_the_response(client: FlaskClient) -> Non
         client.get("/api/catalog/truncated")
 
 
-def test_malformed_upstream_headers_are_dropped(client: FlaskClient) -> None:
-    resp = client.get("/api/catalog/badheader")
-    assert resp.status_code == 200 and resp.data == b"ok"
-    assert resp.headers["X-Good"] == "1"
-    assert "X-Ctl" not in resp.headers
+def test_a_malformed_upstream_head_is_a_502(client: FlaskClient) -> None:
+    """Invalid field names or control characters in an upstream's head fail the exchange: the
+    response is never repaired and passed on."""
+    resp = client.get("/api/catalog/badheader", headers={"X-Request-ID": "bad-head-1"})
+    assert resp.status_code == 502
+    assert resp.headers["Content-Type"] == "application/problem+json"
+    assert resp.headers["X-Request-ID"] == "bad-head-1"
+    assert resp.get_json()["type"].endswith("upstream-bad-response")
+    assert "X-Good" not in resp.headers
 
 
 def test_head_and_no_body_statuses(client: FlaskClient) -> None:

@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from bff.server import write_problem_error
+from bff.proxy.server import write_problem_error
 
 
 def test_gunicorn_errors_are_problem_json() -> None:

@@ -16,8 +16,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     from . import errors, health, internal, openapi
-    from .proxy import ProxyApp
-    from .upstream import UpstreamClients
+    from .proxy.app import ProxyApp
+    from .proxy.pool import UpstreamClients
 
     if settings is None:
         settings = load_settings(os.environ)

@@ -9,8 +9,8 @@ from flask import Flask, Response, g, request
 from logship import context as log_context
 from werkzeug.exceptions import HTTPException
 
-from .headers import request_id_from
 from .problems import PROBLEM_CONTENT_TYPE, problem_body
+from .proxy.headers import request_id_from
 
 log = logging.getLogger("bff.app")
 

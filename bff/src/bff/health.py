@@ -8,9 +8,8 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify
 
 from .errors import problem_response
-from .http1 import UpstreamError, exchange
+from .proxy.pool import UpstreamClients, UpstreamError, exchange
 from .settings import Settings
-from .upstream import UpstreamClients
 
 bp = Blueprint("health", __name__)
 

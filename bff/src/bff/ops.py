@@ -32,9 +32,9 @@ from werkzeug.exceptions import NotFound
 
 from .errors import problem_response
 from .health import check_upstreams
+from .proxy.pool import UpstreamClients
 from .ratelimit import client_key
 from .settings import Settings
-from .upstream import UpstreamClients
 
 if TYPE_CHECKING:
     from mypy_boto3_logs.client import CloudWatchLogsClient

@@ -79,6 +79,22 @@ class ClientErrorSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class EdgeSettings:
+    """The HTTP server's limits and timeouts (docs/proxy.md, "Security", says what each bounds)."""
+
+    header_timeout: float = 10.0  # a request head must be complete this long after its first byte
+    body_timeout: float = 30.0  # longest wait for the next piece of a request body
+    keepalive_timeout: float = 75.0  # idle keep-alive connection (above the ALB's 60 s)
+    send_timeout: float = 30.0  # longest a write to a client that does not read may block
+    max_request_line: int = 8190
+    max_header_fields: int = 100
+    max_header_line: int = 8190
+    max_head_bytes: int = 65_536
+    proxy_buffer_bytes: int = 262_144  # a proxied response held in memory per request
+    proxy_max_temp_file_bytes: int = 1_073_741_824  # then on disk, so the upstream is freed
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the BFF needs to run; build it with :func:`load_settings`."""
 
@@ -96,6 +112,7 @@ class Settings:
     client_errors: ClientErrorSettings = field(default_factory=ClientErrorSettings)
     ops_token: str | None = field(default=None, repr=False)  # never printed
     ops_cache_seconds: float = 10.0
+    edge: EdgeSettings = field(default_factory=EdgeSettings)
 
 
 _N = TypeVar("_N", int, float)
@@ -339,6 +356,21 @@ def parse_client_error_settings(env: Mapping[str, str]) -> ClientErrorSettings:
     )
 
 
+def parse_edge_settings(env: Mapping[str, str]) -> EdgeSettings:
+    """The server's timeouts and limits: ``BFF_HEADER_TIMEOUT``, ``BFF_BODY_TIMEOUT``,
+    ``BFF_KEEPALIVE_TIMEOUT``, ``BFF_SEND_TIMEOUT``, ``BFF_PROXY_BUFFER_KB``,
+    ``BFF_PROXY_MAX_TEMP_FILE_MB``."""
+    return EdgeSettings(
+        header_timeout=_env_number(env, "BFF_HEADER_TIMEOUT", 10.0, 0.05, 3600),
+        body_timeout=_env_number(env, "BFF_BODY_TIMEOUT", 30.0, 0.05, 3600),
+        keepalive_timeout=_env_number(env, "BFF_KEEPALIVE_TIMEOUT", 75.0, 0.05, 3600),
+        send_timeout=_env_number(env, "BFF_SEND_TIMEOUT", 30.0, 0.05, 3600),
+        proxy_buffer_bytes=_env_number(env, "BFF_PROXY_BUFFER_KB", 256, 16, 1_048_576) * 1024,
+        proxy_max_temp_file_bytes=_env_number(env, "BFF_PROXY_MAX_TEMP_FILE_MB", 1024, 0, 1_048_576)
+        * 1_048_576,
+    )
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Parse and validate every ``BFF_*`` variable; :class:`SettingsError` names the bad one."""
     environment = env.get("BFF_ENV", "development").strip() or "development"
@@ -363,4 +395,5 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         client_errors=parse_client_error_settings(env),
         ops_token=parse_ops_token(env.get("BFF_OPS_TOKEN")),
         ops_cache_seconds=_env_number(env, "BFF_OPS_CACHE_SECONDS", 10.0, 0, 300),
+        edge=parse_edge_settings(env),
     )

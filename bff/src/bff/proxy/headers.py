@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .settings import Route
+from ..settings import Route
 
 # RFC 9110 7.6.1 plus the legacy ones every proxy strips.
 HOP_BY_HOP = frozenset(

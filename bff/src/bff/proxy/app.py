@@ -1,8 +1,10 @@
 """The proxy: a plain WSGI app in front of Flask, so a proxied request costs as little as possible.
 
 Requests under a route prefix are handled here directly; everything else falls through to Flask
-(health, OpenAPI, and later endpoints). Bodies stream both ways: a request body is read in one go
-only when it is small (and so can be replayed for a retry), and a response is never buffered.
+(health, OpenAPI, and later endpoints). A request body is read in one go only when it is small
+(and so can be replayed for a retry), otherwise streamed. A response body that did not arrive
+with its head is pumped from the upstream into a bounded buffer (memory, then a temporary file)
+while the client reads at its own pace, so a slow or stalled client never holds an upstream.
 """
 
 from __future__ import annotations
@@ -14,13 +16,23 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from . import access
+from werkzeug.exceptions import ClientDisconnected
+
+from .. import access
+from ..problems import problem_body, problem_headers, status_line
+from ..settings import IDEMPOTENT_METHODS, Route, Settings
 from . import headers as hdr
-from .http1 import Pool, Response, UpstreamError, build_head, read_response, send_request
+from .buffering import ResponseBuffer
+from .client import (
+    HeaderInjection,
+    Response,
+    UpstreamError,
+    build_head,
+    read_response,
+    send_request,
+)
 from .paths import PathRejected, raw_request_path, rebase_path
-from .problems import problem_body, problem_headers, status_line
-from .settings import IDEMPOTENT_METHODS, Route, Settings
-from .upstream import UpstreamClients
+from .pool import Pool, UpstreamClients
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -48,7 +60,7 @@ class UpstreamAborted(Exception):
 def _read_exact(stream: Any, length: int) -> bytes:
     try:
         data: bytes = stream.read(length)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, ClientDisconnected) as exc:
         raise ClientBodyError(str(exc)) from exc
     if len(data) != length:
         raise ClientBodyError("request body shorter than Content-Length")
@@ -60,7 +72,7 @@ def _stream_fixed(stream: Any, length: int) -> Iterator[bytes]:
     while remaining > 0:
         try:
             chunk: bytes = stream.read(min(CHUNK, remaining))
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, ClientDisconnected) as exc:
             raise ClientBodyError(str(exc)) from exc
         if not chunk:
             raise ClientBodyError("request body shorter than Content-Length")
@@ -75,7 +87,7 @@ def _stream_chunked(
     while True:
         try:
             chunk: bytes = stream.read(CHUNK)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, ClientDisconnected) as exc:
             raise ClientBodyError(str(exc)) from exc
         if not chunk:
             return
@@ -118,47 +130,57 @@ def _spool_chunked(stream: Any, cap: int) -> tuple[bytes | Iterator[bytes], int]
 
 
 class _Body(Iterable[bytes]):
-    """A streaming response body that returns or discards the upstream connection when done."""
+    """A proxied response body: pumped from the upstream into a bounded buffer (so a slow client
+    never holds the upstream), handed to the client as it reads. The upstream connection goes
+    back to the pool as soon as the upstream has sent the whole body."""
 
     __slots__ = (
         "_resp",
         "_pool",
-        "_deadline",
+        "_buffer",
         "_request_id",
         "_route",
         "_environ",
         "_closed",
         "_sent",
+        "_finished",
     )
 
     def __init__(
         self,
         resp: Response,
         pool: Pool,
-        deadline: float,
         request_id: str,
         route: Route,
         environ: WSGIEnvironment,
+        memory_bytes: int,
+        max_file_bytes: int,
     ) -> None:
         self._resp = resp
         self._pool = pool
-        self._deadline = deadline
         self._request_id = request_id
         self._route = route
         self._environ = environ
         self._closed = False
         self._sent = 0
+        self._finished = False
+        self._buffer = ResponseBuffer(resp.stream(), memory_bytes, max_file_bytes, self._release)
+        self._buffer.start()
+
+    def _release(self, error: BaseException | None) -> None:
+        resp = self._resp
+        if error is None and resp.keep_alive:
+            self._pool.put(resp.conn)
+        else:
+            resp.conn.close()
 
     def __iter__(self) -> Iterator[bytes]:
-        sent = self._sent = 0
+        sent = 0
         try:
-            for piece in self._resp.stream():
+            for piece in self._buffer:
                 sent += len(piece)
                 self._sent = sent
                 yield piece
-                if time.monotonic() > self._deadline and not self._resp.complete:
-                    raise UpstreamError("read_timeout", "deadline passed while streaming")
-            self.close()  # hand the connection back as soon as the body is through
         except UpstreamError as exc:
             log.warning(
                 "upstream %s failed mid-response after %d bytes: %s",
@@ -168,18 +190,15 @@ class _Body(Iterable[bytes]):
                 extra={"request_id": self._request_id},
             )
             raise UpstreamAborted(str(exc)) from exc
+        self._finished = True
 
     def close(self) -> None:
-        """Return a fully read connection to the pool; drop one that was cut short."""
+        """Stop the pump if the client went away; write the access record."""
         if self._closed:
             return
         self._closed = True
-        resp = self._resp
-        if resp.complete and resp.keep_alive:
-            self._pool.put(resp.conn)
-        else:
-            resp.conn.close()
-        access.emit(self._environ, resp.status, self._sent, aborted=not resp.complete)
+        self._buffer.close()
+        access.emit(self._environ, self._resp.status, self._sent, aborted=not self._finished)
 
 
 class ProxyApp:
@@ -347,6 +366,11 @@ class ProxyApp:
         if not chunked:
             environ["bff.bytes_in"] = int(out_headers.get("content-length", 0))
 
+        try:
+            head = build_head(method, url, out_headers)
+        except HeaderInjection as exc:
+            return self._problem(start_response, 400, "bad-header", str(exc), request_id, environ)
+
         upstream = route.upstream
         breaker = self.clients.breaker(upstream.name)
         if not breaker.allow():
@@ -364,7 +388,6 @@ class ProxyApp:
         pool = self.clients.pool(upstream.name)
         deadline = started + route.deadline
         idempotent = method in IDEMPOTENT_METHODS
-        head = build_head(method, url, out_headers)
         upstream_started = time.monotonic()
         resp: Response | None = None
         failure: tuple[int, str, str] | None = None
@@ -394,7 +417,7 @@ class ProxyApp:
                 conn.sock.settimeout(max(0.001, read_timeout))
                 body_started = True
                 send_request(conn, head, body, chunked)
-                resp = read_response(conn, method, max(0.001, read_timeout))
+                resp = read_response(conn, method, max(0.001, read_timeout), deadline)
             except BodyTooLarge:
                 conn.close()
                 breaker.release()
@@ -440,14 +463,24 @@ class ProxyApp:
         environ["bff.upstream_status"] = resp.status
         response_headers = hdr.response_headers(resp.headers, route, request_id)
         start_response(status_line(resp.status, resp.reason), response_headers)
-        if resp.complete:
+        if resp.complete:  # the whole body came with the head: no buffering needed
+            data = b"".join(resp.stream())
             if resp.keep_alive:
                 pool.put(resp.conn)
             else:
                 resp.conn.close()
-            access.emit(environ, resp.status, 0)
-            return []
-        return _Body(resp, pool, deadline, request_id, route, environ)
+            access.emit(environ, resp.status, len(data))
+            return [data] if data else []
+        edge = self.settings.edge
+        return _Body(
+            resp,
+            pool,
+            request_id,
+            route,
+            environ,
+            edge.proxy_buffer_bytes,
+            edge.proxy_max_temp_file_bytes,
+        )
 
     @staticmethod
     def _discard(resp: Response, pool: Pool) -> None:
