@@ -32,18 +32,23 @@ def _env_int(name: str, default: int, low: int, high: int) -> int:
 
 # Validate everything here, in the master, before gunicorn prints or forks anything.
 try:
-    load_settings(os.environ)
+    _settings = load_settings(os.environ)
 except SettingsError as exc:
     _fail(str(exc))
 
 bind = os.environ.get("BFF_BIND", "127.0.0.1:8080")
 workers = _env_int("BFF_WORKERS", 2, 1, 64)
 worker_class = os.environ.get("BFF_WORKER_CLASS", "bff.proxy.server.Worker")
-worker_connections = _env_int("BFF_WORKER_CONNECTIONS", 1000, 1, 100_000)
-keepalive = 75  # above the ALB's 60 s idle timeout, so the ALB always closes first
+# Connections are cheap greenlets, and each wait on one is bounded (bff/proxy/server.py): a
+# high ceiling keeps a few thousand slow clients from filling the worker before they time out.
+worker_connections = _env_int("BFF_WORKER_CONNECTIONS", 10_000, 1, 100_000)
+# BFF_KEEPALIVE_TIMEOUT, 75 s by default: above the ALB's 60 s idle timeout, so the ALB closes
+# first. The worker applies it (and the other BFF_*_TIMEOUT settings) itself.
+keepalive = int(_settings.edge.keepalive_timeout)
 timeout = 30
 graceful_timeout = _env_int("BFF_GRACEFUL_TIMEOUT", 20, 1, 600)  # SIGTERM: drain in-flight
 preload_app = False
+# The request limits the worker enforces (bff.settings.EdgeSettings), for gunicorn's own parsers.
 limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190

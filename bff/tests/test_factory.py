@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 from bff.settings import SettingsError
+from flask.testing import FlaskClient
 
 from bff import create_app
 
@@ -24,3 +25,11 @@ def test_create_app_fails_fast_on_missing_configuration(monkeypatch: pytest.Monk
 def test_each_app_has_its_own_clients(settings: object) -> None:
     a, b = create_app(settings), create_app(settings)  # type: ignore[arg-type]
     assert a.extensions["bff.clients"] is not b.extensions["bff.clients"]
+
+
+@pytest.mark.parametrize("path", ["/api//ops/summary", "//healthz", "/healthz/"])
+def test_no_redirect_names_the_clients_host(client: FlaskClient, path: str) -> None:
+    """A non-canonical path is not redirected to an absolute URL built from the client's Host."""
+    resp = client.get(path, headers={"Host": "evil.example"})
+    assert resp.status_code == 404
+    assert not any("evil.example" in value for _, value in resp.headers.items())

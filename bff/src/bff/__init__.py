@@ -22,6 +22,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     if settings is None:
         settings = load_settings(os.environ)
     app = Flask(__name__)
+    # No redirects built from the client's Host ("/api//x" would answer 308 with an absolute
+    # Location on whatever host the client named): a path that is not canonical is a 404.
+    app.url_map.merge_slashes = False
     app.config["BFF_SETTINGS"] = settings
     app.json.sort_keys = False  # type: ignore[attr-defined]
     clients = UpstreamClients(settings)
