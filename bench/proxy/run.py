@@ -45,15 +45,18 @@ BUSY_WARN_PCT = 15.0
 # CPU that wrk is pinned to by default ('none': not pinned); bench/README.md says why.
 DEFAULT_WRK_CPU = "none"
 
-TARGETS = ("direct", "nginx", "next", "bff")
+TARGETS = ("direct", "nginx", "next", "bff", "base")
 LABELS = {
     "direct": "static direct",
     "nginx": "nginx proxy",
     "next": "Next.js rewrites",
     "bff": "BFF",
+    "base": "BFF (baseline)",
 }
-RPS_TARGETS = {"1k": 1.0, "100k": 1.5}
-ADDED_P50_TARGET_MS = 0.3
+# Product targets (docs/proxy.md): BFF rps against each reference, per size.
+RPS_TARGETS = {("next", "1k"): 2.0, ("next", "100k"): 1.5, ("nginx", "1k"): 0.15}
+P99_MAX_VS_NEXT = {"1k": 1.5}  # BFF p99 at 10 connections, as a multiple of Next.js's
+ADDED_P50_TARGET_MS = 0.35
 UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
 
 RPS_RE = re.compile(r"^Requests/sec:\s+([\d.]+)", re.MULTILINE)
@@ -139,6 +142,7 @@ class Options:
     repeat: int
     wrk_cpu: str
     keep_tmp: bool
+    baseline: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -290,18 +294,30 @@ def parse_args(argv: Sequence[str]) -> Options:
         "--wrk-cpu", type=parse_cpu, default=DEFAULT_WRK_CPU, help="CPU to pin wrk to, or 'none'"
     )
     p.add_argument("--keep-tmp", action="store_true", help="keep the temp dir (logs, configs)")
+    p.add_argument(
+        "--baseline",
+        metavar="GIT_REF",
+        default=None,
+        help="also run the BFF as of this commit (before/after ratios from the same run)",
+    )
     ns = p.parse_args(argv)
+    targets = ns.targets
+    if ns.baseline and "base" not in targets:
+        targets = (*targets, "base")
+    if not ns.baseline:
+        targets = tuple(t for t in targets if t != "base")
     return Options(
         duration=ns.duration,
         connections=ns.connections,
         sizes=ns.sizes,
-        targets=ns.targets,
+        targets=targets,
         json_path=ns.json,
         quick=ns.quick,
         warmup=1 if ns.quick else ns.warmup,
         repeat=ns.repeat,
         wrk_cpu=ns.wrk_cpu,
         keep_tmp=ns.keep_tmp,
+        baseline=ns.baseline,
     )
 
 
@@ -595,9 +611,12 @@ def gunicorn_path() -> Path:
     return repo_bin if repo_bin.exists() else Path(sys.executable).parent / "gunicorn"
 
 
-def start_bff(procs: Processes, tmp: Path, static_port: int) -> Target:
-    """Start the BFF exactly as production does, with a routes file pointing at static nginx."""
-    routes = tmp / "routes.toml"
+def start_bff(
+    procs: Processes, tmp: Path, static_port: int, key: str = "bff", root: Path = REPO
+) -> Target:
+    """Start the BFF exactly as production does, with a routes file pointing at static nginx;
+    ``root`` is the checkout whose code runs (the baseline's, for ``key == "base"``)."""
+    routes = tmp / f"routes-{key}.toml"
     routes.write_text(ROUTES_TOML)
     port = free_port()
     env = {
@@ -605,11 +624,34 @@ def start_bff(procs: Processes, tmp: Path, static_port: int) -> Target:
         "BFF_ROUTES_FILE": str(routes),
         "BFF_UPSTREAM_STATIC_URL": f"http://127.0.0.1:{static_port}",
     }
+    if root != REPO:  # the baseline's packages shadow the installed (editable) ones
+        env["PYTHONPATH"] = f"{root / 'bff' / 'src'}:{root / 'lib' / 'logship' / 'src'}"
     argv = [str(gunicorn_path()), "-c", "bff/gunicorn.conf.py", "bff:create_app()"]
-    proc = procs.start("bff", argv, cwd=REPO, env=env)
-    wait_ready(procs, "bff", proc, f"http://127.0.0.1:{port}/healthz")
-    log(f"bff up on 127.0.0.1:{port}")
-    return Target("bff", f"http://127.0.0.1:{port}", "/api/static")
+    proc = procs.start(key, argv, cwd=root, env=env)
+    wait_ready(procs, key, proc, f"http://127.0.0.1:{port}/healthz")
+    log(f"{key} up on 127.0.0.1:{port}")
+    return Target(key, f"http://127.0.0.1:{port}", "/api/static")
+
+
+def export_baseline(tmp: Path, ref: str) -> Path:
+    """The tree of ``ref`` (git archive) in a directory of its own."""
+    root = tmp / "baseline"
+    root.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", "--format=tar", ref, "bff", "lib"],  # noqa: S607
+        capture_output=True,
+        check=False,
+        timeout=60,
+    )
+    if archive.returncode != 0:
+        raise BenchError(f"git archive {ref}: {archive.stderr.decode(errors='replace')[:300]}")
+    subprocess.run(  # noqa: S603
+        ["tar", "-x", "-C", str(root)],  # noqa: S607
+        input=archive.stdout,
+        check=True,
+        timeout=60,
+    )
+    return root
 
 
 def check_body(target: Target, size: Size, expected: bytes) -> None:
@@ -828,10 +870,12 @@ def ratio_rows(loaded: Sequence[Measurement], sizes: Sequence[Size]) -> list[dic
     rows: list[dict[str, Any]] = []
     for size in sizes:
         bff = find(loaded, "bff", size.label)
-        for ref in ("next", "nginx"):
+        for ref in ("next", "nginx", "base"):
             other = find(loaded, ref, size.label)
+            if ref == "base" and other is None:
+                continue
             value = bff.stats.rps / other.stats.rps if bff and other and other.stats.rps else None
-            goal = RPS_TARGETS.get(size.label) if ref == "next" else None
+            goal = RPS_TARGETS.get((ref, size.label))
             rows.append(
                 {
                     "name": f"BFF / {LABELS[ref]} rps",
@@ -839,6 +883,25 @@ def ratio_rows(loaded: Sequence[Measurement], sizes: Sequence[Size]) -> list[dic
                     "ratio": value,
                     "target_min": goal,
                     "met": verdict(value, goal, True),
+                }
+            )
+        for ref in ("next", "base"):
+            other = find(loaded, ref, size.label)
+            if ref == "base" and other is None:
+                continue
+            value = (
+                bff.stats.p99_ms / other.stats.p99_ms
+                if bff and other and other.stats.p99_ms
+                else None
+            )
+            limit = P99_MAX_VS_NEXT.get(size.label) if ref == "next" else None
+            rows.append(
+                {
+                    "name": f"BFF p99 / {LABELS[ref]} p99",
+                    "size": size.label,
+                    "ratio": value,
+                    "target_max": limit,
+                    "met": verdict(value, limit, False),
                 }
             )
     return rows
@@ -849,8 +912,10 @@ def added_p50_rows(single: Sequence[Measurement], sizes: Sequence[Size]) -> list
     rows: list[dict[str, Any]] = []
     for size in sizes:
         direct = find(single, "direct", size.label)
-        for key in ("bff", "nginx", "next"):
+        for key in ("bff", "base", "nginx", "next"):
             m = find(single, key, size.label)
+            if key == "base" and m is None:
+                continue
             value = m.stats.p50_ms - direct.stats.p50_ms if m and direct else None
             goal = ADDED_P50_TARGET_MS if key == "bff" else None
             rows.append(
@@ -906,11 +971,16 @@ def print_summary(ratios: Sequence[Mapping[str, Any]], added: Sequence[Mapping[s
     """Print rps ratios and added latency next to the product targets."""
     print("\nRatios and product targets")
     for r in ratios:
-        goal = f">= {r['target_min']:.1f}x" if r["target_min"] is not None else ""
+        if r.get("target_max") is not None:
+            goal = f"<= {r['target_max']:.2f}x"
+        elif r.get("target_min") is not None:
+            goal = f">= {r['target_min']:.2f}x"
+        else:
+            goal = ""
         value = fmt(r["ratio"], ".2f", "x")
         print(f"  {r['name']:<46}{r['size']:>6}  {value:>10}   {met_text(r, goal)}")
     for r in added:
-        goal = f"<= {r['target_max_ms']:.1f} ms" if r["target_max_ms"] is not None else ""
+        goal = f"<= {r['target_max_ms']:.2f} ms" if r["target_max_ms"] is not None else ""
         value = fmt(r["added_ms"], "+.3f", " ms")
         print(f"  {r['name']:<46}{r['size']:>6}  {value:>10}   {met_text(r, goal)}")
 
@@ -935,6 +1005,9 @@ def start_servers(
         else:
             skipped["bff"] = f"{BFF_CONF.relative_to(REPO)} not found"
             log(f"SKIPPING BFF: {skipped['bff']} (the BFF is not in this checkout yet)")
+    if "base" in opts.targets and opts.baseline:
+        root = export_baseline(tmp, opts.baseline)
+        targets.append(start_bff(procs, tmp, static_port, "base", root))
     return targets
 
 
