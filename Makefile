@@ -17,7 +17,7 @@ PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 
 .PHONY: help dev logs test install system-deps lint typecheck fmt test-bff test-upstreams \
         test-integration test-logship test-web bench-proxy bench-logs bench-web bench-ingest \
-        bench-smoke clean
+        bench-edge bench-smoke clean
 .PHONY: lint-docker lint-cfn images push deploy
 
 help: ## list the targets
@@ -110,6 +110,9 @@ test-integration: install ## real services on free ports, real HTTP through the 
 
 bench-proxy: install system-deps $(BENCH_STAMP) ## proxy benchmark: BFF vs nginx vs Next.js rewrites
 	@$(BIN)/python bench/proxy/run.py
+
+bench-edge: install system-deps ## BFF under slow-client attacks: probe success and p99 vs no attack
+	@$(BIN)/python bench/edge/run.py $(ARGS)
 
 bench-logs: install ## CPU per log event, logship vs plain watchtower
 	@$(BIN)/python bench/logs/run.py
