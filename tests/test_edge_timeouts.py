@@ -22,6 +22,7 @@ HEADER_TIMEOUT = 1.0
 BODY_TIMEOUT = 1.0
 KEEPALIVE_TIMEOUT = 1.5
 SEND_TIMEOUT = 2.0
+BODY_MIN_RATE = 20
 SLACK = 1.5  # scheduling slack on a shared two-core machine
 
 
@@ -107,6 +108,7 @@ def edge_bff(
         "BFF_BODY_TIMEOUT": str(BODY_TIMEOUT),
         "BFF_KEEPALIVE_TIMEOUT": str(KEEPALIVE_TIMEOUT),
         "BFF_SEND_TIMEOUT": str(SEND_TIMEOUT),
+        "BFF_BODY_MIN_RATE": str(BODY_MIN_RATE),
         "BFF_CIRCUIT_FAILURES": "1000",
     }
     svc = start_bff(log_dir, env, name="bff-edge")
@@ -206,6 +208,36 @@ def test_a_stalled_body_gets_400_and_a_close(edge_bff: Service, path: str) -> No
     assert b"application/problem+json" in raw
     assert waited < BODY_TIMEOUT + SLACK
     assert not edge_bff.crashes(), edge_bff.crashes()
+
+
+def test_a_body_trickled_below_the_minimum_rate_is_cut(edge_bff: Service) -> None:
+    """One byte every 0.3 s never trips the idle timeout, but falls below BFF_BODY_MIN_RATE."""
+    with _connect(edge_bff) as sock:
+        started = time.monotonic()
+        sock.sendall(
+            b"POST /api/client-errors HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000\r\n\r\n"
+        )
+        for _ in range(60):
+            try:
+                sock.sendall(b" ")
+            except OSError:
+                break
+            time.sleep(0.3)
+            sock.setblocking(False)
+            try:
+                if sock.recv(1, socket.MSG_PEEK):
+                    break
+            except BlockingIOError:
+                pass
+            except OSError:
+                break
+            finally:
+                sock.setblocking(True)
+        raw, _ = _read_until_close(sock)
+    assert _status(raw) == 400, raw[:300]
+    assert b"bytes/s" in raw
+    assert time.monotonic() - started < BODY_TIMEOUT + 60 * 0.3 / 3
 
 
 @pytest.mark.parametrize(

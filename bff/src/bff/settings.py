@@ -86,6 +86,7 @@ class EdgeSettings:
     body_timeout: float = 30.0  # longest wait for the next piece of a request body
     keepalive_timeout: float = 75.0  # idle keep-alive connection (above the ALB's 60 s)
     send_timeout: float = 30.0  # longest a write to a client that does not read may block
+    body_min_rate: int = 500  # bytes/s a body must average after body_timeout (0: no floor)
     max_request_line: int = 8190
     max_header_fields: int = 100
     max_header_line: int = 8190
@@ -358,13 +359,14 @@ def parse_client_error_settings(env: Mapping[str, str]) -> ClientErrorSettings:
 
 def parse_edge_settings(env: Mapping[str, str]) -> EdgeSettings:
     """The server's timeouts and limits: ``BFF_HEADER_TIMEOUT``, ``BFF_BODY_TIMEOUT``,
-    ``BFF_KEEPALIVE_TIMEOUT``, ``BFF_SEND_TIMEOUT``, ``BFF_PROXY_BUFFER_KB``,
+    ``BFF_KEEPALIVE_TIMEOUT``, ``BFF_SEND_TIMEOUT``, ``BFF_BODY_MIN_RATE``, ``BFF_PROXY_BUFFER_KB``,
     ``BFF_PROXY_MAX_TEMP_FILE_MB``."""
     return EdgeSettings(
         header_timeout=_env_number(env, "BFF_HEADER_TIMEOUT", 10.0, 0.05, 3600),
         body_timeout=_env_number(env, "BFF_BODY_TIMEOUT", 30.0, 0.05, 3600),
         keepalive_timeout=_env_number(env, "BFF_KEEPALIVE_TIMEOUT", 75.0, 0.05, 3600),
         send_timeout=_env_number(env, "BFF_SEND_TIMEOUT", 30.0, 0.05, 3600),
+        body_min_rate=_env_number(env, "BFF_BODY_MIN_RATE", 500, 0, 1_000_000_000),
         proxy_buffer_bytes=_env_number(env, "BFF_PROXY_BUFFER_KB", 256, 16, 1_048_576) * 1024,
         proxy_max_temp_file_bytes=_env_number(env, "BFF_PROXY_MAX_TEMP_FILE_MB", 1024, 0, 1_048_576)
         * 1_048_576,

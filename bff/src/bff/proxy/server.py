@@ -91,6 +91,7 @@ class _Message:
         "keep_alive",
         "upgrade",
         "expect_continue",
+        "body_started",
     )
 
     def __init__(self) -> None:
@@ -105,6 +106,7 @@ class _Message:
         self.keep_alive = False
         self.upgrade = False
         self.expect_continue = False
+        self.body_started = 0.0
 
 
 class _Input:
@@ -461,10 +463,23 @@ class _Connection:
             raise BodyReadError(f"malformed request body: {self.parse_error[1]}")
         if self.eof:
             raise BodyReadError("the client closed the connection before the body was complete")
+        edge = self.edge
+        wait = edge.body_timeout
+        if edge.body_min_rate:
+            # a slow-POST client (one byte every few seconds) must still average the minimum
+            # rate once body_timeout has passed (Apache's mod_reqtimeout MinRate)
+            allowed = msg.body_started + edge.body_timeout + msg.body_bytes / edge.body_min_rate
+            wait = min(wait, allowed - time.monotonic())
+            if wait <= 0:
+                raise BodyReadError(f"request body slower than {edge.body_min_rate} bytes/s")
         try:
-            data = self._recv(self.edge.body_timeout)
+            data = self._recv(wait)
         except TimeoutError:
-            raise BodyReadError(f"no request body data for {self.edge.body_timeout:g} s") from None
+            if wait < edge.body_timeout:
+                raise BodyReadError(
+                    f"request body slower than {edge.body_min_rate} bytes/s"
+                ) from None
+            raise BodyReadError(f"no request body data for {edge.body_timeout:g} s") from None
         except _ClientGone as exc:
             self.eof = True
             raise BodyReadError(f"connection lost while reading the body: {exc}") from None
@@ -579,6 +594,7 @@ class _Connection:
     def run(self, msg: _Message) -> bool:
         """Run the app for ``msg`` and write its answer; True if the connection may go on."""
         env = self.environ(msg)
+        msg.body_started = time.monotonic()
         expect = env.get("HTTP_EXPECT")
         if expect is not None:
             if expect.lower() != "100-continue":
