@@ -50,7 +50,19 @@ def test_problems_are_logged_with_their_slug(
 def test_aborted_stream_is_a_warning(client: FlaskClient, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="bff.access")
     with pytest.raises(Exception):  # noqa: B017 - the server cuts the connection
-        client.get("/api/catalog/truncated")
+        client.get("/api/catalog/truncated-large")
     (rec,) = records(caplog)
     assert rec.levelno == logging.WARNING and rec.data["aborted"] is True
-    assert rec.data["bytes_out"] == 10
+    assert rec.data["bytes_out"] == 300_000
+
+
+def test_a_small_truncated_body_is_a_502_with_a_record(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A body short of its (small) Content-Length is read before anything goes to the client,
+    so the client gets a clean 502 instead of a cut connection."""
+    caplog.set_level(logging.INFO, logger="bff.access")
+    resp = client.get("/api/catalog/truncated")
+    assert resp.status_code == 502
+    (rec,) = records(caplog)
+    assert rec.data["status"] == 502

@@ -268,7 +268,13 @@ def test_large_response_streams_in_pieces(app: Any) -> None:
 
 def test_truncated_upstream_body_aborts_the_response(client: FlaskClient) -> None:
     with pytest.raises(UpstreamAborted):  # the headers were already on their way
-        client.get("/api/catalog/truncated")
+        client.get("/api/catalog/truncated-large")
+
+
+def test_truncated_small_upstream_body_is_a_502(client: FlaskClient) -> None:
+    resp = client.get("/api/catalog/truncated")
+    assert resp.status_code == 502
+    assert resp.get_json()["type"].endswith("upstream-bad-response")
 
 
 def test_a_malformed_upstream_head_is_a_502(client: FlaskClient) -> None:

@@ -106,6 +106,10 @@ class _Handler(socketserver.StreamRequestHandler):
             time.sleep(float(query.get("s", ["1"])[0]))
             self._send(200, [("Content-Type", "text/plain")], b"slow")
             return True
+        if name == "truncated-large":  # past the BFF's in-memory budget: streamed, then cut
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n" + b"x" * 300_000)
+            self.wfile.flush()
+            return False
         if name == "truncated":
             self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")
             self.wfile.flush()

@@ -129,6 +129,18 @@ def _spool_chunked(stream: Any, cap: int) -> tuple[bytes | Iterator[bytes], int]
     return pieces(), total
 
 
+def _declared_length(headers: list[tuple[str, str]]) -> int:
+    """The response's Content-Length (llhttp checked it), or a huge number when it has none."""
+    length = 1 << 62
+    for name, value in headers:
+        lower = name.lower()
+        if lower == "transfer-encoding":
+            return 1 << 62
+        if lower == "content-length":
+            length = int(value)
+    return length
+
+
 class _Body(Iterable[bytes]):
     """A proxied response body: pumped from the upstream into a bounded buffer (so a slow client
     never holds the upstream), handed to the client as it reads. The upstream connection goes
@@ -459,6 +471,29 @@ class ProxyApp:
             )
             return self._problem(start_response, status, slug, detail, request_id, environ)
 
+        edge = self.settings.edge
+        if not resp.complete and _declared_length(resp.headers) <= edge.proxy_buffer_bytes:
+            # small and of known length: read it whole here, at the upstream's speed (no pump),
+            # and a failure is still a clean 502 since nothing has gone to the client yet
+            try:
+                resp.read_to_end()
+            except UpstreamError as exc:
+                resp.conn.close()
+                breaker.record_failure()
+                log.warning(
+                    "upstream %s: broken response body: %s",
+                    upstream.name,
+                    exc,
+                    extra={"request_id": request_id},
+                )
+                slug, status = (
+                    ("upstream-timeout", 504)
+                    if exc.kind == "read_timeout"
+                    else ("upstream-bad-response", 502)
+                )
+                return self._problem(
+                    start_response, status, slug, f"{upstream.name}: {exc}", request_id, environ
+                )
         breaker.record_success()
         environ["bff.upstream_status"] = resp.status
         response_headers = hdr.response_headers(resp.headers, route, request_id)
@@ -471,7 +506,6 @@ class ProxyApp:
                 resp.conn.close()
             access.emit(environ, resp.status, len(data))
             return [data] if data else []
-        edge = self.settings.edge
         return _Body(
             resp,
             pool,

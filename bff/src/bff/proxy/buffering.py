@@ -129,11 +129,18 @@ class ResponseBuffer:
                         self._file.truncate()
                         self._read_pos = self._write_pos = 0
                 else:
+                    self._drop_file()
                     if self._error is not None:
                         raise self._error
                     return
                 cond.notify_all()
             yield piece
+
+    def _drop_file(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._read_pos = self._write_pos = 0
 
     def close(self) -> None:
         """Stop pumping (the client is gone) and drop what was buffered."""
@@ -141,8 +148,5 @@ class ResponseBuffer:
             self._cancelled = True
             self._mem.clear()
             self._mem_bytes = 0
+            self._drop_file()
             self._cond.notify_all()
-            if self._file is not None:
-                self._file.close()
-                self._file = None
-                self._read_pos = self._write_pos = 0

@@ -294,10 +294,6 @@ class Response:
         """Body bytes received and not yet handed out."""
         return sum(len(piece) for piece in self._parsed.body)
 
-    def set_deadline(self, deadline: float) -> None:
-        """Bound the rest of the body by ``deadline`` (monotonic seconds)."""
-        self._deadline = deadline
-
     def stream(self) -> Iterator[bytes]:
         """The body, as raw pieces (content codings untouched, chunked framing removed)."""
         parsed = self._parsed
@@ -307,6 +303,16 @@ class Response:
                 yield body.popleft()
             if parsed.complete:
                 return
+            data = _recv(self.conn, self._timeout, self._deadline)
+            if not data:
+                self._eof()
+                return
+            _feed(parsed, data)
+
+    def read_to_end(self) -> None:
+        """Receive the rest of the body into the response (pieces kept for :meth:`stream`)."""
+        parsed = self._parsed
+        while not parsed.complete:
             data = _recv(self.conn, self._timeout, self._deadline)
             if not data:
                 self._eof()
