@@ -123,10 +123,11 @@ bench-web: install system-deps $(BENCH_WEB_STAMP) ## Lighthouse on the productio
 bench-ingest: install system-deps ## client error ingest: reports/s and p99, plain and symbolicated
 	@$(BIN)/python bench/ingest/run.py $(ARGS)
 
-bench-smoke: install system-deps $(BENCH_STAMP) ## short runs of the proxy and ingest benchmark harnesses
+bench-smoke: install system-deps $(BENCH_STAMP) ## short runs of the proxy, ingest and edge benchmark harnesses
 	@echo "==> benchmark harness smoke runs"
 	@$(BIN)/python bench/proxy/run.py --duration 1 --sizes 1k --quick
 	@$(BIN)/python bench/ingest/run.py --quick
+	@$(BIN)/python bench/edge/run.py --quick
 
 # --- containers and deployment (docs/deploy.md) ------------------------------------------------
 DOCKERFILES := Dockerfile.bff Dockerfile.web deploy/emulator.Dockerfile deploy/upstreams.Dockerfile

@@ -176,6 +176,17 @@ def test_a_head_sent_slowly_is_cut_at_the_header_timeout(edge_bff: Service) -> N
     assert time.monotonic() - started < HEADER_TIMEOUT + SLACK + 5
 
 
+def test_a_pipelined_partial_head_is_held_to_the_header_timeout(edge_bff: Service) -> None:
+    """A second request begun in the same packet as the first is not an idle connection."""
+    with _connect(edge_bff) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHo")
+        raw, waited = _read_until_close(sock)
+    first, _, rest = raw.partition(b"\r\n\r\n")
+    assert _status(first) == 200
+    assert b"HTTP/1.1 408 " in rest, raw[:600]
+    assert waited < HEADER_TIMEOUT + SLACK
+
+
 def test_a_silent_connection_is_closed_without_an_answer(edge_bff: Service) -> None:
     with _connect(edge_bff) as sock:
         raw, waited = _read_until_close(sock)

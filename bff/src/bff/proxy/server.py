@@ -401,9 +401,10 @@ class _Connection:
         """The next complete request head, or None when the connection should end quietly."""
         parsed = self.parsed
         edge = self.edge
-        first = self.served == 0
-        started = time.monotonic()
-        deadline: float | None = started + edge.header_timeout if first else None
+        # a new connection, or a next request already begun (pipelined), is held to the head
+        # deadline at once; an idle keep-alive connection first waits keepalive_timeout
+        begun = self.served == 0 or bool(parsed.queue)
+        deadline: float | None = time.monotonic() + edge.header_timeout if begun else None
         head_bytes = 0
         while True:
             if parsed.queue:
