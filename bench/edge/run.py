@@ -21,9 +21,7 @@ import collections
 import contextlib
 import dataclasses
 import errno
-import hashlib
 import heapq
-import importlib.metadata
 import json
 import math
 import os
@@ -43,8 +41,30 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from types import FrameType
 from typing import IO, Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for harness.py
+from harness import (  # noqa: E402
+    STOP_TIMEOUT_S,
+    BenchError,
+    Processes,
+    bff_digest,
+    busy_pct,
+    cpu_model,
+    cpu_sample,
+    export_tree,
+    free_port,
+    log,
+    on_sigterm,
+    other_cpu_pct,
+    package_version,
+    positive_int,
+    repo_commit,
+    run_benchmark,
+    stop_group,
+    wait_until_ready,
+    warn_if_busy,
+)
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -75,8 +95,6 @@ DRIP_INTERVAL_S = 1.0
 PARTIAL_BODY_BYTES = 100_000
 SLOW_HEADER_BYTES = 60_000  # one header value, sent a byte a second: never complete in a run
 
-STARTUP_TIMEOUT_S = 60.0
-STOP_TIMEOUT_S = 10.0
 CONNECT_TIMEOUT_S = 5.0  # per attacker connection
 RAMP_TIMEOUT_S = 20.0  # all attacker connections must be started within this
 MAX_PENDING_CONNECTS = 256
@@ -84,7 +102,6 @@ ATTACKER_REPORT_TIMEOUT_S = 30.0
 RECOVERY_TIMEOUT_S = 15.0
 RECOVERY_PROBE_TIMEOUT_S = 2.0
 MONITOR_INTERVAL_S = 0.25
-BUSY_WARN_PCT = 15.0
 
 SUCCESS_TARGET_PCT = 100.0
 P99_TARGET_MS = 100.0
@@ -138,10 +155,6 @@ TCP_ESTABLISHED = 0x01
 TCP_CLOSE_WAIT = 0x08
 
 
-class BenchError(RuntimeError):
-    """A benchmark step failed and the run cannot continue."""
-
-
 # --------------------------------------------------------------------------------------------
 # options
 
@@ -162,14 +175,6 @@ class Options:
     probe_interval: float
     stalled_clients: int
     keep_tmp: bool
-
-
-def positive_int(text: str) -> int:
-    """Parse a positive integer argument."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be >= 1")
-    return value
 
 
 def positive_float(text: str) -> float:
@@ -268,103 +273,6 @@ def parse_args(argv: Sequence[str]) -> Options:
 # processes
 
 
-class Processes:
-    """Starts servers in their own process groups and stops every one of them on close."""
-
-    def __init__(self, logdir: Path) -> None:
-        """Remember where logs go."""
-        self.logdir = logdir
-        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
-
-    def start(
-        self,
-        name: str,
-        argv: Sequence[str],
-        cwd: Path,
-        env: Mapping[str, str],
-        pipes: bool = False,
-    ) -> subprocess.Popen[bytes]:
-        """Start one process; output goes to <logdir>/<name>.log (stdout to a pipe if pipes)."""
-        log_file = self.log_path(name).open("ab")
-        try:
-            proc = subprocess.Popen(
-                list(argv),
-                cwd=cwd,
-                env=dict(env),
-                stdin=subprocess.PIPE if pipes else subprocess.DEVNULL,
-                stdout=subprocess.PIPE if pipes else log_file,
-                stderr=log_file,
-                start_new_session=True,
-            )
-        finally:
-            log_file.close()
-        self.procs.append((name, proc))
-        return proc
-
-    def pgids(self) -> frozenset[int]:
-        """Return the process groups of the started processes (each leads its own group)."""
-        return frozenset(proc.pid for _name, proc in self.procs)
-
-    def log_path(self, name: str) -> Path:
-        """Return the log file of a named process."""
-        return self.logdir / f"{name}.log"
-
-    def log_tail(self, name: str, lines: int = 30) -> str:
-        """Return the last lines of a process's log."""
-        path = self.log_path(name)
-        if not path.exists():
-            return "(no log)"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-    def close(self) -> None:
-        """Stop all started processes, newest first, every one of them even if a signal
-        interrupts the stopping of one (that one is then killed at once)."""
-        procs = [proc for _name, proc in reversed(self.procs)]
-        self.procs.clear()
-        stop_all(procs)
-
-
-def stop_all(procs: Sequence[subprocess.Popen[bytes]]) -> None:
-    """Stop each process group in turn; an exception stops none of the later ones from stopping."""
-    if not procs:
-        return
-    try:
-        stop_group(procs[0])
-    finally:
-        stop_all(procs[1:])
-
-
-def stop_group(proc: subprocess.Popen[bytes]) -> None:
-    """Terminate a process group started with start_new_session: SIGTERM, wait, then SIGKILL
-    to the group (also when the wait is interrupted)."""
-    for stream in (proc.stdin, proc.stdout):
-        if stream is not None:
-            with contextlib.suppress(OSError):
-                stream.close()
-    try:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=STOP_TIMEOUT_S)
-    finally:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)  # a lingering server, or leftovers of its group
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=STOP_TIMEOUT_S)
-
-
-def log(msg: str) -> None:
-    """Print a progress line to stderr."""
-    print(f"[bench] {msg}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    """Return a loopback TCP port that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
 def venv_bin(name: str) -> str:
     """Return a tool from the repository venv, falling back to the running interpreter's."""
     repo_bin = REPO / ".venv" / "bin" / name
@@ -391,24 +299,18 @@ class Servers:
 
 def wait_healthy(procs: Processes, name: str, proc: subprocess.Popen[bytes], port: int) -> None:
     """Poll GET /healthz until it answers 200; fail with the log if the process dies or hangs."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    last = "no answer"
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise BenchError(f"{name} exited with {proc.returncode}:\n{procs.log_tail(name)}")
+
+    def not_healthy() -> str | None:
         client = HttpClient(port, keep_alive=False, timeout=2.0)
         try:
             status, _ = client.get("/healthz")
         except ProbeFailure as exc:
-            last = exc.kind
-        else:
-            if status == 200:
-                return
-            last = f"HTTP {status}"
+            return exc.kind
         finally:
             client.close()
-        time.sleep(0.2)
-    raise BenchError(f"{name} not healthy on port {port} ({last}):\n{procs.log_tail(name)}")
+        return None if status == 200 else f"HTTP {status}"
+
+    wait_until_ready(procs, name, proc, not_healthy, f"healthy on port {port}")
 
 
 def start_upstream(procs: Processes, name: str, port: int, worker_args: Sequence[str]) -> None:
@@ -1298,78 +1200,6 @@ class StalledReaders:
 
 
 # --------------------------------------------------------------------------------------------
-# CPU accounting (as bench/proxy/run.py)
-
-
-@dataclasses.dataclass(frozen=True)
-class CpuSample:
-    """Cumulative CPU jiffies: all CPUs busy, all CPUs total, and this run's processes."""
-
-    busy: int
-    total: int
-    ours: int
-
-
-def cpu_times() -> tuple[int, int]:
-    """Return (busy, total) jiffies summed over all CPUs from /proc/stat."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    return sum(fields) - idle, sum(fields)
-
-
-def group_jiffies(pgids: frozenset[int]) -> int:
-    """Sum user+system jiffies of live processes in the given process groups."""
-    total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) in pgids:
-            total += int(fields[11]) + int(fields[12])
-    return total
-
-
-def cpu_sample(pgids: frozenset[int]) -> CpuSample | None:
-    """Sample system-wide CPU time and the CPU time of this run's processes and of this one."""
-    try:
-        busy, total = cpu_times()
-        servers = group_jiffies(pgids)
-    except (OSError, ValueError, IndexError):
-        return None
-    t = os.times()
-    own = (t.user + t.system + t.children_user + t.children_system) * os.sysconf("SC_CLK_TCK")
-    return CpuSample(busy=busy, total=total, ours=servers + round(own))
-
-
-def other_cpu_pct(start: CpuSample | None, end: CpuSample | None) -> float | None:
-    """Return the share of all CPUs used by processes outside this run between two samples."""
-    if start is None or end is None or end.total <= start.total:
-        return None
-    other = (end.busy - start.busy) - (end.ours - start.ours)
-    return max(0.0, 100.0 * other / (end.total - start.total))
-
-
-def busy_pct(seconds: float = 1.0) -> float | None:
-    """Return the share of all CPUs in use over a short sample, or None off Linux."""
-    try:
-        busy0, total0 = cpu_times()
-        time.sleep(seconds)
-        busy1, total1 = cpu_times()
-    except (OSError, ValueError, IndexError):
-        return None
-    return 100.0 * (busy1 - busy0) / max(total1 - total0, 1)
-
-
-def warn_if_busy(pct: float | None, when: str) -> None:
-    """Warn when other processes use a noticeable share of the CPUs."""
-    if pct is not None and pct > BUSY_WARN_PCT:
-        log(f"WARNING: {pct:.0f}% CPU busy {when} with no load from this run; figures are noisy")
-
-
-# --------------------------------------------------------------------------------------------
 # scenarios
 
 
@@ -1395,29 +1225,6 @@ def raise_nofile_limit() -> int:
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-def export_tree(tmp: Path, ref: str) -> Path:
-    """Extract bff/ and lib/ as of a git ref into tmp/tree (git archive; the checkout is
-    untouched) and return that directory."""
-    root = tmp / "tree"
-    root.mkdir()
-    git = shutil.which("git")
-    tar = shutil.which("tar")
-    if git is None or tar is None:
-        raise BenchError("--bff-ref needs git and tar")
-    archive = subprocess.run(
-        [git, "-C", str(REPO), "archive", "--format=tar", ref, "bff", "lib"],
-        capture_output=True,
-        check=False,
-        timeout=60,
-    )
-    if archive.returncode != 0:
-        raise BenchError(f"git archive {ref}: {archive.stderr.decode(errors='replace')[:300]}")
-    subprocess.run([tar, "-x", "-C", str(root)], input=archive.stdout, check=True, timeout=60)
-    if not (root / "bff" / "gunicorn.conf.py").is_file():
-        raise BenchError(f"{ref} has no bff/gunicorn.conf.py")
-    return root
 
 
 def run_scenario(name: str, opts: Options, root: Path, tmp: Path) -> ScenarioResult:
@@ -1648,46 +1455,6 @@ def print_summary(rows: Sequence[Mapping[str, Any]]) -> None:
         print(f"all {len(rows)} probe rows met the targets")
 
 
-def package_version(name: str) -> str:
-    """Return an installed Python distribution's version, or 'unavailable'."""
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return "unavailable"
-
-
-def cpu_model() -> str:
-    """Return the CPU model name from /proc/cpuinfo."""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
-def bff_digest(bff_dir: Path) -> str:
-    """Hash the BFF's gunicorn config and sources, so results can be tied to a BFF version."""
-    h = hashlib.sha256((bff_dir / "bff" / "gunicorn.conf.py").read_bytes())
-    for path in sorted((bff_dir / "bff" / "src").rglob("*.py")):
-        h.update(str(path.relative_to(bff_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return h.hexdigest()[:16]
-
-
-def repo_commit() -> str:
-    """Return the checked-out commit, or 'none' outside git."""
-    git = shutil.which("git")
-    if git is None:
-        return "none"
-    res = subprocess.run(
-        [git, "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=10,
-    )
-    return res.stdout.strip() if res.returncode == 0 else "none"
-
-
 def machine_info(opts: Options, root: Path, nofile: int) -> dict[str, Any]:
     """Collect the machine and versions the figures depend on."""
     return {
@@ -1699,7 +1466,7 @@ def machine_info(opts: Options, root: Path, nofile: int) -> dict[str, Any]:
         "gunicorn": package_version("gunicorn"),
         "gevent": package_version("gevent"),
         "flask": package_version("flask"),
-        "repo_commit": repo_commit(),
+        "repo_commit": repo_commit(REPO),
         "bff_code": opts.bff_ref or str(root),
         "bff_sources_sha256": bff_digest(root),
         "nofile_limit": nofile,
@@ -1762,7 +1529,7 @@ def benchmark(opts: Options) -> int:
             stack.callback(shutil.rmtree, tmp, True)
         root = opts.bff_dir or REPO
         if opts.bff_ref is not None:
-            root = export_tree(tmp, opts.bff_ref)
+            root = export_tree(REPO, opts.bff_ref, tmp / "tree")
         code = opts.bff_ref or ("this checkout" if root == REPO else str(root))
         busy_before = busy_pct()
         warn_if_busy(busy_before, "before the run")
@@ -1797,26 +1564,13 @@ def benchmark(opts: Options) -> int:
     return 0
 
 
-def on_sigterm(signum: int, frame: FrameType | None) -> None:
-    """Turn SIGTERM into SystemExit so cleanup runs."""
-    raise SystemExit(128 + signum)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point."""
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) == 2 and args[0] == "--attack-child":
         return attack_child(args[1])
     opts = parse_args(args)
-    signal.signal(signal.SIGTERM, on_sigterm)
-    try:
-        return benchmark(opts)
-    except BenchError as exc:
-        print(f"bench: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("bench: interrupted", file=sys.stderr)
-        return 130
+    return run_benchmark(lambda: benchmark(opts))
 
 
 if __name__ == "__main__":

@@ -40,6 +40,8 @@ from typing import Any
 from logship.testing import logging_env, moto_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # bench/, for harness.py
+from harness import free_port  # noqa: E402
 from sink import sink_server, sink_stats  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,14 +50,6 @@ RELEASE = "bench-release-1"
 CHUNK = "_next/static/chunks/app-bench.js"
 TARGETS = {"plain": 2000.0, "symbolicated": 500.0}
 P99_TARGET_MS = 10.0
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def build_bundle(workdir: Path, functions: int) -> tuple[str, Path]:

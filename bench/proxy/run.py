@@ -8,25 +8,41 @@ import contextlib
 import dataclasses
 import fcntl
 import hashlib
-import importlib.metadata
 import json
 import os
 import platform
 import re
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import FrameType
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for harness.py
+from harness import (  # noqa: E402
+    BenchError,
+    Processes,
+    bff_digest,
+    busy_pct,
+    cpu_model,
+    cpu_sample,
+    export_tree,
+    free_port,
+    log,
+    other_cpu_pct,
+    package_version,
+    positive_int,
+    repo_commit,
+    run_benchmark,
+    wait_until_ready,
+    warn_if_busy,
+)
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -38,10 +54,7 @@ BFF_CONF = REPO / "bff" / "gunicorn.conf.py"
 NGINX = "nginx"
 WRK = "wrk"
 DEFAULT_STATIC_PORT = 18181
-STARTUP_TIMEOUT_S = 60.0
 BUILD_TIMEOUT_S = 900.0
-STOP_TIMEOUT_S = 10.0
-BUSY_WARN_PCT = 15.0
 # CPU that wrk is pinned to by default ('none': not pinned); bench/README.md says why.
 DEFAULT_WRK_CPU = "none"
 
@@ -76,10 +89,6 @@ upstream = "static"
 upstream_prefix = "/static"
 methods = ["GET", "HEAD"]
 """
-
-
-class BenchError(RuntimeError):
-    """A benchmark step failed and the run cannot continue."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,15 +154,6 @@ class Options:
     baseline: str | None = None
 
 
-@dataclasses.dataclass(frozen=True)
-class CpuSample:
-    """Cumulative CPU jiffies: all CPUs busy, all CPUs total, and this run's processes."""
-
-    busy: int
-    total: int
-    ours: int
-
-
 @dataclasses.dataclass
 class RunEnv:
     """What a run found around it: skipped targets and how busy the machine was without it."""
@@ -161,76 +161,6 @@ class RunEnv:
     skipped: dict[str, str] = dataclasses.field(default_factory=dict)
     busy_before_pct: float | None = None
     busy_after_pct: float | None = None
-
-
-class Processes:
-    """Starts servers in their own process groups and stops every one of them on close."""
-
-    def __init__(self, logdir: Path) -> None:
-        """Remember where server logs go."""
-        self.logdir = logdir
-        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
-
-    def start(
-        self, name: str, argv: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None
-    ) -> subprocess.Popen[bytes]:
-        """Start one server with stdout and stderr going to <logdir>/<name>.log."""
-        log = self.log_path(name).open("ab")
-        full_env = {**os.environ, **(env or {})}
-        try:
-            proc = subprocess.Popen(  # noqa: S603
-                list(argv),
-                cwd=cwd,
-                env=full_env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        finally:
-            log.close()
-        self.procs.append((name, proc))
-        return proc
-
-    def pgids(self) -> frozenset[int]:
-        """Return the process groups of the started servers (each leads its own group)."""
-        return frozenset(proc.pid for _name, proc in self.procs)
-
-    def log_path(self, name: str) -> Path:
-        """Return the log file of a named server."""
-        return self.logdir / f"{name}.log"
-
-    def log_tail(self, name: str, lines: int = 30) -> str:
-        """Return the last lines of a server's log."""
-        path = self.log_path(name)
-        if not path.exists():
-            return "(no log)"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-    def close(self) -> None:
-        """Stop all started servers, newest first: SIGTERM to the group, then SIGKILL."""
-        for _name, proc in reversed(self.procs):
-            stop_group(proc)
-        self.procs.clear()
-
-
-def stop_group(proc: subprocess.Popen[bytes]) -> None:
-    """Terminate a process group started with start_new_session, killing it if it lingers."""
-    for sig, wait_s in ((signal.SIGTERM, STOP_TIMEOUT_S), (signal.SIGKILL, STOP_TIMEOUT_S)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        try:
-            proc.wait(timeout=wait_s)
-        except subprocess.TimeoutExpired:
-            continue
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # leftover children of the group
-        return
-
-
-def log(msg: str) -> None:
-    """Print a progress line to stderr."""
-    print(f"[bench] {msg}", file=sys.stderr, flush=True)
 
 
 def parse_size(text: str) -> Size:
@@ -260,14 +190,6 @@ def parse_targets(text: str) -> tuple[str, ...]:
     if bad or not keys:
         raise argparse.ArgumentTypeError(f"bad targets {bad}; choose from {','.join(TARGETS)}")
     return tuple(k for k in TARGETS if k in keys)
-
-
-def positive_int(text: str) -> int:
-    """Parse a positive integer argument."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be >= 1")
-    return value
 
 
 def parse_cpu(text: str) -> str:
@@ -344,13 +266,6 @@ def json_body(nbytes: int) -> bytes:
     return body
 
 
-def free_port() -> int:
-    """Return a loopback TCP port that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def port_is_free(port: int) -> bool:
     """Say whether a loopback TCP port can be listened on (as nginx would, with SO_REUSEADDR)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -376,21 +291,15 @@ def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
 
 def wait_ready(procs: Processes, name: str, proc: subprocess.Popen[bytes], url: str) -> None:
     """Poll url until it answers 200, failing with the server's log if it dies or times out."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    last = "no answer"
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise BenchError(f"{name} exited with {proc.returncode}:\n{procs.log_tail(name)}")
+
+    def not_ready() -> str | None:
         try:
             status, _ = http_get(url, timeout=2.0)
         except OSError as exc:
-            last = str(exc)
-        else:
-            if status == 200:
-                return
-            last = f"HTTP {status}"
-        time.sleep(0.2)
-    raise BenchError(f"{name} not ready at {url} ({last}):\n{procs.log_tail(name)}")
+            return str(exc)
+        return None if status == 200 else f"HTTP {status}"
+
+    wait_until_ready(procs, name, proc, not_ready, f"ready at {url}")
 
 
 def nginx_modules_missing() -> set[str]:
@@ -599,7 +508,7 @@ def start_next(procs: Processes, static_port: int) -> Target:
     ensure_next_build(node, static_port)
     port = free_port()
     argv = [node, str(NEXT_BIN), "start", "-p", str(port), "-H", "127.0.0.1"]
-    proc = procs.start("next", argv, cwd=NEXT_DIR, env=next_env(static_port))
+    proc = procs.start("next", argv, cwd=NEXT_DIR, env={**os.environ, **next_env(static_port)})
     wait_ready(procs, "next", proc, f"http://127.0.0.1:{port}/")
     log(f"next up on 127.0.0.1:{port}")
     return Target("next", f"http://127.0.0.1:{port}", "/api/static")
@@ -627,31 +536,10 @@ def start_bff(
     if root != REPO:  # the baseline's packages shadow the installed (editable) ones
         env["PYTHONPATH"] = f"{root / 'bff' / 'src'}:{root / 'lib' / 'logship' / 'src'}"
     argv = [str(gunicorn_path()), "-c", "bff/gunicorn.conf.py", "bff:create_app()"]
-    proc = procs.start(key, argv, cwd=root, env=env)
+    proc = procs.start(key, argv, cwd=root, env={**os.environ, **env})
     wait_ready(procs, key, proc, f"http://127.0.0.1:{port}/healthz")
     log(f"{key} up on 127.0.0.1:{port}")
     return Target(key, f"http://127.0.0.1:{port}", "/api/static")
-
-
-def export_baseline(tmp: Path, ref: str) -> Path:
-    """The tree of ``ref`` (git archive) in a directory of its own."""
-    root = tmp / "baseline"
-    root.mkdir()
-    archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", "--format=tar", ref, "bff", "lib"],  # noqa: S607
-        capture_output=True,
-        check=False,
-        timeout=60,
-    )
-    if archive.returncode != 0:
-        raise BenchError(f"git archive {ref}: {archive.stderr.decode(errors='replace')[:300]}")
-    subprocess.run(  # noqa: S603
-        ["tar", "-x", "-C", str(root)],  # noqa: S607
-        input=archive.stdout,
-        check=True,
-        timeout=60,
-    )
-    return root
 
 
 def check_body(target: Target, size: Size, expected: bytes) -> None:
@@ -714,41 +602,6 @@ def parse_wrk(out: str) -> WrkStats:
     )
 
 
-def group_jiffies(pgids: frozenset[int]) -> int:
-    """Sum user+system jiffies of live processes in the given process groups."""
-    total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) in pgids:
-            total += int(fields[11]) + int(fields[12])
-    return total
-
-
-def cpu_sample(pgids: frozenset[int]) -> CpuSample | None:
-    """Sample system-wide CPU time and the CPU time of this run (servers, self, reaped wrk)."""
-    try:
-        busy, total = cpu_times()
-        servers = group_jiffies(pgids)
-    except (OSError, ValueError, IndexError):
-        return None
-    t = os.times()
-    own = (t.user + t.system + t.children_user + t.children_system) * os.sysconf("SC_CLK_TCK")
-    return CpuSample(busy=busy, total=total, ours=servers + round(own))
-
-
-def other_cpu_pct(start: CpuSample | None, end: CpuSample | None) -> float | None:
-    """Return the share of all CPUs used by processes outside this run between two samples."""
-    if start is None or end is None or end.total <= start.total:
-        return None
-    other = (end.busy - start.busy) - (end.ours - start.ours)
-    return max(0.0, 100.0 * other / (end.total - start.total))
-
-
 def measure(
     target: Target, size: Size, connections: int, opts: Options, pgids: frozenset[int]
 ) -> Measurement:
@@ -790,54 +643,12 @@ def command_version(argv: Sequence[str]) -> str:
     return lines[0].strip() if lines else "unavailable"
 
 
-def package_version(name: str) -> str:
-    """Return an installed Python distribution's version, or 'unavailable'."""
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return "unavailable"
-
-
 def next_version() -> str:
     """Return the installed next package version, or 'unavailable'."""
     try:
         return str(json.loads((NEXT_DIR / "node_modules/next/package.json").read_text())["version"])
     except (OSError, ValueError, KeyError):
         return "unavailable"
-
-
-def cpu_model() -> str:
-    """Return the CPU model name from /proc/cpuinfo."""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
-def bff_digest() -> str:
-    """Hash the BFF's gunicorn config and sources, so results can be tied to a BFF version."""
-    if not BFF_CONF.exists():
-        return "absent"
-    h = hashlib.sha256(BFF_CONF.read_bytes())
-    for path in sorted((REPO / "bff" / "src").rglob("*.py")):
-        h.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return h.hexdigest()[:16]
-
-
-def repo_commit() -> str:
-    """Return the checked-out commit, or 'none' outside git or before the first commit."""
-    git = shutil.which("git")
-    if git is None:
-        return "none"
-    res = subprocess.run(  # noqa: S603
-        [git, "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=10,
-    )
-    return res.stdout.strip() if res.returncode == 0 else "none"
 
 
 def machine_info() -> dict[str, Any]:
@@ -855,8 +666,8 @@ def machine_info() -> dict[str, Any]:
         "gunicorn": package_version("gunicorn"),
         "gevent": package_version("gevent"),
         "flask": package_version("flask"),
-        "repo_commit": repo_commit(),
-        "bff_sources_sha256": bff_digest(),
+        "repo_commit": repo_commit(REPO),
+        "bff_sources_sha256": bff_digest(REPO),
     }
 
 
@@ -1006,7 +817,7 @@ def start_servers(
             skipped["bff"] = f"{BFF_CONF.relative_to(REPO)} not found"
             log(f"SKIPPING BFF: {skipped['bff']} (the BFF is not in this checkout yet)")
     if "base" in opts.targets and opts.baseline:
-        root = export_baseline(tmp, opts.baseline)
+        root = export_tree(REPO, opts.baseline, tmp / "baseline")
         targets.append(start_bff(procs, tmp, static_port, "base", root))
     return targets
 
@@ -1093,32 +904,6 @@ def report(
     }
 
 
-def cpu_times() -> tuple[int, int]:
-    """Return (busy, total) jiffies summed over all CPUs from /proc/stat."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    return sum(fields) - idle, sum(fields)
-
-
-def busy_pct(seconds: float = 1.0) -> float | None:
-    """Return the share of all CPUs in use over a short sample, or None off Linux."""
-    try:
-        busy0, total0 = cpu_times()
-        time.sleep(seconds)
-        busy1, total1 = cpu_times()
-    except (OSError, ValueError, IndexError):
-        return None
-    return 100.0 * (busy1 - busy0) / max(total1 - total0, 1)
-
-
-def warn_if_busy(pct: float | None, when: str) -> None:
-    """Warn when other processes use a noticeable share of the CPUs."""
-    if pct is not None and pct > BUSY_WARN_PCT:
-        log(
-            f"WARNING: {pct:.0f}% CPU busy {when} with no load from this run; figures will be noisy"
-        )
-
-
 def print_env(env: RunEnv) -> None:
     """Print skipped targets and the background CPU load around the run."""
     before = fmt(env.busy_before_pct, ".0f", "%")
@@ -1168,23 +953,10 @@ def benchmark(opts: Options) -> int:
     return 1 if opts.quick and problems else 0
 
 
-def on_sigterm(signum: int, frame: FrameType | None) -> None:
-    """Turn SIGTERM into SystemExit so cleanup runs."""
-    raise SystemExit(128 + signum)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point."""
     opts = parse_args(sys.argv[1:] if argv is None else argv)
-    signal.signal(signal.SIGTERM, on_sigterm)
-    try:
-        return benchmark(opts)
-    except BenchError as exc:
-        print(f"bench: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("bench: interrupted", file=sys.stderr)
-        return 130
+    return run_benchmark(lambda: benchmark(opts))
 
 
 if __name__ == "__main__":
