@@ -75,6 +75,8 @@ typecheck: install ## mypy (strict on bff/src), tsc --noEmit
 	@$(BIN)/mypy
 	@$(BIN)/mypy --strict lib/logship/src scripts/logs_tail.py
 	@$(BIN)/mypy --strict deploy/deploy.py deploy/sourcemaps.py scripts/openapi_snapshot.py bench/web/run.py
+	@MYPYPATH=bench $(BIN)/mypy --strict bench/proxy/run.py
+	@MYPYPATH=bench $(BIN)/mypy --strict bench/edge/run.py
 	@$(BIN)/mypy --config-file upstreams/mypy.ini upstreams/django_api
 	@$(BIN)/mypy --config-file upstreams/mypy.ini upstreams/fastapi_api
 	@echo "==> tsc"
