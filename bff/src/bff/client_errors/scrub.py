@@ -1,16 +1,22 @@
 """PII scrubbing of client-error events, each rule counted.
 
-Rules (the name is the key in the event's ``scrubbed`` counts):
+The text rules are logship's (:mod:`logship.scrub`, the same rules every log record of every
+service goes through); the name is the key in the event's ``scrubbed`` counts:
 
 ``email``          e-mail addresses -> ``[email]``
 ``card``           13-19 digit numbers (spaces or dashes allowed) passing the Luhn check
                    -> ``[card]``
 ``jwt``            JSON Web Tokens (``eyJ...``.``eyJ...``.sig) -> ``[jwt]``
 ``bearer``         ``Bearer <credential>`` -> ``Bearer [REDACTED]``
-``url_query``      values of secret-looking query parameters in URLs -> ``[REDACTED]``
+``url_query``      values of secret-looking query parameters in URLs -> ``[REDACTED]``, and
+                   percent-encoded values holding one of the shapes above
+``key_value``      ``session=...``, ``pwd=...``, ``pw=...``-style pairs in free text
+                   -> ``[REDACTED]``
+
+and this module's own:
+
 ``sensitive_key``  any value under a key naming a secret (password, secret, token, auth, cookie,
                    session, csrf, api key, credential, signature) -> ``[REDACTED]``
-
 ``log_redaction``  what logship's own redaction of log text changes beyond the rules above
                    (``Authorization: ...`` header lines, ``password=...`` assignments, URL
                    passwords; see ``logship.redact.redact_text``)
@@ -28,41 +34,23 @@ formatter does not walk it again.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any, Final
 
+from logship import scrub as rules
 from logship.redact import RedactedData, is_sensitive_key, redact_text
+from logship.scrub import is_sensitive_name, luhn_valid
+
+__all__ = ["RULES", "Scrubber", "is_logship_sensitive", "is_sensitive_name", "luhn_valid"]
 
 REDACTED: Final = "[REDACTED]"
 #: Every rule name that can appear in the ``scrubbed`` counts.
-RULES: Final = ("email", "card", "jwt", "bearer", "url_query", "sensitive_key", "log_redaction")
+RULES: Final = (*rules.RULES, "sensitive_key", "log_redaction")
 MAX_DEPTH: Final = 8
 
-_EMAIL: Final = re.compile(
-    r"(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.){1,8}"
-    r"[A-Za-z]{2,24}(?![\w-])"
-)
-_CARD: Final = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
-_JWT: Final = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
-_BEARER: Final = re.compile(r"\b(bearer)(\s+)(?!\[REDACTED\])[A-Za-z0-9._~+/=-]{6,}", re.I)
-_QUERY_PARAM: Final = re.compile(r"([?&;#])([\w.\-\[\]%]{1,128})=([^&;#\s\"'<>]*)")
-_SENSITIVE_PARTS: Final = (
-    "password", "passwd", "pwd", "secret", "token", "auth", "cookie", "session", "csrf",
-    "xsrf", "api_key", "apikey", "credential", "private_key", "signature", "jwt",
-)  # fmt: skip
-_SENSITIVE_PARAMS: Final = frozenset(
-    {"code", "key", "sig", "state", "email", "ssn", "card", "otp", "pin"}
-)
-# Cheap pre-checks: skip each pattern unless its trigger is present.
-_DIGITS13: Final = re.compile(r"\d[\d -]{11,}\d")
-_DIGIT_GROUP: Final = re.compile(r"\d+")
-# One search decides whether any rule can apply to a string (most strings: none).
-_ANY_TRIGGER: Final = re.compile(r"[@=]|eyJ|bearer|\d[\d -]{11,}\d", re.I)
-# The same for these rules and logship's redact_text together: without any of these, neither
-# changes a string (redact_text needs "=", ":" or the word "bearer").
-_SHIP_TRIGGER: Final = re.compile(r"[@=:]|eyJ|bearer|\d[\d -]{11,}\d", re.I)
-_NAME_CACHE: dict[str, bool] = {}
+# The same trigger for these rules and logship's redact_text together: without a match,
+# neither changes a string (redact_text needs "=", ":" or the word "bearer").
+_SHIP_TRIGGER: Final = rules.TRIGGER
 _LOGSHIP_KEY_CACHE: dict[str, bool] = {}
 # Short strings known to pass every rule unchanged (frame URLs, names, breadcrumb values).
 _CLEAN_CACHE: dict[str, None] = {}
@@ -70,33 +58,6 @@ _CLEAN_CACHE: dict[str, None] = {}
 _KEY_CACHE: dict[str, tuple[str, bool]] = {}
 _CLEAN_CACHE_MAX: Final = 4096
 _CLEAN_CACHE_CHARS: Final = 256
-
-
-def luhn_valid(digits: str) -> bool:
-    """Whether a string of 13-19 digits passes the Luhn checksum."""
-    if not 13 <= len(digits) <= 19 or not digits.isdigit():
-        return False
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = ord(char) - 48
-        if index % 2 == 1:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return total % 10 == 0
-
-
-def is_sensitive_name(name: str) -> bool:
-    """Whether a key or query parameter name names a secret."""
-    hit = _NAME_CACHE.get(name)
-    if hit is None:
-        normal = name.strip().lower().replace("-", "_").replace(" ", "_")
-        hit = any(part in normal for part in _SENSITIVE_PARTS)
-        if len(_NAME_CACHE) > 4096:
-            _NAME_CACHE.clear()
-        _NAME_CACHE[name] = hit
-    return hit
 
 
 def is_logship_sensitive(name: str) -> bool:
@@ -122,48 +83,9 @@ class Scrubber:
         if count:
             self.counts[rule] = self.counts.get(rule, 0) + count
 
-    def _card(self, match: re.Match[str]) -> str:
-        text = match.group(0)
-        # Try the whole run, then runs of whole digit groups ("8 4111 1111 1111 1111").
-        groups = [(m.start(), m.end()) for m in _DIGIT_GROUP.finditer(text)]
-        for first in range(len(groups)):
-            for last in range(len(groups) - 1, first - 1, -1):
-                start, end = groups[first][0], groups[last][1]
-                digits = text[start:end].replace(" ", "").replace("-", "")
-                if luhn_valid(digits):
-                    self._hit("card")
-                    return text[:start] + "[card]" + text[end:]
-        return text
-
-    def _param(self, match: re.Match[str]) -> str:
-        name = match.group(2)
-        value = match.group(3)
-        if not value or value == REDACTED:
-            return match.group(0)
-        lowered = name.lower()
-        if is_sensitive_name(lowered) or lowered in _SENSITIVE_PARAMS:
-            self._hit("url_query")
-            return f"{match.group(1)}{name}={REDACTED}"
-        return match.group(0)
-
     def text(self, value: str) -> str:
-        """``value`` with every rule applied."""
-        if _ANY_TRIGGER.search(value) is None:
-            return value
-        if "@" in value:
-            value, n = _EMAIL.subn("[email]", value)
-            self._hit("email", n)
-        if "eyJ" in value:
-            value, n = _JWT.subn("[jwt]", value)
-            self._hit("jwt", n)
-        if _DIGITS13.search(value) is not None:
-            value = _CARD.sub(self._card, value)
-        if "=" in value:
-            value = _QUERY_PARAM.sub(self._param, value)
-        if "earer" in value or "EARER" in value:
-            value, n = _BEARER.subn(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", value)
-            self._hit("bearer", n)
-        return value
+        """``value`` with every rule applied (logship's :func:`logship.scrub.scrub_text`)."""
+        return rules.scrub_text(value, self.counts)
 
     def clean(self, value: str) -> str:
         """``value`` with every rule applied and then logship's text redaction: final."""

@@ -1,7 +1,9 @@
 """One access record per HTTP request, with the same shape in every service.
 
 The record's message is ``"<method> <path> <status>"`` and its ``data`` holds method, path,
-query (secrets redacted), status, duration_ms and bytes_out, plus whatever a service adds.
+query, status, duration_ms and bytes_out, plus whatever a service adds. Personal data and
+secrets in the path and the query are replaced here, at the source (:mod:`logship.scrub`);
+the formatter's rules cover everything else.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .redact import redact_query
+from .scrub import scrub_path, scrub_query
 
 __all__ = ["log_access"]
 
@@ -32,10 +35,12 @@ def log_access(
     """Write the access record; ids default to the ones bound with :func:`logship.bind`."""
     if not logger.isEnabledFor(level):
         return
+    if path:
+        path = scrub_path(path)
     fields: dict[str, Any] = {
         "method": method,
         "path": path,
-        "query": redact_query(query) if query else "",
+        "query": redact_query(scrub_query(query)) if query else "",
         "status": status,
         "duration_ms": round(duration_ms, 3),
         "bytes_out": bytes_out,

@@ -12,7 +12,9 @@ Schema (top-level keys are reserved; caller data can never overwrite them)::
 
 Caller data comes from ``extra={"data": {...}}`` and from any other non-standard
 ``LogRecord`` attribute (``extra={"user": 1}`` gives ``"data": {"user": 1}``). Secrets in
-``data`` and in messages are redacted (see :mod:`logship.redact`).
+``data``, in messages and in exception text are redacted, and personal data (e-mail
+addresses, card numbers, JWTs, bearer tokens, sensitive query values) replaced by markers
+(see :mod:`logship.redact` and :mod:`logship.scrub`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import enum
 import itertools
 import logging
 import os
+import re
 import time
 import uuid
 from collections.abc import Collection, Iterable, Mapping
@@ -40,8 +43,8 @@ from .redact import (
     RedactedData,
     is_sensitive_key,
     redact_header_value,
-    redact_text,
 )
+from .scrub import clean_text
 
 __all__ = ["RESERVED_KEYS", "FormattedEvent", "JsonFormatter"]
 
@@ -74,10 +77,15 @@ _HEADER_KEYS: Final = frozenset(
 )
 _MILLIS: Final = tuple(f".{millis:03d}Z" for millis in range(1000))
 _TEXT_TRIGGERS: Final = (
-    "=", "://", "authoriz", "cookie", "api-key", "api_key", "apikey", "bearer", "passw", "secret",
-    "token",
+    "=", "@", "eyj", "://", "authoriz", "cookie", "api-key", "api_key", "apikey", "bearer",
+    "passw", "secret", "token",
 )  # fmt: skip
 _FAST_DATA_MAX: Final = 4096
+_CLEAN_CHARS: Final = 256
+_CLEAN_MAX: Final = 4096
+# 13+ digits with single separators (``-`` and spaces read as ``_`` in the scanned text).
+_DIGIT_RUN: Final = re.compile(r"[0-9][0-9_]{11,}[0-9]")
+_NOT_DIGITS: Final = bytes(byte for byte in range(256) if not 48 <= byte <= 57)
 _INT_MIN: Final = -(2**63)
 _INT_MAX: Final = 2**64 - 1
 
@@ -218,7 +226,8 @@ def _largest_string(node: object) -> tuple[dict[str, Any] | list[Any], str | int
 def _fast_path_markers(keys: Iterable[str], parts: Iterable[str]) -> tuple[str, ...]:
     """Lower-case byte strings whose presence in serialised data needs the careful path:
     every sensitive key or key part (with ``_``, ``-`` and space spellings) and every trigger
-    of :func:`~logship.redact.redact_text`."""
+    of :func:`~logship.scrub.clean_text` (a run of 13 or more digits, a possible card number,
+    is checked separately)."""
     # The scanned text has ``-`` and spaces read as ``_`` (as key normalisation does).
     words = {w.replace("-", "_").replace(" ", "_") for w in (*keys, *parts, *_TEXT_TRIGGERS)}
     # Drop markers that contain a shorter marker: the shorter one already matches.
@@ -263,6 +272,7 @@ class JsonFormatter(logging.Formatter):
         self.redact_key_parts = tuple(p.strip().lower().replace("-", "_") for p in redact_key_parts)
         self.redact_messages = redact_messages
         self._key_cache: dict[str, bool] = {}
+        self._clean_strings: dict[str, None] = {}
         self._markers = _fast_path_markers(self.redact_keys, self.redact_key_parts)
         # Data marked RedactedData was redacted with the default rules: enough when this
         # formatter's rules are the defaults or a subset of them.
@@ -333,7 +343,7 @@ class JsonFormatter(logging.Formatter):
             except Exception:  # noqa: BLE001 - bad %-args must not lose the record
                 text = f"{_safe_repr(msg)} % {_safe_repr(record.args)} (message formatting failed)"
         if self.redact_messages:
-            text = redact_text(text)
+            text = clean_text(text)
         return text
 
     def _sensitive(self, key: str) -> bool:
@@ -350,7 +360,7 @@ class JsonFormatter(logging.Formatter):
         """A JSON-native, redacted copy of caller data (bounded in depth and size)."""
         kind = type(value)
         if kind is str:
-            return redact_text(value)  # type: ignore[arg-type]
+            return clean_text(value)  # type: ignore[arg-type]
         if kind is bool or kind is float or value is None:
             return value
         if kind is int:
@@ -382,7 +392,7 @@ class JsonFormatter(logging.Formatter):
                         continue
                     leaf = type(item)
                     if leaf is str:
-                        out[name] = redact_text(item)  # type: ignore[arg-type]
+                        out[name] = clean_text(item)  # type: ignore[arg-type]
                     elif leaf is int:
                         in_range = _INT_MIN <= item <= _INT_MAX  # type: ignore[operator]
                         out[name] = item if in_range else str(item)
@@ -410,7 +420,7 @@ class JsonFormatter(logging.Formatter):
             finally:
                 state.path.discard(marker)
         if isinstance(value, str):  # str subclasses
-            return redact_text(str.__str__(value))
+            return clean_text(str.__str__(value))
         if isinstance(value, int):  # int subclasses other than bool/enums handled above
             if isinstance(value, enum.Enum):
                 return self._prep(value.value, depth - 1, state)
@@ -423,13 +433,13 @@ class JsonFormatter(logging.Formatter):
             return self._prep(value.value, depth - 1, state)
         if isinstance(value, (bytes, bytearray, memoryview)):
             raw = bytes(value[: _MAX_ITEMS * 64])
-            return redact_text(raw.decode("utf-8", "backslashreplace"))
+            return clean_text(raw.decode("utf-8", "backslashreplace"))
         if isinstance(value, (uuid.UUID, decimal.Decimal, os.PathLike, _dt.timedelta)):
             return _safe_str(value)
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             fields = {f.name: getattr(value, f.name, None) for f in dataclasses.fields(value)}
             return self._prep(fields, depth, state)
-        return redact_text(_safe_repr(value))
+        return clean_text(_safe_repr(value))
 
     def _redacted(self, name: str, value: object) -> str:
         if isinstance(value, str):
@@ -438,9 +448,51 @@ class JsonFormatter(logging.Formatter):
                 return redact_header_value(normal.replace("_", "-"), value)
         return REDACTED
 
+    def _flat_data(self, data: dict[str, object]) -> orjson.Fragment | bool:
+        """Flat data (string keys; str, int, float, bool and None values) that the careful
+        path would copy unchanged, serialised by orjson directly: no key is sensitive and
+        :func:`~logship.scrub.clean_text` keeps every string (short strings seen clean before
+        are remembered per formatter). False when the data is not flat, True when something
+        in it needs the careful path."""
+        if len(data) > _MAX_ITEMS:
+            return True
+        key_cache = self._key_cache
+        known = self._clean_strings
+        for key, item in data.items():
+            if type(key) is not str:
+                return True
+            sensitive = key_cache.get(key)
+            if sensitive is None:
+                sensitive = self._sensitive(key)
+            if sensitive:
+                return True
+            kind = type(item)
+            if kind is str:
+                if item in known:
+                    continue
+                if clean_text(item) != item:  # type: ignore[arg-type]
+                    return True
+                if len(item) <= _CLEAN_CHARS:  # type: ignore[arg-type]
+                    if len(known) >= _CLEAN_MAX:
+                        known.clear()
+                    known[item] = None  # type: ignore[index]
+            elif kind is int:
+                if not _INT_MIN <= item <= _INT_MAX:  # type: ignore[operator]
+                    return True
+            elif not (kind is float or kind is bool or item is None):
+                return False
+        try:
+            return orjson.Fragment(orjson.dumps(data))
+        except (TypeError, ValueError):  # lone surrogates: the careful path fixes them
+            return True
+
     def _fast_data(self, data: dict[str, object]) -> orjson.Fragment | None:
-        """Small, plain-ASCII data with nothing that could need redaction is serialised by
-        orjson directly (no Python walk); anything else returns None (the careful path)."""
+        """Data with nothing that could need redaction is serialised by orjson directly (no
+        Python walk): flat data checked value by value, small plain-ASCII nested data by a
+        scan of its JSON; anything else returns None (the careful path)."""
+        flat = self._flat_data(data)
+        if flat is not False:
+            return None if flat is True else flat
         try:
             encoded = orjson.dumps(data, default=_default)
         except (TypeError, ValueError):
@@ -452,6 +504,8 @@ class JsonFormatter(logging.Formatter):
         for marker in self._markers:
             if marker in lowered:
                 return None
+        if len(encoded.translate(None, _NOT_DIGITS)) >= 13 and _DIGIT_RUN.search(lowered):
+            return None  # a possible card number
         return orjson.Fragment(encoded)
 
     def _data(
@@ -520,8 +574,8 @@ class JsonFormatter(logging.Formatter):
                 stack = f"<traceback unavailable: {_safe_repr(exc)}>"
         message = _safe_str(evalue) if evalue is not None else ""
         if self.redact_messages:
-            message = redact_text(message)
-            stack = redact_text(stack)
+            message = clean_text(message)
+            stack = clean_text(stack)
         return {"type": _type_name(etype), "message": message, "stack": stack}
 
     def _format(self, record: logging.LogRecord) -> FormattedEvent:

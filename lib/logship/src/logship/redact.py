@@ -97,7 +97,8 @@ class RedactedData(Mapping[str, object]):
     """Record data whose producer has already applied this module's default rules.
 
     The producer's promise: every string in ``data`` (keys included) has been through
-    :func:`redact_text` (or a stricter rule), every value under a key for which
+    :func:`logship.scrub.clean_text` (personal data and :func:`redact_text`, or a stricter
+    rule), every value under a key for which
     :func:`is_sensitive_key` holds with the default keys and parts has been replaced, and the
     data holds only JSON-native values. A :class:`~logship.formatter.JsonFormatter` using the
     default rules (or fewer) then serialises it without walking it again; any other
