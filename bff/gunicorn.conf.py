@@ -5,6 +5,7 @@ gevent workers measured fastest for this I/O-bound proxy; each worker builds its
 connection pools after the fork (the app is not preloaded).
 """
 
+import logging
 import os
 import sys
 
@@ -13,6 +14,7 @@ from bff.settings import SettingsError, load_settings
 from logship import gunicorn as logship_gunicorn
 from logship import setup as logship_setup
 from logship.config import ConfigError, validate_stream_template
+from logship.notices import notice
 
 
 def _fail(message: str) -> None:
@@ -94,7 +96,7 @@ def post_worker_init(worker: object) -> None:
             streams={"bff.client_errors": CLIENT_ERRORS_STREAM},
         )
     except ConfigError as exc:
-        print(f"logship: configuration error: {exc}", file=sys.stderr, flush=True)
+        notice(f"configuration error: {exc}", level=logging.ERROR, service="bff")
         raise
 
 

@@ -62,6 +62,7 @@ from .limits import (
     MAX_MESSAGE_BYTES_HARD,
     RETENTION_DAYS,
 )
+from .notices import notice
 from .spool import ClaimedFile, Spool
 
 if TYPE_CHECKING:
@@ -188,10 +189,13 @@ class _Outcome(enum.Enum):
 
 
 class _Notices:
-    """Rate-limited one-line notices on stderr (never through logging: no feedback loops)."""
+    """Rate-limited notices on stderr, one JSON record each (:mod:`logship.notices`; never
+    through logging: no feedback loops)."""
 
-    def __init__(self, interval: float = 60.0) -> None:
+    def __init__(self, interval: float = 60.0, service: str = "", environment: str = "") -> None:
         self.interval = interval
+        self.service = service
+        self.environment = environment
         self._last: dict[str, float] = {}
 
     def say(self, key: str, message: str) -> None:
@@ -200,10 +204,13 @@ class _Notices:
         if last is not None and now - last < self.interval:
             return
         self._last[key] = now
-        stream = sys.__stderr__ or sys.stderr
-        with contextlib.suppress(Exception):
-            stream.write(f"logship: {message}\n")
-            stream.flush()
+        notice(
+            message,
+            service=self.service,
+            environment=self.environment,
+            data={"notice": key},
+            stacklevel=2,
+        )
 
 
 class _Counters:
@@ -349,7 +356,7 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
             if formatter is not None
             else JsonFormatter(service, environment, max_message_bytes=max_message_bytes)
         )
-        self._notices = _Notices()
+        self._notices = _Notices(service=service, environment=environment)
         self._stats_logger = logging.getLogger(STATS_LOGGER)
         self._closed = False
         self._pid = -1
@@ -1083,7 +1090,10 @@ class LazyCloudWatchHandler(logging.Handler):
         self._pid = -1
         self._failed_at: float | None = None
         self._dropped = 0
-        self._notices = _Notices()
+        self._notices = _Notices(
+            service=str(handler_kwargs.get("service") or ""),
+            environment=str(handler_kwargs.get("environment") or ""),
+        )
 
     @property
     def inner(self) -> CloudWatchHandler | None:

@@ -19,13 +19,14 @@ requests need to drain).
 
 from __future__ import annotations
 
+import logging
 import os
-import sys
 from collections.abc import Mapping
 from typing import Any
 
 from . import setup as _setup
 from .config import LogSettings, parse_env
+from .notices import notice
 
 __all__ = ["logconfig_dict", "post_worker_init", "worker_exit"]
 
@@ -88,7 +89,12 @@ def post_worker_init(worker: object) -> None:
             env=_HOOK_ARGS.get("env"),
         )
     except _setup.ConfigError as exc:
-        print(f"logship: configuration error: {exc}", file=sys.stderr, flush=True)
+        notice(
+            f"configuration error: {exc}",
+            level=logging.ERROR,
+            service=str(_HOOK_ARGS.get("service") or ""),
+            environment=str(_HOOK_ARGS.get("environment") or ""),
+        )
         raise
 
 

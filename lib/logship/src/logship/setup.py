@@ -316,8 +316,9 @@ def shutdown(timeout: float | None = None) -> None:
             current.stdout_handler.flush()
         close_all(budget)
     except Exception as exc:  # noqa: BLE001 - shutdown hooks must never raise
-        stream = sys.__stderr__ or sys.stderr
-        stream.write(f"logship: shutdown failed: {exc!r}\n")
+        from .notices import notice
+
+        notice(f"shutdown failed: {exc!r}", level=logging.ERROR)
 
 
 def dict_config(
