@@ -103,6 +103,8 @@ def vitals() -> Response:
         if context[key] is not None and ingest.settings.scrub:
             context[key] = scrubber.text(context[key])
     for metric in metrics:
+        if ingest.settings.scrub:
+            metric["id"] = scrubber.text(metric["id"])
         data = {
             "name": metric["name"],
             "value": metric["value"],

@@ -472,10 +472,10 @@ class JsonFormatter(logging.Formatter):
                     continue
                 if clean_text(item) != item:  # type: ignore[arg-type]
                     return True
-                if len(item) <= _CLEAN_CHARS:  # type: ignore[arg-type]
+                if len(item) <= _CLEAN_CHARS:
                     if len(known) >= _CLEAN_MAX:
                         known.clear()
-                    known[item] = None  # type: ignore[index]
+                    known[item] = None
             elif kind is int:
                 if not _INT_MIN <= item <= _INT_MAX:  # type: ignore[operator]
                     return True

@@ -103,6 +103,7 @@ _KEY_VALUE: Final = re.compile(
 _ARRAY_SUFFIX: Final = re.compile(r"\[[^\]]{0,64}\]$")
 
 _CACHE_MAX: Final = 4096
+_MAX_DECODES: Final = 2  # nested percent-encodings scrubbed (hostile input cannot recurse)
 # name -> (sensitive by parts, sensitive as a URL parameter, sensitive in free text)
 _NAME_CACHE: dict[str, tuple[bool, bool, bool]] = {}
 
@@ -186,10 +187,11 @@ def _card_in(text: str) -> tuple[int, int] | None:
 class _Subs:
     """The substitution callbacks of one call, counting into ``counts``."""
 
-    __slots__ = ("counts",)
+    __slots__ = ("counts", "depth")
 
-    def __init__(self, counts: Counts | None) -> None:
+    def __init__(self, counts: Counts | None, depth: int = 0) -> None:
         self.counts = counts
+        self.depth = depth  # levels of percent-decoding above this call
 
     def card(self, match: re.Match[str]) -> str:
         text = match.group(0)
@@ -207,15 +209,15 @@ class _Subs:
         if _name_kinds(name)[1]:
             _hit(self.counts, "url_query")
             return f"{match.group(1)}{name}={REDACTED}"
-        if "%" in value or "+" in value:
+        if ("%" in value or "+" in value) and self.depth < _MAX_DECODES:
             shaped = self.encoded(value)
             if shaped is not None:
                 return f"{match.group(1)}{name}={shaped}"
         return match.group(0)
 
     def encoded(self, value: str) -> str | None:
-        """A percent-encoded value holding a shape (e-mail, card, JWT, bearer), re-encoded
-        with the markers in place; None when it holds none."""
+        """A percent-encoded value holding something the rules change (an e-mail address,
+        ``session=...``), decoded, scrubbed and re-encoded; None when it holds nothing."""
         try:
             decoded = unquote_plus(value, errors="replace")
         except Exception:  # noqa: BLE001 - never fail on hostile input
@@ -223,7 +225,7 @@ class _Subs:
         if decoded == value or not _triggered(decoded):
             return None
         local: dict[str, int] = {}
-        out = _shapes(decoded, _Subs(local))
+        out = _apply(decoded, local, self.depth + 1)
         if not local:
             return None
         for rule, count in local.items():
@@ -241,21 +243,6 @@ class _Subs:
     def bearer(self, match: re.Match[str]) -> str:
         _hit(self.counts, "bearer")
         return f"{match.group(1)}{match.group(2)}{REDACTED}"
-
-
-def _shapes(text: str, subs: _Subs) -> str:
-    """E-mail addresses, JWTs, card numbers and bearer tokens."""
-    if "@" in text:
-        text, n = _EMAIL.subn(EMAIL, text)
-        _hit(subs.counts, "email", n)
-    if "eyJ" in text:
-        text, n = _JWT.subn(JWT, text)
-        _hit(subs.counts, "jwt", n)
-    if _DIGITS13.search(text) is not None:
-        text = _CARD.sub(subs.card, text)
-    if "earer" in text or "EARER" in text:
-        text = _BEARER.sub(subs.bearer, text)
-    return text
 
 
 def _triggered(text: str) -> bool:
@@ -278,8 +265,8 @@ def scrub_text(text: str, counts: Counts | None = None) -> str:
     return _apply(text, counts)
 
 
-def _apply(text: str, counts: Counts | None) -> str:
-    subs = _Subs(counts)
+def _apply(text: str, counts: Counts | None, depth: int = 0) -> str:
+    subs = _Subs(counts, depth)
     if "@" in text:
         text, n = _EMAIL.subn(EMAIL, text)
         _hit(counts, "email", n)
