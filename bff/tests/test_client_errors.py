@@ -351,6 +351,12 @@ def test_not_noise(message: str, stack: str) -> None:
         pytest.param(
             "/p?session_id=abc#x", "/p?session_id=[REDACTED]#x", "url_query", id="query-session"
         ),
+        pytest.param("/p?pwd=x&page=2", "/p?pwd=[REDACTED]&page=2", "url_query", id="query-pwd"),
+        pytest.param("/p?q=bob%40example.com", "/p?q=[email]", "email", id="query-encoded-email"),
+        pytest.param(
+            "login failed pw=hunter2", "login failed pw=[REDACTED]", "key_value", id="text-pw"
+        ),
+        pytest.param("UA (session=s3ss)", "UA (session=[REDACTED]", "key_value", id="text-session"),
     ],
 )
 def test_scrub_rules(text: str, expected: str, rule: str) -> None:
@@ -369,6 +375,10 @@ def test_scrub_rules(text: str, expected: str, rule: str) -> None:
         pytest.param("at foo@https://shop.example/a.js:1:2", id="firefox-frame"),
         pytest.param("/p?page=2&sort=asc", id="harmless-query"),
         pytest.param("bearer of bad news", id="bearer-word"),
+        pytest.param("upstream failed code=502", id="code-in-text"),
+        pytest.param("2026-01-02T03:04:05.678Z", id="iso-datetime"),
+        pytest.param("123e4567-e89b-12d3-a456-426614174000", id="uuid"),
+        pytest.param("v4-1727788225123-8617465892413", id="web-vitals-id"),
     ],
 )
 def test_scrub_leaves_harmless_text(text: str) -> None:
