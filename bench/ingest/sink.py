@@ -10,6 +10,11 @@ for events to a missing stream, ``nextSequenceToken`` on success). It checks the
 (at most 10,000 events, 1,048,576 bytes counting 26 bytes per event) and answers
 ``InvalidParameterException`` beyond them. ``GET /stats`` returns the counters as JSON.
 
+Two options serve the fleet benchmark (bench/fleet): ``--rate N`` throttles ``PutLogEvents``
+account-wide to N requests per second (a token bucket with one second of burst, answering
+``ThrottlingException`` as CloudWatch does), and ``--ids`` keeps the ``request_id`` of every
+access record received (``GET /ids``), so loss and duplicates can be counted exactly.
+
 A real deployment ships to a remote service, so a benchmark that runs moto (pure Python,
 parsing and storing every event) on the same cores as the BFF charges the BFF for work it
 would not do; this sink costs one JSON parse per batch.
@@ -42,11 +47,49 @@ TARGET_PREFIX = "Logs_20140328."
 class Sink:
     """Log groups, streams and counters; the handling of one decoded request."""
 
-    def __init__(self) -> None:
+    def __init__(self, rate: float = 0.0, keep_ids: bool = False) -> None:
         self.groups: set[str] = set()
         self.streams: set[tuple[str, str]] = set()
-        self.counts: dict[str, int] = {"requests": 0, "batches": 0, "events": 0, "bytes": 0}
+        self.counts: dict[str, int] = {
+            "requests": 0,
+            "batches": 0,
+            "events": 0,
+            "bytes": 0,
+            "throttled": 0,
+            "duplicates": 0,
+        }
         self.per_stream: dict[str, int] = {}
+        self.rate = rate
+        self._tokens = rate
+        self._refilled = time.monotonic()
+        self.keep_ids = keep_ids
+        self.ids: set[str] = set()
+
+    def _allow_put(self) -> bool:
+        """The account-wide PutLogEvents quota (token bucket, one second of burst)."""
+        if self.rate <= 0:
+            return True
+        now = time.monotonic()
+        self._tokens = min(self.rate, self._tokens + (now - self._refilled) * self.rate)
+        self._refilled = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+    def _record_ids(self, events: list[Any]) -> None:
+        for event in events:
+            message = str(event.get("message", ""))
+            if '"bff.access"' not in message:
+                continue
+            try:
+                rid = orjson.loads(message).get("request_id")
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(rid, str):
+                if rid in self.ids:
+                    self.counts["duplicates"] += 1
+                self.ids.add(rid)
 
     def handle(self, operation: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """The status and JSON answer for one operation."""
@@ -54,6 +97,9 @@ class Sink:
         group = str(body.get("logGroupName", ""))
         stream = str(body.get("logStreamName", ""))
         if operation == "PutLogEvents":
+            if not self._allow_put():
+                self.counts["throttled"] += 1
+                return _error("ThrottlingException", "Rate exceeded")
             if (group, stream) not in self.streams:
                 return _error(
                     "ResourceNotFoundException", "The specified log stream does not exist."
@@ -66,6 +112,8 @@ class Sink:
             self.counts["events"] += len(events)
             self.counts["bytes"] += size
             self.per_stream[stream] = self.per_stream.get(stream, 0) + len(events)
+            if self.keep_ids:
+                self._record_ids(events)
             return 200, {"nextSequenceToken": f"{self.counts['batches']:056d}"}
         if operation == "CreateLogGroup":
             if group in self.groups:
@@ -137,6 +185,9 @@ class _Connection(asyncio.Protocol):
         if method == "GET" and path == "/stats":
             status, answer = 200, {**self.sink.counts, "streams": self.sink.per_stream}
             kind = "application/json"
+        elif method == "GET" and path == "/ids":
+            status, answer = 200, {"ids": sorted(self.sink.ids)}
+            kind = "application/json"
         else:
             target = headers.get("x-amz-target", "")
             try:
@@ -158,10 +209,10 @@ class _Connection(asyncio.Protocol):
         )
 
 
-async def serve(host: str, port: int) -> None:
+async def serve(host: str, port: int, rate: float = 0.0, keep_ids: bool = False) -> None:
     """Serve until SIGTERM or SIGINT."""
     loop = asyncio.get_running_loop()
-    sink = Sink()
+    sink = Sink(rate, keep_ids)
     server = await loop.create_server(lambda: _Connection(sink), host, port)
     stop = loop.create_future()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -171,14 +222,14 @@ async def serve(host: str, port: int) -> None:
 
 
 @contextlib.contextmanager
-def sink_server(workdir: Path) -> Iterator[str]:
+def sink_server(workdir: Path, extra_args: list[str] | None = None) -> Iterator[str]:
     """Start the sink on a free loopback port in its own process; yields its URL."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
     log = (workdir / "sink.log").open("wb")
     proc = subprocess.Popen(  # noqa: S603 - fixed argv, loopback only
-        [sys.executable, str(Path(__file__)), "--port", str(port)],
+        [sys.executable, str(Path(__file__)), "--port", str(port), *(extra_args or [])],
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -216,8 +267,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument(
+        "--rate", type=float, default=0.0, help="PutLogEvents per second (0: no limit)"
+    )
+    parser.add_argument("--ids", action="store_true", help="keep access records' request ids")
     args = parser.parse_args()
-    asyncio.run(serve(args.host, args.port))
+    asyncio.run(serve(args.host, args.port, args.rate, args.ids))
 
 
 if __name__ == "__main__":
