@@ -312,7 +312,9 @@ def report(
         f"\nFleet: {opts.tasks} tasks x {opts.rps:g} req/s for {opts.duration:g} s; "
         f"account quota {opts.rate:g} PutLogEvents/s"
     )
-    print(f"{'task':<7}{'sent':>8}{'answered':>10}{'delivered':>11}{'lost':>7}{'max spool':>12}")
+    print(
+        f"{'task':<7}{'sent':>8}{'answered':>10}{'delivered':>11}{'undeliv.':>9}{'max spool':>12}"
+    )
     for task in tasks:
         answered = set(task.answered)
         delivered = len(answered & got)
@@ -329,7 +331,7 @@ def report(
             }
         )
         print(
-            f"task{task.index:<3}{task.sent:>8}{len(answered):>10}{delivered:>11}{lost:>7}"
+            f"task{task.index:<3}{task.sent:>8}{len(answered):>10}{delivered:>11}{lost:>9}"
             f"{task.max_spool_bytes / 1024:>10.0f} K"
         )
     answered_total = sum(r["answered"] for r in rows)
@@ -357,9 +359,14 @@ def report(
         "per_task_delivered_rate": per_task_rate,
         "samples": samples,
     }
+    verdict = (
+        "ZERO LOSS"
+        if lost_total == 0
+        else "NOT ALL DELIVERED within the drain timeout (still spooled or lost)"
+    )
     print(
-        f"\nrecords answered {answered_total}, lost {lost_total}, duplicates {final['duplicates']}"
-        f" ({'ZERO LOSS' if lost_total == 0 else 'LOSS'})"
+        f"\nrecords answered {answered_total}, undelivered {lost_total}, "
+        f"duplicates {final['duplicates']} ({verdict})"
     )
     print(
         f"PutLogEvents accepted {accepted}, throttled {throttled}"

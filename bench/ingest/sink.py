@@ -60,7 +60,7 @@ class Sink:
         }
         self.per_stream: dict[str, int] = {}
         self.rate = rate
-        self._tokens = rate
+        self._tokens = max(1.0, rate)
         self._refilled = time.monotonic()
         self.keep_ids = keep_ids
         self.ids: set[str] = set()
@@ -70,7 +70,8 @@ class Sink:
         if self.rate <= 0:
             return True
         now = time.monotonic()
-        self._tokens = min(self.rate, self._tokens + (now - self._refilled) * self.rate)
+        burst = max(1.0, self.rate)  # one second of requests, and at least one
+        self._tokens = min(burst, self._tokens + (now - self._refilled) * self.rate)
         self._refilled = now
         if self._tokens < 1:
             return False
