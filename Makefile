@@ -77,6 +77,7 @@ typecheck: install ## mypy (strict on bff/src), tsc --noEmit
 	@$(BIN)/mypy --strict deploy/deploy.py deploy/sourcemaps.py scripts/openapi_snapshot.py bench/web/run.py
 	@MYPYPATH=bench $(BIN)/mypy --strict bench/proxy/run.py
 	@MYPYPATH=bench $(BIN)/mypy --strict bench/edge/run.py
+	@MYPYPATH=bench $(BIN)/mypy --strict bench/fleet/run.py
 	@$(BIN)/mypy --config-file upstreams/mypy.ini upstreams/django_api
 	@$(BIN)/mypy --config-file upstreams/mypy.ini upstreams/fastapi_api
 	@echo "==> tsc"
@@ -125,11 +126,12 @@ bench-web: install system-deps $(BENCH_WEB_STAMP) ## Lighthouse on the productio
 bench-ingest: install system-deps ## client error ingest: reports/s and p99, plain and symbolicated
 	@$(BIN)/python bench/ingest/run.py $(ARGS)
 
-bench-smoke: install system-deps $(BENCH_STAMP) ## short runs of the proxy, ingest and edge benchmark harnesses
+bench-smoke: install system-deps $(BENCH_STAMP) ## short runs of the proxy, ingest, edge and fleet benchmark harnesses
 	@echo "==> benchmark harness smoke runs"
 	@$(BIN)/python bench/proxy/run.py --duration 1 --sizes 1k --quick
 	@$(BIN)/python bench/ingest/run.py --quick
 	@$(BIN)/python bench/edge/run.py --quick
+	@$(BIN)/python bench/fleet/run.py --quick
 
 # --- containers and deployment (docs/deploy.md) ------------------------------------------------
 DOCKERFILES := Dockerfile.bff Dockerfile.web deploy/emulator.Dockerfile deploy/upstreams.Dockerfile
