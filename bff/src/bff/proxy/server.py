@@ -321,6 +321,100 @@ class _ClientGone(Exception):
 _NO_BODY_STATUS = frozenset({b"204", b"304"})
 
 
+class _Response:
+    """The answer to one request: WSGI's ``start_response`` and ``write``, and its framing
+    (Content-Length when known, chunked for HTTP/1.1 keep-alive, else delimited by close)."""
+
+    __slots__ = ("conn", "msg", "head_only", "status", "headers", "sent", "keep", "chunked")
+
+    def __init__(self, conn: _Connection, msg: _Message) -> None:
+        self.conn = conn
+        self.msg = msg
+        self.head_only = msg.method == "HEAD"
+        self.status: str | None = None
+        self.headers: list[tuple[str, str]] = []
+        self.sent = False
+        self.keep = msg.keep_alive and msg.version == "1.1" and not msg.upgrade
+        self.chunked = False
+
+    def start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Callable[[bytes], None]:
+        """WSGI's ``start_response``."""
+        if exc_info is not None and self.sent:
+            raise exc_info[1].with_traceback(exc_info[2])
+        self.status = status
+        self.headers = headers
+        return self.write
+
+    def head(self, body_length: int | None) -> bytes:
+        """The response head; ``body_length`` when the whole body is known."""
+        status = self.status
+        if status is None:
+            raise AssertionError("the app wrote before start_response()")
+        lines = [f"HTTP/1.1 {status}\r\n"]
+        length_known = False
+        for name, value in self.headers:
+            lower = name.lower()
+            if lower == "content-length":
+                length_known = True
+            elif lower == "connection":
+                if "close" in value.lower():
+                    self.keep = False
+                continue
+            elif lower == "transfer-encoding":
+                continue
+            lines.append(f"{name}: {value}\r\n")
+        if not self.msg.complete or _Connection.draining:
+            self.keep = False  # an unread or broken body cannot be skipped safely
+        bodyless = status[:3].encode("latin-1") in _NO_BODY_STATUS or self.head_only
+        if not length_known and not bodyless:
+            if body_length is not None:
+                lines.append(f"Content-Length: {body_length}\r\n")
+            elif self.keep:
+                self.chunked = True
+                lines.append("Transfer-Encoding: chunked\r\n")
+            else:
+                self.keep = False  # the body ends when the connection closes
+        if not self.keep:
+            lines.append("Connection: close\r\n")
+        lines.append("Date: ")
+        head = "".join(lines).encode("latin-1") + _Date.now() + b"\r\n\r\n"
+        if head.count(b"\n") != head.count(b"\r\n") or b"\0" in head:
+            raise ValueError("response header with CR, LF or NUL")
+        return head
+
+    def _frame(self, data: bytes) -> bytes:
+        return b"%x\r\n%b\r\n" % (len(data), data) if self.chunked else data
+
+    def write(self, data: bytes) -> None:
+        """WSGI's ``write``, and each piece of an iterated body."""
+        if not self.sent:
+            head = self.head(None)
+            self.sent = True
+            self.conn.send(head + self._frame(data) if data and not self.head_only else head)
+        elif data and not self.head_only:
+            self.conn.send(self._frame(data))
+
+    def send_all(self, result: Any) -> None:
+        """Send the app's result: a list at once (with its length), an iterable as it comes."""
+        if isinstance(result, list | tuple) and not self.sent:
+            body = b"".join(result)
+            head = self.head(len(body))
+            self.sent = True
+            self.conn.send(head if self.head_only else head + body)
+            return
+        for data in result:
+            if data:
+                self.write(data)
+        if not self.sent:
+            head = self.head(0)
+            self.sent = True
+            self.conn.send(head)
+        elif self.chunked and not self.head_only:
+            self.conn.send(b"0\r\n\r\n")
+
+
 class _Connection:
     """One client connection: requests are read, checked, served and answered in order."""
 
@@ -605,87 +699,11 @@ class _Connection:
                 )
                 return False
             msg.expect_continue = msg.version == "1.1" and not msg.complete
-        head_only = msg.method == "HEAD"
-        state: dict[str, Any] = {"status": None, "headers": None, "sent": False}
-
-        def start_response(
-            status: str, headers: list[tuple[str, str]], exc_info: Any = None
-        ) -> Callable[[bytes], None]:
-            if exc_info is not None and state["sent"]:
-                raise exc_info[1].with_traceback(exc_info[2])
-            state["status"] = status
-            state["headers"] = headers
-            return write
-
-        keep = msg.keep_alive and msg.version == "1.1" and not msg.upgrade
-        chunked = False
-
-        def head_bytes(body_length: int | None) -> bytes:
-            nonlocal keep, chunked
-            status: str = state["status"]
-            lines = [f"HTTP/1.1 {status}\r\n"]
-            length_known = False
-            for name, value in state["headers"]:
-                lower = name.lower()
-                if lower == "content-length":
-                    length_known = True
-                elif lower == "connection":
-                    if "close" in value.lower():
-                        keep = False
-                    continue
-                elif lower == "transfer-encoding":
-                    continue
-                lines.append(f"{name}: {value}\r\n")
-            code = status[:3].encode("latin-1")
-            if not msg.complete or _Connection.draining:
-                keep = False  # an unread or broken body cannot be skipped safely
-            if not length_known and code not in _NO_BODY_STATUS and not head_only:
-                if body_length is not None:
-                    lines.append(f"Content-Length: {body_length}\r\n")
-                elif keep:
-                    chunked = True
-                    lines.append("Transfer-Encoding: chunked\r\n")
-                else:
-                    keep = False  # the body ends when the connection closes
-            if not keep:
-                lines.append("Connection: close\r\n")
-            lines.append("Date: ")
-            head = "".join(lines).encode("latin-1") + _Date.now() + b"\r\n\r\n"
-            if head.count(b"\n") != head.count(b"\r\n") or b"\0" in head:
-                raise ValueError("response header with CR, LF or NUL")
-            return head
-
-        def write(data: bytes) -> None:
-            if not state["sent"]:
-                if state["status"] is None:
-                    raise AssertionError("write() before start_response()")
-                state["sent"] = True
-                head = head_bytes(None)
-                if head_only or not data:
-                    self.send(head)
-                    return
-                self.send(head + (b"%x\r\n%b\r\n" % (len(data), data) if chunked else data))
-                return
-            if head_only or not data:
-                return
-            self.send(b"%x\r\n%b\r\n" % (len(data), data) if chunked else data)
-
+        response = _Response(self, msg)
         try:
-            result = self.app(env, start_response)
+            result = self.app(env, response.start_response)
             try:
-                if isinstance(result, list | tuple) and not state["sent"]:
-                    body = b"".join(result)
-                    state["sent"] = True
-                    self.send(head_bytes(len(body)) + (b"" if head_only else body))
-                else:
-                    for data in result:
-                        if data:
-                            write(data)
-                    if not state["sent"]:
-                        state["sent"] = True
-                        self.send(head_bytes(0))
-                    elif chunked and not head_only:
-                        self.send(b"0\r\n\r\n")
+                response.send_all(result)
             finally:
                 close = getattr(result, "close", None)
                 if close is not None:
@@ -693,8 +711,8 @@ class _Connection:
         except _ClientGone:
             return False
         except Exception as exc:  # noqa: BLE001 - the last line of defence for one request
-            return self._app_failed(exc, state["sent"], head_only)
-        if not keep:
+            return self._app_failed(exc, response.sent, response.head_only)
+        if not response.keep:
             return False
         return self._finish_body(msg)
 
