@@ -12,12 +12,12 @@ BENCH_NEXT := bench/proxy/next-rewrites
 BENCH_STAMP := $(BENCH_NEXT)/node_modules/.installed
 BENCH_WEB := bench/web
 BENCH_WEB_STAMP := $(BENCH_WEB)/node_modules/.installed
-SYSTEM_PACKAGES := nginx-light wrk redis-server chromium
+SYSTEM_PACKAGES := nginx-light wrk redis-server chromium podman runc debootstrap docker.io docker-compose
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 
 .PHONY: help dev logs test install system-deps lint typecheck fmt test-bff test-upstreams \
         test-integration test-logship test-web bench-proxy bench-logs bench-web bench-ingest \
-        bench-edge bench-smoke clean
+        bench-edge bench-smoke test-images clean
 .PHONY: lint-docker lint-cfn images push deploy
 
 help: ## list the targets
@@ -33,7 +33,7 @@ logs: install ## follow the local CloudWatch log group (what `make dev` ships), 
 	 AWS_SECRET_ACCESS_KEY=$${AWS_SECRET_ACCESS_KEY:-local} \
 	 $(BIN)/python scripts/logs_tail.py $(ARGS)
 
-test: install system-deps lint typecheck test-web test-bff test-logship test-upstreams test-integration bench-smoke ## install what is missing, then run every check and test suite
+test: install system-deps lint typecheck test-web test-bff test-logship test-upstreams test-integration test-images bench-smoke ## install what is missing, then run every check and test suite
 	@echo "==> all checks and tests passed"
 
 install: $(PY_STAMP) $(WEB_STAMP) ## create the venv and install Python and npm dependencies
@@ -109,7 +109,11 @@ test-web: install ## web unit tests (vitest) and the error reporter's size budge
 
 test-integration: install ## real services on free ports, real HTTP through the BFF under gunicorn
 	@echo "==> integration tests"
-	@$(PYTEST) tests -q
+	@$(PYTEST) tests -q --ignore=tests/test_images.py
+
+test-images: install system-deps ## build the four images with podman on local bases, run each alone and under compose
+	@echo "==> container images (podman build and run, docker-compose)"
+	@$(PYTEST) tests/test_images.py -q -rs
 
 bench-proxy: install system-deps $(BENCH_STAMP) ## proxy benchmark: BFF vs nginx vs Next.js rewrites
 	@$(BIN)/python bench/proxy/run.py
