@@ -13,6 +13,9 @@ What this handler does instead:
 * one sender thread per process (a greenlet when gevent has patched threading) builds
   batches within every PutLogEvents limit and sends them when a batch is full or every
   ``flush_interval`` seconds;
+* with a spool directory, writes every accepted record to a per-process journal file before
+  ``emit`` returns (one ``os.write``; see :mod:`logship.journal`), so records of a process
+  that is killed are delivered by the next process on the same directory;
 * retries throttling, 5xx and connection errors with exponential backoff and full jitter;
   batches that still fail go to a capped on-disk spool, replayed when CloudWatch answers again
   and when a new process starts on the same spool directory;
@@ -52,6 +55,7 @@ from .batching import BatchBuilder, Event, plan_batches
 from .buffer import EventBuffer
 from .config import DEFAULT_SPOOL_DIR, DEFAULT_STREAM_TEMPLATE, validate_stream_template
 from .formatter import JsonFormatter
+from .journal import Journal, recover_dead
 from .limits import (
     DEFAULT_MAX_MESSAGE_BYTES,
     EVENT_OVERHEAD_BYTES,
@@ -215,8 +219,9 @@ class _Notices:
 
 class _Counters:
     __slots__ = (
-        "buffer_bytes_peak", "dropped", "queued", "rejected", "replayed", "retried", "sent",
-        "spooled", "suppressed", "truncated",
+        "buffer_bytes_peak", "dropped", "journal_corrupt", "journal_recovered", "queued",
+        "rejected", "replayed", "retried", "sent", "spooled", "suppressed", "truncated",
+        "unjournaled",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -228,6 +233,9 @@ class _Counters:
         self.truncated = 0
         self.suppressed = 0
         self.buffer_bytes_peak = 0
+        self.unjournaled = 0
+        self.journal_recovered = 0
+        self.journal_corrupt = 0
         self.dropped: dict[str, int] = {}
         self.rejected: dict[str, int] = {"too_old": 0, "too_new": 0, "expired": 0, "invalid": 0}
 
@@ -363,6 +371,8 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
         self._generation = -1
         self._thread: threading.Thread | None = None
         self._spool: Spool | None = None
+        self._journal: Journal | None = None
+        self._journal_off: Journal | None = None
         self._stream = ""
         self._init_process_state()
         _INSTANCES.add(self)
@@ -403,6 +413,8 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
         self._inflight_min = 0
         self._inflight_taken = False
         self._spilling_min: int | None = None
+        self._flushing_min: int | None = None
+        self._journal_retry_at = 0.0
         self._wake = False
         self._drain_until = 0
         self._flush_requests = 0
@@ -430,6 +442,9 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
                 return
             forked = self._pid != -1
             if forked:
+                for journal in (self._journal, self._journal_off):
+                    if journal is not None:
+                        journal.forget_after_fork()
                 if self._spool is not None:
                     self._spool.forget_after_fork()
                 if self._own_client:
@@ -442,6 +457,21 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
                 except OSError as exc:
                     self._notices.say("spool", f"spool disabled ({self.spool_dir}: {exc})")
             self._stream = self._stream_name()
+            self._journal = self._journal_off = None
+            if self._spool is not None:
+                try:
+                    self._journal = Journal(
+                        self._spool.directory,
+                        self._spool.group_key,
+                        self.log_group_name,
+                        self._spool.owner,
+                        self._stream,
+                        max_bytes=self.spool_max_bytes,
+                    )
+                except OSError as exc:
+                    self._notices.say(
+                        "journal", f"journal disabled ({self._spool.directory}: {exc!r})"
+                    )
             self._pid = os.getpid()
             self._generation = _FORK_GENERATION
             self._batch_bytes = GREENLET_BATCH_BYTES if _sender_is_greenlet() else MAX_BATCH_BYTES
@@ -515,8 +545,16 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
         spill: list[Event] | None = None
         with self._lock:  # the condition's lock (a plain lock is cheaper to enter)
             self._seq += 1
-            event = _new_event(Event, (timestamp, level, text, size, self._seq))
             counters = self._counters
+            journal = self._journal
+            if journal is not None:
+                try:
+                    journal.append(self._seq, timestamp, level, text)
+                except OSError as exc:
+                    self._journal_failed(exc)
+            elif self._journal_off is not None:
+                self._journal_paused()
+            event = _new_event(Event, (timestamp, level, text, size, self._seq))
             counters.queued += 1
             if truncated:
                 counters.truncated += 1
@@ -563,7 +601,91 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
             finally:
                 with self._cond:
                     self._spilling_min = None
+                    self._checkpoint(spill)
                     self._cond.notify_all()
+
+    # -- journal ---------------------------------------------------------------------------------
+
+    def _journal_failed(self, exc: OSError) -> None:
+        """An append failed (disk full, read-only, over the bound): count the record, pause the
+        journal for a second and say so once a minute (under the lock; never raises)."""
+        self._counters.unjournaled += 1
+        self._journal_off, self._journal = self._journal, None
+        self._journal_retry_at = time.monotonic() + 1.0
+        with contextlib.suppress(Exception):
+            self._notices.say(
+                "journal-write",
+                f"journal write failed ({exc!r}); records are kept in memory only until it works",
+            )
+
+    def _journal_paused(self) -> None:
+        self._counters.unjournaled += 1
+        if time.monotonic() >= self._journal_retry_at:
+            self._journal, self._journal_off = self._journal_off, None  # try again next record
+
+    def _resolved_through(self) -> int:
+        """Highest sequence number at or below which every event is resolved (sent, spooled,
+        rejected or dropped and counted). Call under the lock."""
+        low = self._seq + 1
+        oldest = self._buffer.min_seq()
+        if oldest is not None and oldest < low:
+            low = oldest
+        if self._inflight is not None and self._inflight_min < low:
+            low = self._inflight_min
+        for pending in (self._spilling_min, self._flushing_min):
+            if pending is not None and pending < low:
+                low = pending
+        return low - 1
+
+    def _checkpoint(self, resolved: Sequence[Event] | None = None) -> None:
+        """Record in the journal how far everything is resolved, and ``resolved`` (events just
+        sent, spooled or given up). Call under the lock."""
+        journal = self._journal or self._journal_off
+        if journal is None:
+            return
+        try:
+            if resolved:
+                journal.resolve([event.seq for event in resolved])
+            journal.checkpoint(self._resolved_through())
+        except OSError as exc:
+            with contextlib.suppress(Exception):
+                self._notices.say("journal-checkpoint", f"journal checkpoint failed: {exc!r}")
+
+    def _recover_journals(self) -> None:
+        """Move the undelivered records of dead processes' journals (this group) to the spool."""
+        spool = self._spool
+        if spool is None:
+            return
+        live: dict[str, bool] = {}
+
+        def write(batch: Sequence[Event], stream: str) -> dict[int, int]:
+            result = spool.write(batch, stream)
+            return result.dropped
+
+        result = recover_dead(
+            spool.directory,
+            spool.group_key,
+            spool.owner,
+            lambda owner: spool.owner_alive(owner, live),
+            write,
+            plan_batches,
+        )
+        if not result.owners:
+            return
+        dropped = sum(result.dropped.values())
+        with self._cond:
+            counters = self._counters
+            counters.journal_recovered += result.events - dropped
+            counters.journal_corrupt += result.corrupt
+            for level, count in result.dropped.items():
+                counters.drop(level, count)
+            self._next_replay_check = time.monotonic()
+        if result.corrupt or dropped:
+            self._notices.say(
+                "journal-recovery",
+                f"journal recovery: {result.events - dropped} records to the spool, "
+                f"{result.corrupt} unreadable lines, {dropped} dropped (spool full)",
+            )
 
     def flush(self, timeout: float | None = None) -> None:
         """Deliver, or spool, every event buffered so far, within ``timeout`` seconds
@@ -584,9 +706,24 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
         finally:
             self._closed = True
             with contextlib.suppress(Exception):
+                self._close_journal()
+            with contextlib.suppress(Exception):
                 if self._spool is not None and self._pid == os.getpid():
                     self._spool.close()
             logging.Handler.close(self)
+
+    def _close_journal(self) -> None:
+        if self._pid != os.getpid():
+            return
+        with self._cond:
+            journal = self._journal or self._journal_off
+            self._journal = self._journal_off = None
+            if journal is None:
+                return
+            resolved = self._resolved_through()
+            with contextlib.suppress(OSError):
+                journal.checkpoint(resolved)
+            journal.close(resolved_all=resolved >= self._seq)
 
     def _flush(self, timeout: float | None, closing: bool) -> None:
         if self._pid != os.getpid():
@@ -621,10 +758,17 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
                     if self._inflight is not None and not self._inflight_taken:
                         self._inflight_taken = True
                         leftovers = self._inflight + leftovers
+                    if leftovers:
+                        self._flushing_min = min(event.seq for event in leftovers)
             finally:
                 self._flush_requests -= 1
         if leftovers:
-            self._spool_events(leftovers, self._stream)
+            try:
+                self._spool_events(leftovers, self._stream)
+            finally:
+                with cond:
+                    self._flushing_min = None
+                    self._checkpoint(leftovers)
         if closing:
             with cond:
                 self._stop_sender = True
@@ -666,6 +810,9 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
                 "rejected": dict(counters.rejected),
                 "truncated": counters.truncated,
                 "suppressed": counters.suppressed,
+                "unjournaled": counters.unjournaled,
+                "journal_recovered": counters.journal_recovered,
+                "journal_corrupt": counters.journal_corrupt,
                 "buffer_events": self._buffer.count,
                 "buffer_bytes": self._buffer.bytes,
                 "buffer_bytes_peak": counters.buffer_bytes_peak,
@@ -680,6 +827,9 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
     def _run(self) -> None:
         _IN_HANDLER.set(True)
         try:
+            if self._spool is not None:
+                with contextlib.suppress(OSError):
+                    self._recover_journals()
             self._setup_remote()
             if self._spool is not None:
                 with contextlib.suppress(OSError):
@@ -784,14 +934,18 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
         elif action == "recover" and self._spool is not None:
             with contextlib.suppress(OSError):
                 self._spool.recover()
+            with contextlib.suppress(OSError):
+                self._recover_journals()
         return True
 
     def _finish_inflight(self) -> bool:
         """Clear the in-flight batch; False when a flush/close already took it over."""
         with self._cond:
             taken = self._inflight_taken
+            events = self._inflight
             self._inflight = None
             self._inflight_taken = False
+            self._checkpoint(events if events and not taken else None)
             self._cond.notify_all()
             return not taken
 

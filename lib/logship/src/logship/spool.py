@@ -84,12 +84,23 @@ class Spool:
         self._counter = 0
         for sub in ("ready", "claimed", "tmp", "owners"):
             (self.directory / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._owner_fd: int | None = os.open(
-            self.directory / "owners" / f"{self.owner}.lock",
-            os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
-            0o600,
-        )
-        fcntl.flock(self._owner_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self._owner_fd: int | None = self._lock_owner()
+
+    def _lock_owner(self) -> int:
+        """Create and flock this process's owner file. Another process's clean-up may take the
+        new file for a dead owner's (it can lock it before we do) and delete it: then the lock
+        we hold is on a deleted file, so try again with a new one."""
+        path = self.directory / "owners" / f"{self.owner}.lock"
+        for _ in range(100):
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                    return fd
+            except OSError:
+                pass
+            os.close(fd)
+        raise OSError(f"could not lock {path}")
 
     # -- life cycle ----------------------------------------------------------------------------
 
@@ -358,6 +369,13 @@ class Spool:
             if owner != self.owner:
                 self._alive(owner, live, remove_dead=True)
         return recovered
+
+    def owner_alive(self, owner: str, cache: dict[str, bool] | None = None) -> bool:
+        """Whether ``owner``'s lock is held (its process is alive); this process counts as
+        alive. ``cache`` remembers answers within one pass."""
+        if owner == self.owner:
+            return True
+        return self._alive(owner, {} if cache is None else cache)
 
     def _alive(self, owner: str, cache: dict[str, bool], remove_dead: bool = False) -> bool:
         if owner in cache and not remove_dead:
