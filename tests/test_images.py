@@ -15,6 +15,7 @@ Skipped, with the reason printed, only on a host that cannot run containers at a
 
 from __future__ import annotations
 
+import html
 import json
 import secrets
 import subprocess
@@ -31,9 +32,9 @@ import boto3
 import pytest
 import yaml
 
-from .containers import BASES, CONTAINERS_DIR, LABEL, Podman, cannot_run_containers
+from .containers import BASES, CONTAINERS_DIR, LABEL, Dockerd, Podman, cannot_run_containers
 from .containers import node_base as _node_base
-from .procs import ROOT
+from .procs import ROOT, free_port
 
 REGION = "eu-west-1"
 GRACE = 30  # podman stop -t: SIGKILL after this; every image must be gone well before
@@ -369,3 +370,213 @@ def test_web_sourcemaps_stage_holds_the_release_maps(
     for path in maps:
         doc = json.loads(path.read_text())
         assert doc["version"] == 3 and doc["sources"], path
+
+
+# --- docker-compose.yml, whole -----------------------------------------------------------------
+
+SERVICES = ("logs", "redis", "django", "fastapi", "bff", "web")
+
+
+@dataclass
+class Stack:
+    dockerd: Dockerd
+    project: str
+    argv: list[str]
+    env: dict[str, str]
+    ports: dict[str, int]
+    group: str
+    since: str
+
+    def compose(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [*self.argv, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+        )
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+        return result
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    def events(self) -> list[dict[str, Any]]:
+        """This project's container events so far: start, health_status, die."""
+        out = self.dockerd.docker(
+            "events",
+            "--since",
+            self.since,
+            "--until",
+            str(int(time.time()) + 1),
+            "--filter",
+            "type=container",
+            "--filter",
+            f"label=com.docker.compose.project={self.project}",
+            "--format",
+            "{{json .}}",
+            timeout=60,
+        ).stdout
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    def container_health(self) -> dict[str, str]:
+        ids = self.dockerd.docker(
+            "ps", "-aq", "--filter", f"label=com.docker.compose.project={self.project}"
+        ).stdout.split()
+        found = json.loads(self.dockerd.docker("inspect", *ids).stdout) if ids else []
+        return {
+            c["Config"]["Labels"]["com.docker.compose.service"]: (
+                (c["State"].get("Health") or {}).get("Status", c["State"]["Status"])
+            )
+            for c in found
+        }
+
+
+def first(events: list[dict[str, Any]], service: str, status: str) -> int:
+    times = [
+        int(e["timeNano"])
+        for e in events
+        if e["Actor"]["Attributes"].get("com.docker.compose.service") == service
+        and e["status"] == status
+    ]
+    assert times, f"no {status!r} event for {service}"
+    return min(times)
+
+
+@pytest.fixture(scope="module")
+def stack(
+    podman: Podman, images: Images, request: pytest.FixtureRequest, tmp_path_factory: Any
+) -> Iterator[Stack]:
+    dockerd = Dockerd(CONTAINERS_DIR / f"dockerd-{podman.run_id}")
+    try:
+        dockerd.start()
+        started = time.monotonic()
+        archive = dockerd.root / "images.tar"
+        tags = [images.bff, images.web, images.upstreams, images.emulator, images.redis]
+        podman("save", "-m", "--format", "docker-archive", "-o", str(archive), *tags, timeout=600)
+        dockerd.docker("load", "-q", "-i", str(archive), timeout=600)
+        note_disk(request)
+        archive.unlink()
+        say(request, f"images loaded into the test dockerd in {time.monotonic() - started:.0f} s")
+
+        work = tmp_path_factory.mktemp("compose")
+        override = {
+            "services": {
+                "logs": {"image": images.emulator},
+                "redis": {"image": images.redis},
+                "django": {"image": images.upstreams},
+                "fastapi": {"image": images.upstreams},
+                "bff": {"image": images.bff},
+                "web": {"image": images.web},
+            }
+        }
+        (work / "override.yml").write_text(yaml.safe_dump(override))
+        (work / "empty.env").write_text("")  # never a developer's own .env
+        project = f"fdtest{podman.run_id.replace('-', '')}"
+        ports = {name: free_port() for name in SERVICES}
+        env = {
+            **dockerd.env,
+            "DJANGO_SECRET_KEY": secrets.token_hex(32),
+            "LOG_CLOUDWATCH_GROUP": f"/test/compose-{podman.run_id}",
+            **{
+                ("DEV_LOGS_PORT" if n == "logs" else f"DEV_{n.upper()}_PORT"): str(p)
+                for n, p in ports.items()
+            },
+        }
+        argv = ["docker-compose", "--no-ansi", "--env-file", str(work / "empty.env")]
+        argv += ["-p", project, "-f", str(ROOT / "docker-compose.yml")]
+        argv += ["-f", str(work / "override.yml"), "--project-directory", str(ROOT)]
+        since = str(int(time.time()) - 1)
+        up = Stack(dockerd, project, argv, env, ports, env["LOG_CLOUDWATCH_GROUP"], since)
+        started = time.monotonic()
+        up.compose("up", "-d", "--no-build", timeout=600)
+        deadline = time.monotonic() + 240
+        while set(up.container_health().values()) != {"healthy"}:
+            assert time.monotonic() < deadline, up.container_health()
+            time.sleep(2)
+        say(request, f"compose stack healthy in {time.monotonic() - started:.0f} s")
+        yield up
+    finally:
+        try:
+            if dockerd.proc is not None and dockerd.proc.poll() is None:
+                subprocess.run(
+                    [*argv, "down", "-v", "--timeout", "40"],
+                    env=env,
+                    capture_output=True,
+                    timeout=300,
+                    check=False,
+                    cwd=ROOT,
+                    stdin=subprocess.DEVNULL,
+                )
+        except (NameError, subprocess.TimeoutExpired):
+            pass
+        dockerd.stop()
+
+
+def test_compose_starts_each_service_after_its_dependencies_are_healthy(stack: Stack) -> None:
+    doc = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    events = stack.events()
+    assert stack.container_health() == dict.fromkeys(SERVICES, "healthy")
+    for service in SERVICES:
+        for dep in doc["services"][service].get("depends_on", {}):
+            healthy = first(events, dep, "health_status: healthy")
+            assert healthy < first(events, service, "start"), (service, dep)
+
+
+def test_compose_web_lists_the_catalog_and_takes_an_order(stack: Stack) -> None:
+    _, _, raw = fetch(f"{stack.url('bff')}/api/catalog/items?page=1&page_size=20")
+    first_item = json.loads(raw)["items"][0]["name"]
+    status, _, body = fetch(f"{stack.url('web')}/")
+    assert status == 200
+    assert html.escape(first_item) in body.decode()
+
+    request_id = f"compose-{secrets.token_hex(8)}"
+    payload = {"items": [{"item_id": 2, "quantity": 1}], "customer_email": "demo@example.com"}
+    status, headers, body = fetch(
+        f"{stack.url('web')}/api/orders",
+        json.dumps(payload).encode(),
+        {"Content-Type": "application/json", "X-Request-ID": request_id},
+    )
+    assert status == 201, body
+    assert json.loads(body)["status"] == "confirmed"
+    assert headers["x-request-id"] == request_id
+
+    deadline = time.monotonic() + 60
+    while True:
+        records = log_events(stack.url("logs"), stack.group)
+        access = [
+            r
+            for r in records
+            if r.get("request_id") == request_id and r.get("logger") == "bff.access"
+        ]
+        if access:
+            break
+        assert time.monotonic() < deadline, records[-5:]
+        time.sleep(1)
+    assert access[0]["data"]["status"] == 201, access
+    services = {r.get("service") for r in records if r.get("request_id") == request_id}
+    assert {"bff", "orders", "catalog"} <= services, services
+
+
+def test_compose_down_stops_in_reverse_order(stack: Stack) -> None:
+    doc = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    stack.compose("down", "-v", "--timeout", "40", timeout=300)
+    events = stack.events()
+    for service in SERVICES:
+        for dep in doc["services"][service].get("depends_on", {}):
+            assert first(events, service, "die") < first(events, dep, "die"), (service, dep)
+    codes = {
+        e["Actor"]["Attributes"]["com.docker.compose.service"]: e["Actor"]["Attributes"].get(
+            "exitCode"
+        )
+        for e in events
+        if e["status"] == "die"
+    }
+    assert "137" not in codes.values(), codes  # nothing needed SIGKILL
+    leftover = stack.dockerd.docker(
+        "ps", "-aq", "--filter", f"label=com.docker.compose.project={stack.project}"
+    ).stdout.split()
+    assert leftover == []
