@@ -183,7 +183,17 @@ class Journal:
     def resolve(self, seqs: Sequence[int]) -> None:
         """Mark events resolved out of order (above the checkpoint: a batch spooled while an
         older one is still in flight), so a recovery does not hand them over again."""
+        if not seqs:
+            return
         done = self._done
+        low, high = min(seqs), max(seqs)
+        if high - low + 1 == len(seqs):  # the usual batch: one run (checked in C)
+            if high <= self.checkpointed:
+                return
+            if not done or done[-1][1] + 1 < low:
+                if not done or done[-1][0] < low:
+                    done.append([max(low, self.checkpointed + 1), high])
+                    return
         for seq in sorted(seqs):
             if seq <= self.checkpointed:
                 continue
