@@ -126,14 +126,16 @@ def make_watchtower(url: str, group: str, json_format: bool) -> logging.Handler:
     return handler
 
 
-def make_logship(url: str, group: str) -> logging.Handler:
+def make_logship(url: str, group: str, spool_dir: Path | None = None) -> logging.Handler:
+    """logship without a spool (memory only), or with one: then every record is also written
+    to the process's journal before ``emit`` returns."""
     return CloudWatchHandler(
         group,
         service="bench",
         environment="bench",
         boto3_client=client(url),
         create_log_group=True,
-        spool_dir=None,
+        spool_dir=spool_dir,
         stats_interval=0,
     )
 
@@ -184,11 +186,12 @@ def cpu_benchmark(events: int, rounds: int, message: str) -> dict[str, Any]:
     on a chunk of ``events``, flushing after each chunk, so machine noise hits them alike."""
     results: dict[str, list[dict[str, float]]] = {}
     delivered: dict[str, int] = {}
-    with moto_server() as url:
+    with moto_server() as url, tempfile.TemporaryDirectory(prefix="bench-logs-spool-") as spool:
         factories: dict[str, Callable[[str], logging.Handler]] = {
             "watchtower 3.4.0 (plain text)": lambda g: make_watchtower(url, g, json_format=False),
             "watchtower 3.4.0 + JsonFormatter": lambda g: make_watchtower(url, g, json_format=True),
-            "logship CloudWatchHandler": lambda g: make_logship(url, g),
+            "logship, no spool (memory only)": lambda g: make_logship(url, g),
+            "logship + spool and journal": lambda g: make_logship(url, g, Path(spool)),
         }
         live: dict[str, tuple[logging.Handler, logging.Logger, str]] = {}
         for name, build in factories.items():
@@ -331,6 +334,24 @@ def wrk_load(url: str, duration: float, concurrency: int) -> dict[str, float]:
     return {"rps": float(rps.group(1)) if rps else 0.0, "p50_ms": ms(p50), "p99_ms": ms(p99)}
 
 
+@contextlib.contextmanager
+def logs_endpoint(kind: str) -> Iterator[str]:
+    """Where the server under test ships: a moto server, or bench/ingest's PutLogEvents sink
+    (cheap: one JSON parse per batch; CloudWatch is remote in production)."""
+    if kind == "moto":
+        with moto_server() as url:
+            yield url
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ingest"))
+    from sink import sink_server  # noqa: PLC0415 - bench/ingest is not a package
+
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-logs-sink-") as work,
+        sink_server(Path(work)) as url,
+    ):
+        yield url
+
+
 def proxy_throughput(
     command: str,
     path: str = "/",
@@ -340,9 +361,11 @@ def proxy_throughput(
     max_requests: int = 1_000_000,
     use_wrk: bool | None = None,
     extra_env: dict[str, str] | None = None,
+    logs: str = "moto",
 ) -> dict[str, Any]:
     """Requests per second through a server started by ``command``, with log shipping off
-    (no LOG_CLOUDWATCH_GROUP) and on (shipping to a local moto server).
+    (no LOG_CLOUDWATCH_GROUP) and on (shipping to a local moto server, or with ``logs="sink"``
+    to bench/ingest's PutLogEvents sink).
 
     ``command`` is run through shlex with ``{port}`` replaced by a free port; it must serve
     ``http://127.0.0.1:{port}{path}`` and read the ``LOG_*`` variables (e.g. gunicorn with the
@@ -351,7 +374,7 @@ def proxy_throughput(
     """
     wrk = shutil.which("wrk") is not None if use_wrk is None else use_wrk
     results: dict[str, Any] = {}
-    with moto_server() as moto:
+    with logs_endpoint(logs) as moto:
         for label in ("off", "on"):
             port = free_port()
             env = {**os.environ, **FAKE_AWS, **(extra_env or {})}
@@ -386,6 +409,7 @@ def proxy_throughput(
     off, on = results["off"]["rps"], results["on"]["rps"]
     results["ratio_on_off"] = on / off if off else 0.0
     results["load_tool"] = "wrk" if wrk else "python"
+    results["logs"] = logs
     return results
 
 
@@ -424,11 +448,21 @@ def static_upstream() -> Iterator[str]:
             stop_process(proc)
 
 
-def bff_throughput(duration: float, concurrency: int, use_wrk: bool | None) -> dict[str, Any]:
-    """The BFF under its production gunicorn config, proxying 1 KiB, shipping off vs on."""
+def bff_throughput(
+    duration: float,
+    concurrency: int,
+    use_wrk: bool | None,
+    logs: str = "moto",
+    spool: bool = True,
+) -> dict[str, Any]:
+    """The BFF under its production gunicorn config, proxying 1 KiB, shipping off vs on (with
+    the spool and journal on, as deployed, unless ``spool`` is false)."""
     root = Path(__file__).resolve().parents[2]
     routes = root / "bench" / "logs" / "static-routes.toml"
-    with static_upstream() as upstream:
+    with (
+        static_upstream() as upstream,
+        tempfile.TemporaryDirectory(prefix="bench-logs-bff-spool-") as spool_dir,
+    ):
         command = (
             f"{sys.executable} -m gunicorn -c {root}/bff/gunicorn.conf.py "
             "-b 127.0.0.1:{port} bff:create_app()"
@@ -444,13 +478,17 @@ def bff_throughput(duration: float, concurrency: int, use_wrk: bool | None) -> d
                 "BFF_ROUTES_FILE": str(routes),
                 "BFF_UPSTREAM_STATIC_URL": upstream,
                 "BFF_ENV": "production",
-                "LOG_SPOOL_DIR": "off",
+                "LOG_SPOOL_DIR": spool_dir if spool else "off",
             },
+            logs=logs,
         )
 
 
 def print_proxy_table(report: dict[str, Any]) -> None:
-    print(f"\nProxy throughput, log shipping off vs on (load: {report['load_tool']})")
+    print(
+        f"\nProxy throughput, log shipping off vs on (load: {report['load_tool']}, "
+        f"logs to {report.get('logs', 'moto')})"
+    )
     print(f"{'shipping':10} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
     for label in ("off", "on"):
         row = report[label]
@@ -480,6 +518,15 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="measure the BFF proxying 1 KiB from nginx, log shipping off vs on",
     )
+    parser.add_argument(
+        "--sink",
+        choices=["moto", "sink", "both"],
+        default="moto",
+        help="--bff ships to moto (same cores), bench/ingest's cheap PutLogEvents sink, or both",
+    )
+    parser.add_argument(
+        "--no-spool", action="store_true", help="--bff with LOG_SPOOL_DIR=off (no journal)"
+    )
     parser.add_argument("--proxy-path", default="/", help="path to load")
     parser.add_argument("--proxy-health", default="/", help="path that answers when ready")
     parser.add_argument("--duration", type=float, default=10.0)
@@ -494,10 +541,16 @@ def main(argv: list[str] | None = None) -> int:
         for kind in kinds:
             print_cpu_table(report["cpu"][kind])
     if args.bff:
-        report["bff"] = bff_throughput(
-            args.duration, args.concurrency, False if args.python_load else None
-        )
-        print_proxy_table(report["bff"])
+        for logs in ("moto", "sink") if args.sink == "both" else (args.sink,):
+            key = "bff" if logs == "moto" else f"bff_{logs}"
+            report[key] = bff_throughput(
+                args.duration,
+                args.concurrency,
+                False if args.python_load else None,
+                logs=logs,
+                spool=not args.no_spool,
+            )
+            print_proxy_table(report[key])
     if args.proxy_cmd:
         report["proxy"] = proxy_throughput(
             args.proxy_cmd,
