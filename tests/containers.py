@@ -204,12 +204,20 @@ class Podman:
         self("image", "prune", "-f", check=False, timeout=300)
 
     def remove_stale(self) -> None:
-        """Containers left by an earlier run whose test process is gone (killed, power loss)."""
+        """Containers and images left by an earlier run whose test process is gone."""
         listed = self("ps", "-a", "--format", "json", "--filter", f"label={LABEL}", check=False)
         for entry in json.loads(listed.stdout or "[]"):
             pid = (entry.get("Labels") or {}).get(f"{LABEL}-pid", "")
             if pid.isdigit() and not Path(f"/proc/{pid}").exists():
                 self("rm", "-f", "-t", "0", entry["Id"], check=False)
+        if os.environ.get("FRONT_DOOR_KEEP_IMAGES") == "1":
+            return
+        listed = self("images", "--format", "{{.Repository}}:{{.Tag}}", check=False)
+        for ref in listed.stdout.split():
+            pid = ref.rpartition(":")[2].partition("-")[0]
+            if ref.startswith("localhost/front-door-test/") and pid.isdigit():
+                if not Path(f"/proc/{pid}").exists():
+                    self("rmi", "-f", ref, check=False, timeout=300)
 
 
 @dataclass
