@@ -213,7 +213,7 @@ def test_handler_journals_before_emit_returns_and_checkpoints_after_delivery(
         for i in range(50):
             logger.info("journaled %d", i)
         segment = next((tmp_path / "spool" / "journal").glob("*.jsonl"))
-        lines = segment.read_bytes().splitlines()
+        lines = segment.read_bytes().rstrip(b"\0").splitlines()  # minus the reserve
         assert len(lines) == 51  # header + one line per record, before anything was sent
         assert orjson.loads(lines[-1].split(b" ", 3)[3][1:])["message"] == "journaled 49"
         handler.flush(5)
@@ -224,13 +224,23 @@ def test_handler_journals_before_emit_returns_and_checkpoints_after_delivery(
 
 
 def test_handler_counts_records_it_cannot_journal_and_says_so_once(
-    moto_url: str, group: str, logs: Any, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    moto_url: str,
+    group: str,
+    logs: Any,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     handler = handler_for(moto_url, group, tmp_path)
     journal = handler._journal
     assert journal is not None
-    os.close(journal._fd)
-    journal._fd = os.open(os.devnull, os.O_RDONLY)  # every write now fails, as on a bad disk
+
+    def disk_full(fd: int, offset: int, length: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    # the open segment is full and no new one can be reserved, as on a full disk
+    journal._close_segment(truncate=False)
+    monkeypatch.setattr("logship.journal.os.posix_fallocate", disk_full)
     with attached(handler) as logger:
         for i in range(20):
             logger.info("not journaled %d", i)
