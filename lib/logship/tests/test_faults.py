@@ -199,3 +199,44 @@ def test_drop_policy_lowest_levels_first(
     assert stats["dropped"] == {"DEBUG": 55, "INFO": 20}
     assert stats["buffer_events"] == 50
     assert "WARNING" not in stats["dropped"] and "ERROR" not in stats["dropped"]
+
+
+def test_replay_merges_spooled_batches_up_to_the_request_limits(
+    moto_url: str, group: str, logs: Any, tmp_path: Path, proxy: FaultProxy
+) -> None:
+    """Thirty one-interval batches left by a throttled process go out in one request each
+    for far fewer requests: each accepted request is filled toward the service limits."""
+    from logship.batching import Event
+    from logship.spool import Spool
+
+    dead = Spool(tmp_path / "spool", 10_000_000, group)
+    for batch in range(30):
+        events = [
+            Event(int(time.time() * 1000) - 60_000 + batch * 10 + i, logging.INFO, m, len(m), i)
+            for i, m in enumerate(f"spooled {batch}-{i:02d}" for i in range(10))
+        ]
+        assert dead.write(events, "throttled-task").written == 10
+    dead.forget_after_fork()  # that process is gone: its lock is free
+    proxy.keep_bodies = True
+    handler = handler_for(proxy.url, group, tmp_path)
+    with attached(handler):
+        assert wait_until(lambda: len(fetch_messages_of(logs, group, "throttled-task")) >= 300, 30)
+        # the counter moves once the request has returned, a moment after moto stored it
+        assert wait_until(lambda: handler.stats()["replayed"] >= 300, 10)
+        replayed = handler.stats()["replayed"]
+    puts = [body for _mode, body in proxy.put_bodies if b"throttled-task" in body]
+    assert replayed == 300
+    assert len(puts) <= 2, f"{len(puts)} requests for 30 spooled batches"
+    messages = sorted(fetch_messages_of(logs, group, "throttled-task"))
+    assert messages == sorted(f"spooled {b}-{i:02d}" for b in range(30) for i in range(10))
+
+
+def fetch_messages_of(logs: Any, group: str, stream: str) -> list[str]:
+    """Raw messages of one stream."""
+    try:
+        events = logs.get_log_events(
+            logGroupName=group, logStreamName=stream, startFromHead=True, limit=10_000
+        )["events"]
+    except logs.exceptions.ResourceNotFoundException:
+        return []
+    return [event["message"] for event in events]

@@ -51,7 +51,7 @@ import botocore.config
 import watchtower
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
-from .batching import BatchBuilder, Event, plan_batches
+from .batching import BatchBuilder, Event, batch_cost, plan_batches
 from .buffer import EventBuffer
 from .config import DEFAULT_SPOOL_DIR, DEFAULT_STREAM_TEMPLATE, validate_stream_template
 from .formatter import JsonFormatter
@@ -111,6 +111,8 @@ _LEVEL_NAMES: Final = {
 #: MiB on an idle core, more on busy ones), so every request in the process waits that long.
 #: A quarter of CloudWatch's limit keeps each hold short; events and delivery are unchanged.
 GREENLET_BATCH_BYTES: Final = 256 * 1024
+#: Spool files merged into one replay at most (each is one flush interval's batch).
+REPLAY_MERGE_FILES: Final = 64
 
 _new_event = tuple.__new__  # builds an Event without the NamedTuple constructor's overhead
 
@@ -1158,6 +1160,9 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
                 self._next_replay_check = min(self._next_replay_check, time.monotonic() + 1.0)
 
     def _replay_one(self) -> None:
+        """Replay the oldest spooled batch, merged with more spooled batches of the same
+        stream up to the request limits: when CloudWatch throttles, each request it accepts
+        then carries up to 10,000 events or 1 MiB instead of one flush interval's worth."""
         spool = self._spool
         if spool is None:
             return
@@ -1170,30 +1175,61 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
             with self._cond:
                 self._next_replay_check = time.monotonic() + 5.0
             return
-        self._replay(claimed, spool)
+        files = [claimed]
+        foreign: list[ClaimedFile] = []
+        if claimed.group == self.log_group_name:
+            count = len(claimed.events)
+            size = batch_cost(claimed.events)
+            for _ in range(REPLAY_MERGE_FILES):
+                if count >= MAX_BATCH_EVENTS or size >= self._batch_bytes:
+                    break
+                try:
+                    more = spool.claim()
+                except OSError:
+                    break
+                if more is None:
+                    break
+                if more.group != claimed.group or more.stream != claimed.stream:
+                    foreign.append(more)  # another stream's: back once this replay is done
+                    continue
+                files.append(more)
+                count += len(more.events)
+                size += batch_cost(more.events)
+        try:
+            self._replay(files, spool)
+        finally:
+            for other in foreign:
+                spool.release(other)
 
-    def _replay(self, claimed: ClaimedFile, spool: Spool) -> None:
-        if claimed.group != self.log_group_name:
-            spool.release(claimed)
+    def _replay(self, files: list[ClaimedFile], spool: Spool) -> None:
+        first = files[0]
+        if first.group != self.log_group_name:
+            for claimed in files:
+                spool.release(claimed)
             return
-        batches, oversized = plan_batches(claimed.events)
+        batches, oversized = plan_batches(
+            [event for claimed in files for event in claimed.events], max_bytes=self._batch_bytes
+        )
         with self._cond:
             for event in oversized:
                 self._counters.drop(event.level)
         for number, batch in enumerate(batches):
             before = self._counters.sent
-            if self._deliver(batch, claimed.stream):
+            if self._deliver(batch, first.stream):
                 with self._cond:
                     self._counters.replayed += self._counters.sent - before
                 continue
             if number == 0:
-                spool.release(claimed)
-            else:  # keep exactly-once: re-spool only what was not sent, then drop the file
+                for claimed in files:
+                    spool.release(claimed)
+            else:  # keep exactly-once: re-spool only what was not sent, then drop the files
                 rest = [event for later in batches[number:] for event in later]
-                self._spool_events(rest, claimed.stream)
-                spool.complete(claimed)
+                self._spool_events(rest, first.stream)
+                for claimed in files:
+                    spool.complete(claimed)
             return
-        spool.complete(claimed)
+        for claimed in files:
+            spool.complete(claimed)
         with self._cond:
             self._spool_full_until = 0.0  # room was made
 
