@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # Local CloudWatch Logs / S3 emulator for docker-compose.yml (the `logs` service): moto's
 # server, pinned to the version in requirements/dev.txt. Not used in AWS.
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm

@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # The sample upstream services for docker-compose.yml (`django` and `fastapi` services): one
 # image, two commands. Runtime requirements only (requirements/upstreams.txt + lib/logship).
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm

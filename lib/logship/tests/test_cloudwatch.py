@@ -377,6 +377,33 @@ def test_configure_installs_stdout_and_cloudwatch(
     assert [m["message"] for m in fetch_messages(logs, group)] == ["configured ok"]
 
 
+@pytest.mark.parametrize("group_set", [True, False], ids=["shipping", "not-shipping"])
+def test_stdout_unshipped_prints_only_what_is_not_shipped(
+    moto_url: str, group: str, tmp_path: Path, group_set: bool
+) -> None:
+    """LOG_STDOUT=unshipped: one path per record where the container's stdout is collected too
+    (awslogs); a process that does not ship still prints everything."""
+    out = io.StringIO()
+    target = logging.getLogger(f"test.unshipped.{group_set}")
+    target.propagate = False
+    env = {"LOG_STDOUT": "unshipped", "AWS_REGION": REGION}
+    if group_set:
+        env.update(
+            LOG_CLOUDWATCH_GROUP=group,
+            LOG_CLOUDWATCH_ENDPOINT=moto_url,
+            LOG_SPOOL_DIR=str(tmp_path / "spool"),
+        )
+    setup = configure("cfg", "test", env=env, stream=out, logger=target)
+    try:
+        assert (setup.stdout_handler is None) is group_set
+        target.warning("one path")
+        setup.shutdown(5)
+    finally:
+        for handler in list(target.handlers):
+            target.removeHandler(handler)
+    assert ("one path" in out.getvalue()) is not group_set
+
+
 def test_configure_without_region_fails_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
         monkeypatch.delenv(name, raising=False)

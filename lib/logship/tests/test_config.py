@@ -102,11 +102,19 @@ def test_empty_values_are_unset_and_spool_can_be_disabled() -> None:
         ("LOG_MAX_MESSAGE_BYTES", "2M"),
         ("LOG_MAX_MESSAGE_BYTES", "10"),
         ("AWS_REGION", "Not A Region"),
+        ("LOG_STDOUT", "sometimes"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         parse_env({name: value})
+
+
+@pytest.mark.parametrize(
+    ("raw", "mode"), [("always", "always"), ("Unshipped", "unshipped"), ("", "always")]
+)
+def test_stdout_mode(raw: str, mode: str) -> None:
+    assert parse_env({"LOG_STDOUT": raw}).stdout == mode
 
 
 def test_buffer_must_hold_one_message() -> None:

@@ -16,6 +16,9 @@ LOG_FLUSH_INTERVAL                 seconds between sends (default 5)
 LOG_SHUTDOWN_TIMEOUT               flush/close deadline in seconds (default 10)
 LOG_STATS_INTERVAL                 seconds between ``logship.stats`` records (default 60; 0 off)
 LOG_MAX_MESSAGE_BYTES              cap on one formatted record (default 256K, max 1048550)
+LOG_STDOUT                         ``always`` (default): every record also on stdout;
+                                   ``unshipped``: a process that ships to CloudWatch prints
+                                   nothing (one path per record where stdout is collected too)
 AWS_REGION / AWS_DEFAULT_REGION    region
 =================================  =========================================================
 
@@ -187,6 +190,7 @@ class LogSettings:
     stats_interval: float = 60.0
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     region: str | None = None
+    stdout: str = "always"  # or "unshipped"
 
     def __post_init__(self) -> None:
         if self.buffer_max_bytes < self.max_message_bytes + 26:
@@ -282,6 +286,11 @@ def parse_env(env: Mapping[str, str]) -> LogSettings:
         values["max_message_bytes"] = parse_bytes(
             "LOG_MAX_MESSAGE_BYTES", raw, minimum=MIN_MESSAGE_BYTES, maximum=MAX_MESSAGE_BYTES_HARD
         )
+    if (raw := get("LOG_STDOUT")) is not None:
+        mode = raw.lower()
+        if mode not in ("always", "unshipped"):
+            raise ConfigError(f"LOG_STDOUT: must be always or unshipped, got {raw!r}")
+        values["stdout"] = mode
     region = get("AWS_REGION") or get("AWS_DEFAULT_REGION")
     if region is not None:
         if not re.fullmatch(r"[a-z0-9-]{2,32}", region):

@@ -206,6 +206,12 @@ def configure(
 
     _uninstall(target, replace_handlers)
     _unroute()
+    if cloudwatch is not None and merged.stdout == "unshipped":
+        # One path per record: where stdout is collected too (ECS's awslogs driver), the
+        # records CloudWatch gets from this handler are not printed again. What never
+        # reaches a handler (a crash before logging starts) and logship's own notices
+        # (stderr) still go to stdout/stderr.
+        stdout = False
     stdout_handler: logging.Handler | None = None
     if stdout:
         stdout_handler = logging.StreamHandler(stream if stream is not None else sys.stdout)
