@@ -357,3 +357,49 @@ def test_a_malformed_upstream_response_is_a_502_with_an_access_record(
     else:
         pytest.fail(f"no access record for {request_id}")
     assert not edge_bff.crashes(), edge_bff.crashes()
+
+
+def test_expect_100_continue_is_answered_before_the_body(edge_bff: Service) -> None:
+    """The interim 100 arrives when the app first reads the body, and the final answer after."""
+    body = b'{"message": "boom", "url": "https://shop.example/"}'
+    with _connect(edge_bff) as sock:
+        sock.sendall(
+            b"POST /api/client-errors HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Expect: 100-continue\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % len(body)
+        )
+        interim = sock.recv(65536)
+        assert interim.startswith(b"HTTP/1.1 100 Continue\r\n\r\n"), interim[:200]
+        sock.sendall(body)
+        raw, _ = _read_until_close(sock)
+    final = interim[len(b"HTTP/1.1 100 Continue\r\n\r\n") :] + raw
+    assert 200 <= _status(final) < 500, final[:300]
+
+
+@pytest.mark.parametrize(
+    ("head", "status"),
+    [
+        pytest.param(
+            b"POST /api/orders HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\n"
+            b"Content-Length: 2\r\n\r\n{}",
+            417,
+            id="unknown-expectation",
+        ),
+        pytest.param(b"CONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n", 501, id="connect"),
+        pytest.param(
+            b"POST /api/orders HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket"
+            b"\r\nContent-Length: 2\r\n\r\n{}",
+            400,
+            id="upgrade-with-body",
+        ),
+    ],
+)
+def test_refused_expectations_and_upgrades_close(
+    edge_bff: Service, head: bytes, status: int
+) -> None:
+    with _connect(edge_bff) as sock:
+        sock.sendall(head + b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        raw, waited = _read_until_close(sock)
+    assert _status(raw) == status, raw[:300]
+    assert b"application/problem+json" in raw and b"Connection: close" in raw
+    assert raw.count(b"HTTP/1.1 ") == 1, "the request after it was served"
+    assert waited < 5

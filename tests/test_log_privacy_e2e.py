@@ -200,6 +200,22 @@ def test_planted_personal_data_appears_in_no_event(
         assert resp.status_code == 202, resp.text
         wanted[f"{rid}-vitals"] = 3  # one record per metric
 
+        # request ids are logged unscrubbed (joins must keep working), so a client id carrying
+        # personal data must be replaced, never used
+        for kind, planted in (("card", STOCK_CARD), ("jwt", JWT)):
+            resp = client.get(
+                f"{base}/api/catalog/items?marker={rid}-rid-{kind}",
+                headers={"X-Request-ID": planted},
+            )
+            assert resp.headers["X-Request-ID"] != planted
+        deadline = time.monotonic() + 30
+        while not all(
+            any(f"{rid}-rid-{kind}" in text for text in all_events(moto, log_group))
+            for kind in ("card", "jwt")
+        ):
+            assert time.monotonic() < deadline, "the planted request ids' records never arrived"
+            time.sleep(0.5)
+
     found = wait_for_ids(moto, log_group, wanted)
     mine = [e for e in found if str(e.get("request_id", "")).startswith(rid)]
     loggers = {(e["service"], e["logger"]) for e in mine}

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 
+import pytest
 from logship import context
 
 
@@ -72,3 +74,26 @@ def test_traceparent() -> None:
     assert context.trace_id_from_traceparent("00-" + "0" * 32 + "-00f067aa0ba902b7-01") is None
     assert context.trace_id_from_traceparent("garbage") is None
     assert context.trace_id_from_traceparent(None) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [
+        pytest.param("req-123.abc_DEF", True, id="plain-token"),
+        pytest.param("0123456789abcdef0123456789abcdef", True, id="hex-id"),
+        pytest.param("order-2026-12-02", True, id="short-digit-runs"),
+        pytest.param("a" * 128, True, id="longest"),
+        pytest.param("a" * 129, False, id="too-long"),
+        pytest.param("", False, id="empty"),
+        pytest.param(None, False, id="absent"),
+        pytest.param("has space", False, id="space"),
+        pytest.param("bob@example.com", False, id="email"),
+        pytest.param("4111111111111111", False, id="card-number"),
+        pytest.param("4111111111111112", True, id="digits-failing-luhn"),
+        pytest.param("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln", False, id="jwt"),
+    ],
+)
+def test_request_id_from(value: str | None, kept: bool) -> None:
+    got = context.request_id_from(value)
+    assert (got == value) is kept
+    assert re.fullmatch(r"[A-Za-z0-9._-]{1,128}", got)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -15,7 +13,6 @@ from logship import context
 from logship.access import log_access as write_access_record
 
 REQUEST_ID_HEADER = "X-Request-ID"
-_REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 GetResponse = Callable[[HttpRequest], HttpResponseBase]
 
@@ -23,10 +20,9 @@ access_log = logging.getLogger("catalog.access")
 
 
 def normalise_request_id(value: str | None) -> str:
-    """Return ``value`` if it is a safe request id, otherwise a fresh uuid4 hex string."""
-    if value is not None and _REQUEST_ID_RE.fullmatch(value):
-        return value
-    return uuid.uuid4().hex
+    """Return ``value`` if it is a safe request id (logship's rule: a short token carrying no
+    personal data), otherwise a fresh uuid4 hex string."""
+    return context.request_id_from(value)
 
 
 def log_access(request: HttpRequest, status: int, bytes_out: int, started: float) -> None:

@@ -4,9 +4,7 @@ streaming responses)."""
 from __future__ import annotations
 
 import logging
-import re
 import time
-import uuid
 
 from logship import context
 from logship.access import log_access as write_access_record
@@ -16,17 +14,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 REQUEST_ID_HEADER = "x-request-id"
 _REQUEST_ID_HEADER_BYTES = REQUEST_ID_HEADER.encode("ascii")
 _TRACEPARENT_HEADER_BYTES = b"traceparent"
-_REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 access_log = logging.getLogger("orders.access")
 error_log = logging.getLogger("orders.error")
 
 
 def normalise_request_id(value: str | None) -> str:
-    """Return ``value`` if it is a safe request id, otherwise a fresh uuid4 hex string."""
-    if value is not None and _REQUEST_ID_RE.fullmatch(value):
-        return value
-    return uuid.uuid4().hex
+    """Return ``value`` if it is a safe request id (logship's rule: a short token carrying no
+    personal data), otherwise a fresh uuid4 hex string."""
+    return context.request_id_from(value)
 
 
 def get_request_id(request: Request) -> str:

@@ -7,6 +7,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from logship import context as log_context
+
 from ..settings import Route
 
 # RFC 9110 7.6.1 plus the legacy ones every proxy strips.
@@ -42,7 +44,6 @@ _REQUEST_OWNED = HOP_BY_HOP | {
 # Response headers the BFF's server sets itself, or that must not leak from upstream.
 _RESPONSE_OWNED = HOP_BY_HOP | {"date", "server", "x-request-id", "x-powered-by"}
 
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 _TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
@@ -56,10 +57,9 @@ def new_id() -> str:
 
 
 def request_id_from(value: str | None) -> str:
-    """Accept a client's X-Request-ID if it is a short safe token, otherwise generate one."""
-    if value and _REQUEST_ID.fullmatch(value):
-        return value
-    return new_id()
+    """Accept a client's X-Request-ID if it is a short safe token that carries no personal
+    data, otherwise generate one (logship's rule, shared by every service)."""
+    return log_context.request_id_from(value)
 
 
 def traceparent_from(value: str | None) -> tuple[str, str]:

@@ -21,6 +21,7 @@ closed after ``keepalive_timeout``; a write to a client that does not read fails
 from __future__ import annotations
 
 import logging
+import os
 import re
 import resource
 import socket
@@ -825,7 +826,7 @@ class Worker(GeventWorker):  # type: ignore[misc]
 
     def init_process(self) -> None:
         """Load the edge settings and lift the open-file limit before serving."""
-        self.edge = load_settings(__import__("os").environ).edge
+        self.edge = load_settings(os.environ).edge
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
             try:

@@ -80,9 +80,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         headers = {bytes(key).lower(): bytes(value) for key, value in scope.get("headers", [])}
-        request_id = headers.get(b"x-request-id", b"").decode("latin-1").strip()[:128]
-        if not request_id:
-            request_id = _context.new_request_id()
+        request_id = _context.request_id_from(headers.get(b"x-request-id", b"").decode("latin-1"))
         trace_id = _context.trace_id_from_traceparent(
             headers.get(b"traceparent", b"").decode("latin-1")
         )

@@ -127,6 +127,21 @@ def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
+_REQUEST_ID: Final = re.compile(r"[A-Za-z0-9._-]{1,128}")
+
+
+def request_id_from(value: str | None) -> str:
+    """A client's ``X-Request-ID`` if it is 1-128 of ``[A-Za-z0-9._-]`` and no personal-data
+    rule would change it (a card number or a JWT fits that alphabet, and a request id is logged
+    as is, unscrubbed, so joins keep working), otherwise a fresh id."""
+    if value and _REQUEST_ID.fullmatch(value):
+        from .scrub import scrub_text  # the rules live there; imported late (no cycle)
+
+        if scrub_text(value) == value:
+            return value
+    return new_request_id()
+
+
 _TRACEPARENT: Final = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
 
 

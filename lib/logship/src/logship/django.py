@@ -76,9 +76,7 @@ class RequestContextMiddleware:
 
     def __call__(self, request: Any) -> Any:
         meta = getattr(request, "META", {})
-        request_id = (meta.get("HTTP_X_REQUEST_ID") or "").strip()[:128]
-        if not request_id:
-            request_id = _context.new_request_id()
+        request_id = _context.request_id_from(meta.get("HTTP_X_REQUEST_ID"))
         trace_id = _context.trace_id_from_traceparent(meta.get("HTTP_TRACEPARENT"))
         with _context.bind(request_id=request_id, trace_id=trace_id):
             response = self.get_response(request)
