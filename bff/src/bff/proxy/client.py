@@ -290,10 +290,6 @@ class Response:
         parsed = self._parsed
         return parsed.keep_alive and parsed.complete and not parsed.extra
 
-    def buffered(self) -> int:
-        """Body bytes received and not yet handed out."""
-        return sum(len(piece) for piece in self._parsed.body)
-
     def stream(self) -> Iterator[bytes]:
         """The body, as raw pieces (content codings untouched, chunked framing removed)."""
         parsed = self._parsed
