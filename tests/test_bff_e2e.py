@@ -137,6 +137,33 @@ def test_upstream_validation_errors_pass_through(bff: Service) -> None:
     assert json.loads(data)["errors"]
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("POST", "/api/orders", b'{"items": []}', 422),  # FastAPI's problem
+        ("GET", "/api/orders/999999", None, 404),
+        ("GET", "/api/catalog/items/999999", None, 404),  # Django's problem
+        ("GET", "/api/nope", None, 404),  # the BFF's own, from Flask
+        ("GET", "/nope", None, 404),
+        ("POST", "/openapi.json", None, 405),
+        ("PATCH", "/api/catalog/items", None, 405),  # the BFF's own, from the proxy
+    ],
+)
+def test_one_problem_shape_whoever_produced_it(
+    bff: Service, method: str, path: str, body: bytes | None, status: int
+) -> None:
+    """Upstream problems get the public path as instance and the request id, like the BFF's."""
+    headers = {"X-Request-ID": "one-shape-1", "Content-Type": "application/json"}
+    resp, data = request(bff, method, path, body, headers)
+    doc = problem(resp, data, status)
+    assert resp.reason == http.client.responses[status]  # "Not Found", not "NOT FOUND"
+    assert doc["instance"] == path
+    assert doc["request_id"] == "one-shape-1"
+    assert {"type", "title", "detail"} <= set(doc)
+    assert "If you entered the URL manually" not in doc["detail"]
+    assert int(resp.getheader("Content-Length", "-1")) == len(data)
+
+
 # --- streaming both ways -----------------------------------------------------------------------
 
 

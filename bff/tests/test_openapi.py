@@ -1,6 +1,10 @@
 from __future__ import annotations
 
-from bff.openapi import build_document
+from http import HTTPStatus
+from importlib import metadata
+
+import pytest
+from bff.openapi import build_document, package_version
 from bff.settings import Settings
 from flask.testing import FlaskClient
 from openapi_spec_validator import validate
@@ -43,3 +47,31 @@ def test_ingest_endpoints_are_documented(client: FlaskClient) -> None:
         in (doc["paths"]["/api/client-errors/envelope"]["post"]["responses"]["429"]["headers"])
     )
     assert {"ClientErrorReport", "WebVitalsBatch"} <= set(doc["components"]["schemas"])
+
+
+def test_document_version_is_the_package_version(client: FlaskClient) -> None:
+    doc = client.get("/openapi.json").get_json()
+    assert doc["info"]["version"] == metadata.version("bff") == package_version()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "detail"),
+    [
+        ("GET", "/nope", 404, "nothing is served at /nope"),
+        ("GET", "/api/nope", 404, "nothing is served at /api/nope"),
+        ("POST", "/healthz", 405, "POST is not allowed on /healthz"),
+        ("DELETE", "/openapi.json", 405, "DELETE is not allowed on /openapi.json"),
+    ],
+)
+def test_flask_errors_speak_like_the_proxy(
+    client: FlaskClient, method: str, path: str, status: int, detail: str
+) -> None:
+    resp = client.open(path, method=method, headers={"X-Request-ID": "rid-flask-1"})
+    assert resp.status == f"{status} {HTTPStatus(status).phrase}"  # not "404 NOT FOUND"
+    assert resp.headers["Content-Type"] == "application/problem+json"
+    doc = resp.get_json(force=True)
+    assert doc["detail"].startswith(detail)
+    assert "If you entered the URL manually" not in doc["detail"]
+    assert doc["instance"] == path
+    assert doc["request_id"] == "rid-flask-1" == resp.headers["X-Request-ID"]
+    assert doc["status"] == status

@@ -300,3 +300,33 @@ def test_only_route_prefixes_are_proxied(client: FlaskClient, stub: StubServer) 
     assert_problem(client.get("/api/catalogue/x"), 404, "not-found")
     assert_problem(client.get("/api/unknown"), 404, "not-found")
     assert sum(stub.hits.values()) == 0
+
+
+def test_upstream_problems_carry_the_public_instance_and_request_id(client: FlaskClient) -> None:
+    name = "problem"
+    resp = client.get(f"/api/catalog/{name}", headers={"X-Request-ID": "rid-problem-1"})
+    assert resp.status_code == 409
+    assert resp.headers["Content-Type"].startswith(PROBLEM)
+    assert int(resp.headers["Content-Length"]) == len(resp.data)
+    doc = json.loads(resp.data)
+    assert doc["instance"] == f"/api/catalog/{name}"  # the upstream said /catalog/...
+    assert doc["request_id"] == "rid-problem-1" == resp.headers["X-Request-ID"]
+    assert (doc["type"], doc["title"], doc["status"]) == ("about:blank", "Conflict", 409)
+
+
+@pytest.mark.parametrize(
+    "name", ["problem-gzip", "problem-large", "problem-invalid", "problem-array", "problem-chunked"]
+)
+def test_other_upstream_problem_bodies_pass_unchanged(client: FlaskClient, name: str) -> None:
+    resp = client.get(f"/api/catalog/{name}")
+    assert resp.status_code == 409
+    if name != "problem-chunked":
+        assert int(resp.headers["Content-Length"]) == len(resp.data)
+    if name == "problem-gzip":
+        assert json.loads(gzip.decompress(resp.data))["instance"] == "/catalog/problem-gzip"
+    elif name in ("problem-large", "problem-chunked"):
+        assert json.loads(resp.data)["instance"] == f"/catalog/{name}"
+    elif name == "problem-invalid":
+        assert resp.data == b'{"title": "Conflict", "status": 409'
+    else:
+        assert resp.data == b"[1, 2]"

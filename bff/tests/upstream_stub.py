@@ -174,6 +174,27 @@ class _Handler(socketserver.StreamRequestHandler):
                 200, [("Content-Type", "application/json"), ("Content-Encoding", "gzip")], payload
             )
             return True
+        if name.startswith("problem"):  # problem+json as an upstream writes it: its own path
+            doc = {"type": "about:blank", "title": "Conflict", "status": 409, "instance": path}
+            raw = json.dumps(doc).encode()
+            extra: list[tuple[str, str]] = []
+            if name == "problem-gzip":
+                raw, extra = gzip.compress(raw), [("Content-Encoding", "gzip")]
+            elif name == "problem-large":
+                raw = json.dumps({**doc, "detail": "x" * 70_000}).encode()
+            elif name == "problem-invalid":
+                raw = b'{"title": "Conflict", "status": 409'
+            elif name == "problem-array":
+                raw = b"[1, 2]"
+            if name == "problem-chunked":
+                self.wfile.write(b"HTTP/1.1 409 Conflict\r\nTransfer-Encoding: chunked\r\n")
+                self.wfile.write(b"Content-Type: application/problem+json\r\n\r\n")
+                self.wfile.write(b"%x\r\n%b\r\n0\r\n\r\n" % (len(raw), raw))
+                self.wfile.flush()
+                return True
+            ctype = "application/problem+json; charset=utf-8"
+            self._send(409, [("Content-Type", ctype), *extra], raw)
+            return True
         if name == "large":
             size = int(query.get("kb", ["256"])[0]) * 1024
             self._send(200, [("Content-Type", "application/octet-stream")], b"x" * size)

@@ -7,9 +7,9 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 from logship import context as log_context
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
-from .problems import PROBLEM_CONTENT_TYPE, problem_body
+from .problems import PROBLEM_CONTENT_TYPE, problem_body, status_line
 from .proxy.headers import request_id_from
 
 log = logging.getLogger("bff.app")
@@ -45,9 +45,15 @@ def _http_error(exc: HTTPException) -> Response:
     status = exc.code or 500
     slug = (exc.name or "error").lower().replace(" ", "-")
     headers = {}
-    if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
-        headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
-    return problem_response(status, slug, exc.description or exc.name, headers)
+    detail = exc.description or exc.name
+    if status == 404 and detail == NotFound.description:
+        detail = f"nothing is served at {request.path} (the routes are in /openapi.json)"
+    elif status == 405:
+        if exc.valid_methods:  # type: ignore[attr-defined]
+            headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+        if detail == MethodNotAllowed.description:
+            detail = f"{request.method} is not allowed on {request.path}"
+    return problem_response(status, slug, detail, headers)
 
 
 def _unexpected(exc: Exception) -> Response:
@@ -56,6 +62,8 @@ def _unexpected(exc: Exception) -> Response:
 
 
 def _add_request_id(response: Response) -> Response:
+    # werkzeug writes the reason phrase in capitals ("404 NOT FOUND"); RFC 9110's spelling
+    response.status = status_line(response.status_code)
     response.headers["X-Request-ID"] = current_request_id()
     return response
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import metadata
 from typing import Any
 
 import orjson
@@ -19,6 +20,14 @@ _REQUEST_ID_HEADER = {
     "description": "Request id: the client's X-Request-ID if it was a safe token, else generated.",
     "schema": {"type": "string"},
 }
+
+
+def package_version() -> str:
+    """The installed ``bff`` distribution's version (bff/pyproject.toml), as /ops shows it."""
+    try:
+        return metadata.version("bff")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _problem(description: str, extra_headers: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -186,7 +195,7 @@ def build_document(settings: Settings) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {
             "title": "BFF",
-            "version": "1.0.0",
+            "version": package_version(),
             "description": "Same-origin front door for the site: proxies the catalog (Django) "
             "and orders (FastAPI) APIs under /api. Every error the BFF itself produces is an "
             "RFC 9457 problem+json document carrying the request id.",

@@ -65,3 +65,39 @@ def problem_headers(
     if extra:
         headers.extend(extra)
     return headers
+
+
+#: Upstream problem documents up to this size are given the public ``instance`` and the request
+#: id; a larger, compressed, chunked or unparsable body passes through unchanged.
+PUBLIC_PROBLEM_MAX_BYTES = 65_536
+
+
+def is_problem(headers: list[tuple[str, str]]) -> bool:
+    """Whether response ``headers`` announce an uncompressed problem+json body of known length
+    (a chunked one is streamed as it comes, whether or not it all arrived with the head)."""
+    problem = sized = False
+    for name, value in headers:
+        lower = name.lower()
+        if lower == "content-type":
+            problem = value.split(";", 1)[0].strip().lower() == PROBLEM_CONTENT_TYPE
+        elif lower == "content-length":
+            sized = True
+        elif lower == "content-encoding" and value.strip().lower() not in ("", "identity"):
+            return False
+    return problem and sized
+
+
+def public_problem(body: bytes, instance: str, request_id: str) -> bytes | None:
+    """An upstream's problem document with the BFF's public ``instance`` and ``request_id``;
+    None when ``body`` is too large or not a JSON object (it is then passed on as it came)."""
+    if not body or len(body) > PUBLIC_PROBLEM_MAX_BYTES:
+        return None
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(doc, dict):
+        return None
+    doc["instance"] = instance
+    doc["request_id"] = request_id
+    return orjson.dumps(doc)

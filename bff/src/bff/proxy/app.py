@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.exceptions import ClientDisconnected
 
 from .. import access
-from ..problems import problem_body, problem_headers, status_line
+from ..problems import is_problem, problem_body, problem_headers, public_problem, status_line
 from ..settings import IDEMPOTENT_METHODS, Route, Settings
 from . import headers as hdr
 from .buffering import ResponseBuffer
@@ -139,6 +139,19 @@ def _declared_length(headers: list[tuple[str, str]]) -> int:
         if lower == "content-length":
             length = int(value)
     return length
+
+
+def _public_problem(
+    data: bytes, headers: list[tuple[str, str]], environ: WSGIEnvironment
+) -> tuple[bytes, list[tuple[str, str]]]:
+    """An upstream's small problem document as the BFF's own: the public path as ``instance``
+    and the request id; its Content-Length follows. Anything else passes unchanged."""
+    body = public_problem(data, environ.get("PATH_INFO", ""), environ["bff.request_id"])
+    if body is None:
+        return data, headers
+    kept = [(name, value) for name, value in headers if name.lower() != "content-length"]
+    kept.append(("Content-Length", str(len(body))))
+    return body, kept
 
 
 class _Body(Iterable[bytes]):
@@ -497,15 +510,18 @@ class ProxyApp:
         breaker.record_success()
         environ["bff.upstream_status"] = resp.status
         response_headers = hdr.response_headers(resp.headers, route, request_id)
-        start_response(status_line(resp.status, resp.reason), response_headers)
         if resp.complete:  # the whole body came with the head: no buffering needed
             data = b"".join(resp.stream())
             if resp.keep_alive:
                 pool.put(resp.conn)
             else:
                 resp.conn.close()
+            if is_problem(response_headers):
+                data, response_headers = _public_problem(data, response_headers, environ)
+            start_response(status_line(resp.status, resp.reason), response_headers)
             access.emit(environ, resp.status, len(data))
             return [data] if data else []
+        start_response(status_line(resp.status, resp.reason), response_headers)
         return _Body(
             resp,
             pool,
