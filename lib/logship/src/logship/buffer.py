@@ -4,12 +4,15 @@ the handler serialises access with its own lock)."""
 from __future__ import annotations
 
 import bisect
+import operator
 from collections import deque
 
 from .batching import BatchBuilder, Event
 from .limits import EVENT_OVERHEAD_BYTES
 
 __all__ = ["EventBuffer"]
+
+_SEQ = operator.attrgetter("seq")
 
 
 class EventBuffer:
@@ -160,6 +163,39 @@ class EventBuffer:
         self.bytes -= total
         self.count -= len(taken)
         return taken
+
+    def requeue(self, events: list[Event]) -> list[Event]:
+        """Put events taken earlier back at the front of their levels (a batch that could be
+        neither sent nor spooled), highest level and oldest first while they fit; returns the
+        events that did not fit (the caller counts them as dropped)."""
+        room_bytes = self.max_bytes - self.bytes
+        room_count = self.max_events - self.count
+        kept: list[Event] = []
+        left: list[Event] = []
+        for event in sorted(events, key=lambda e: (-e.level, e.seq)):
+            cost = event.size + EVENT_OVERHEAD_BYTES
+            if room_count > 0 and cost <= room_bytes:
+                kept.append(event)
+                room_bytes -= cost
+                room_count -= 1
+            else:
+                left.append(event)
+        by_level: dict[int, list[Event]] = {}
+        for event in kept:
+            by_level.setdefault(event.level, []).append(event)
+            self.bytes += event.size + EVENT_OVERHEAD_BYTES
+            self.count += 1
+        for level, back in by_level.items():
+            back.sort(key=_SEQ)
+            queue = self._queues.get(level)
+            if queue is None:
+                self._queues[level] = deque(back)
+                bisect.insort(self._levels, level)
+            elif queue and queue[0].seq < back[-1].seq:  # interleaved: keep sequence order
+                self._queues[level] = deque(sorted([*queue, *back], key=_SEQ))
+            else:
+                queue.extendleft(reversed(back))
+        return left
 
     def drain(self) -> list[Event]:
         """Remove and return everything, in arrival order."""

@@ -113,6 +113,11 @@ _LEVEL_NAMES: Final = {
 GREENLET_BATCH_BYTES: Final = 256 * 1024
 #: Spool files merged into one replay at most (each is one flush interval's batch).
 REPLAY_MERGE_FILES: Final = 64
+#: A record is given the time it was logged when its own timestamp is older than CloudWatch
+#: accepts (14 days, or the retention) less this margin (it may wait in the buffer or spool) ...
+CLOCK_MARGIN_OLD_MS: Final = 60 * 60 * 1000
+#: ... or further in the future than CloudWatch accepts (2 hours) less this margin.
+CLOCK_MARGIN_NEW_MS: Final = 5 * 60 * 1000
 
 _new_event = tuple.__new__  # builds an Event without the NamedTuple constructor's overhead
 
@@ -203,27 +208,29 @@ class _Notices:
         self.service = service
         self.environment = environment
         self._last: dict[str, float] = {}
+        self._lock = threading.Lock()  # held for a dict lookup only, never while writing
 
-    def say(self, key: str, message: str) -> None:
+    def say(self, key: str, message: str, data: Mapping[str, Any] | None = None) -> None:
         now = time.monotonic()
-        last = self._last.get(key)
-        if last is not None and now - last < self.interval:
-            return
-        self._last[key] = now
+        with self._lock:
+            last = self._last.get(key)
+            if last is not None and now - last < self.interval:
+                return
+            self._last[key] = now
         notice(
             message,
             service=self.service,
             environment=self.environment,
-            data={"notice": key},
+            data={"notice": key, **(data or {})},
             stacklevel=2,
         )
 
 
 class _Counters:
     __slots__ = (
-        "buffer_bytes_peak", "dropped", "journal_corrupt", "journal_recovered", "queued",
-        "rejected", "replayed", "retried", "sent", "spooled", "suppressed", "truncated",
-        "unjournaled",
+        "buffer_bytes_peak", "clock_adjusted", "dropped", "journal_corrupt",
+        "journal_recovered", "queued", "rejected", "replayed", "retried", "sent",
+        "spool_corrupt", "spool_failed", "spooled", "suppressed", "truncated", "unjournaled",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -238,6 +245,9 @@ class _Counters:
         self.unjournaled = 0
         self.journal_recovered = 0
         self.journal_corrupt = 0
+        self.spool_failed = 0
+        self.spool_corrupt = 0
+        self.clock_adjusted: dict[str, int] = {"too_old": 0, "too_new": 0}
         self.dropped: dict[str, int] = {}
         self.rejected: dict[str, int] = {"too_old": 0, "too_new": 0, "expired": 0, "invalid": 0}
 
@@ -375,6 +385,9 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
         self._spool: Spool | None = None
         self._journal: Journal | None = None
         self._journal_off: Journal | None = None
+        self._journal_wanted = self.spool_dir is not None
+        self._repaired_seen = 0
+        self._spool_corrupt_seen = 0
         self._stream = ""
         self._init_process_state()
         _INSTANCES.add(self)
@@ -416,7 +429,10 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
         self._inflight_taken = False
         self._spilling_min: int | None = None
         self._flushing_min: int | None = None
+        self._abandoned_min: int | None = None  # dropped at close, left to the journal
         self._journal_retry_at = 0.0
+        self._ts_low = 0
+        self._ts_high = -1  # the first record computes the accepted window
         self._wake = False
         self._drain_until = 0
         self._flush_requests = 0
@@ -453,27 +469,9 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
                     self.cwl_client = make_client(**self._client_args)
                 self._init_process_state()
             self._spool = None
-            if self.spool_dir is not None:
-                try:
-                    self._spool = Spool(self.spool_dir, self.spool_max_bytes, self.log_group_name)
-                except OSError as exc:
-                    self._notices.say("spool", f"spool disabled ({self.spool_dir}: {exc})")
             self._stream = self._stream_name()
             self._journal = self._journal_off = None
-            if self._spool is not None:
-                try:
-                    self._journal = Journal(
-                        self._spool.directory,
-                        self._spool.group_key,
-                        self.log_group_name,
-                        self._spool.owner,
-                        self._stream,
-                        max_bytes=self.spool_max_bytes,
-                    )
-                except OSError as exc:
-                    self._notices.say(
-                        "journal", f"journal disabled ({self._spool.directory}: {exc!r})"
-                    )
+            self._open_storage()
             self._pid = os.getpid()
             self._generation = _FORK_GENERATION
             self._batch_bytes = GREENLET_BATCH_BYTES if _sender_is_greenlet() else MAX_BATCH_BYTES
@@ -484,6 +482,61 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
                 )
                 self._thread = thread
                 thread.start()
+
+    def _open_storage(self) -> None:
+        """Open the spool and the journal where they are missing (at start, and again every
+        minute after a failure: a read-only or full directory that recovers is used again).
+        Without them records are shipped from memory and counted as ``unjournaled``."""
+        if self.spool_dir is None:
+            return
+        spool = self._spool
+        if spool is None:
+            try:
+                spool = Spool(self.spool_dir, self.spool_max_bytes, self.log_group_name)
+            except OSError as exc:
+                self._notices.say(
+                    "spool",
+                    f"spool disabled ({self.spool_dir}: {exc!r}); records are kept in memory "
+                    "only, retried every minute",
+                )
+                return
+            with self._lock:
+                self._spool = spool
+                self._spool_full_until = 0.0
+        if self._journal is not None or self._journal_off is not None:
+            return
+        try:
+            journal = Journal(
+                spool.directory,
+                spool.group_key,
+                self.log_group_name,
+                spool.owner,
+                self._stream,
+                max_bytes=self.spool_max_bytes,
+            )
+        except OSError as exc:
+            self._notices.say(
+                "journal",
+                f"journal disabled ({spool.directory}: {exc!r}); records are kept in memory "
+                "only, retried every minute",
+            )
+            return
+        with self._lock:
+            self._journal = journal
+
+    def _clock_window(self) -> int:
+        """Refresh the window of record timestamps CloudWatch accepts, less the margins;
+        returns now in milliseconds. Call under the lock."""
+        now = int(time.time() * 1000)
+        self._ts_low = now - self._max_age_ms() + CLOCK_MARGIN_OLD_MS
+        self._ts_high = now + MAX_EVENT_FUTURE_MS - CLOCK_MARGIN_NEW_MS
+        return now
+
+    def _max_age_ms(self) -> int:
+        """Age beyond which CloudWatch refuses an event: 14 days, or the retention if shorter."""
+        if self.retention_days and self.retention_days * 86_400_000 < MAX_EVENT_AGE_MS:
+            return self.retention_days * 86_400_000
+        return MAX_EVENT_AGE_MS
 
     # -- logging.Handler API ---------------------------------------------------------------------
 
@@ -520,12 +573,33 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
                     size,
                     truncated,
                 )
+                if truncated or formatter.repaired != self._repaired_seen:
+                    self._format_notices(formatter, truncated)
             else:
                 self._enqueue_record(record)
         except Exception:  # noqa: BLE001 - logging handlers report through handleError
             self.handleError(record)
         finally:
             _IN_HANDLER.reset(token)
+
+    def _format_notices(self, formatter: JsonFormatter, truncated: bool) -> None:
+        """Say once a minute that records were cut to size or repaired (counted per record)."""
+        if truncated:
+            self._notices.say(
+                "truncated",
+                "records over the size bound were cut inside the JSON (counted as truncated)",
+                data={"max_message_bytes": self.max_message_bytes},
+            )
+        repaired = formatter.repaired
+        if repaired != self._repaired_seen:
+            self._repaired_seen = repaired
+            repairs = {reason: count for reason, count in formatter.repairs.items() if count}
+            self._notices.say(
+                "repaired",
+                "records that could not be written as JSON as logged were repaired "
+                "(counted as repaired)",
+                data={"repaired": repairs},
+            )
 
     def _enqueue_record(self, record: logging.LogRecord) -> None:
         formatter = self.formatter
@@ -545,9 +619,18 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
 
     def _enqueue(self, timestamp: int, level: int, text: str, size: int, truncated: bool) -> None:
         spill: list[Event] | None = None
+        adjusted = ""
         with self._lock:  # the condition's lock (a plain lock is cheaper to enter)
             self._seq += 1
             counters = self._counters
+            if not self._ts_low <= timestamp <= self._ts_high:
+                now = self._clock_window()
+                if not self._ts_low <= timestamp <= self._ts_high:
+                    # CloudWatch would refuse it: ship it at the time it was logged (its JSON
+                    # keeps its own timestamp).
+                    adjusted = "too_old" if timestamp < self._ts_low else "too_new"
+                    counters.clock_adjusted[adjusted] += 1
+                    timestamp = now
             journal = self._journal
             if journal is not None:
                 try:
@@ -556,6 +639,8 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
                     self._journal_failed(exc)
             elif self._journal_off is not None:
                 self._journal_paused()
+            elif self._journal_wanted:
+                counters.unjournaled += 1  # the spool directory is unusable
             event = _new_event(Event, (timestamp, level, text, size, self._seq))
             counters.queued += 1
             if truncated:
@@ -597,14 +682,38 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
             ):
                 self._wake = True
                 self._cond.notify_all()
+        if adjusted:
+            self._notices.say(
+                "clock",
+                "records with a timestamp CloudWatch would refuse (older than "
+                f"{self._max_age_ms() // 86_400_000} days or over 2 hours ahead) were shipped "
+                "at the time they were logged; their JSON keeps their own timestamp "
+                "(counted as clock_adjusted)",
+            )
         if spill:
+            failed: list[Event] = []
             try:
-                self._spool_events(spill, self._stream)
+                failed = self._spool_events(spill, self._stream)
             finally:
                 with self._cond:
                     self._spilling_min = None
-                    self._checkpoint(spill)
+                    self._checkpoint(self._take_back(spill, failed))
                     self._cond.notify_all()
+
+    def _take_back(self, events: list[Event], failed: list[Event]) -> list[Event]:
+        """Put ``failed`` (events of ``events`` the spool could not take) back into the
+        buffer, dropping and counting what does not fit; returns the events of ``events`` now
+        resolved (written, or dropped and counted). Call under the lock."""
+        if not failed:
+            return events
+        left = self._buffer.requeue(failed)
+        counters = self._counters
+        for event in left:
+            counters.drop(event.level)
+        if self._buffer.bytes > counters.buffer_bytes_peak:
+            counters.buffer_bytes_peak = self._buffer.bytes
+        back = {event.seq for event in failed}.difference(event.seq for event in left)
+        return [event for event in events if event.seq not in back]
 
     # -- journal ---------------------------------------------------------------------------------
 
@@ -634,7 +743,7 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
             low = oldest
         if self._inflight is not None and self._inflight_min < low:
             low = self._inflight_min
-        for pending in (self._spilling_min, self._flushing_min):
+        for pending in (self._spilling_min, self._flushing_min, self._abandoned_min):
             if pending is not None and pending < low:
                 low = pending
         return low - 1
@@ -765,12 +874,24 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
             finally:
                 self._flush_requests -= 1
         if leftovers:
+            failed: list[Event] = []
             try:
-                self._spool_events(leftovers, self._stream)
+                failed = self._spool_events(leftovers, self._stream)
             finally:
                 with cond:
                     self._flushing_min = None
-                    self._checkpoint(leftovers)
+                    if failed and closing:
+                        # The process is ending: counted as dropped, and left unresolved in
+                        # the journal, whose next owner delivers what it holds of them.
+                        for event in failed:
+                            self._counters.drop(event.level)
+                        kept = {event.seq for event in failed}
+                        low = min(kept)
+                        if self._abandoned_min is None or low < self._abandoned_min:
+                            self._abandoned_min = low
+                        self._checkpoint([e for e in leftovers if e.seq not in kept])
+                    else:
+                        self._checkpoint(self._take_back(leftovers, failed))
         if closing:
             with cond:
                 self._stop_sender = True
@@ -815,6 +936,12 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
                 "unjournaled": counters.unjournaled,
                 "journal_recovered": counters.journal_recovered,
                 "journal_corrupt": counters.journal_corrupt,
+                "spool_failed": counters.spool_failed,
+                "spool_corrupt": counters.spool_corrupt,
+                "clock_adjusted": dict(counters.clock_adjusted),
+                "repaired": self._repairs(),
+                "spool": self._spool is not None,
+                "journal": self._journal is not None,
                 "buffer_events": self._buffer.count,
                 "buffer_bytes": self._buffer.bytes,
                 "buffer_bytes_peak": counters.buffer_bytes_peak,
@@ -823,6 +950,12 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
                 "log_group": self.log_group_name,
                 "log_stream": self._stream,
             }
+
+    def _repairs(self) -> dict[str, int]:
+        formatter = self.formatter
+        if isinstance(formatter, JsonFormatter):
+            return {reason: count for reason, count in formatter.repairs.items() if count}
+        return {}
 
     # -- sender ----------------------------------------------------------------------------------
 
@@ -857,10 +990,13 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
         """After an unexpected error: keep the batch that was in flight (spool it)."""
         with self._cond:
             events = self._inflight if not self._inflight_taken else None
+        failed: list[Event] = []
         if events:
-            with contextlib.suppress(Exception):
-                self._spool_events(events, self._stream)
-        self._finish_inflight()
+            try:
+                failed = self._spool_events(events, self._stream)
+            except Exception:  # noqa: BLE001 - keep it in memory instead
+                failed = list(events)
+        self._finish_inflight(failed)
 
     def _step(self) -> bool:
         """Wait for and do one unit of work; False when the sender should exit."""
@@ -879,13 +1015,23 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
                     self._drain_until = self._seq
                     self._next_flush = now + self.flush_interval
                 oldest = buffer.min_seq() if buffer.count else None
-                if oldest is not None and (
-                    self._wake
-                    or self._flush_requests
-                    or self._stopping
-                    or oldest <= self._drain_until
+                # Unhealthy with the spool unusable (full, read-only, missing): memory holds
+                # the events until the next probe instead of a drain that cannot be written.
+                spoolable = not self._journal_wanted or (
+                    self._spool is not None and now >= self._spool_full_until
+                )
+                if (
+                    oldest is not None
+                    and (healthy or spoolable)
+                    and (
+                        self._wake
+                        or self._flush_requests
+                        or self._stopping
+                        or oldest <= self._drain_until
+                    )
                 ):
                     if healthy:
+                        self._clock_window()
                         events = buffer.pop_batch(BatchBuilder(max_bytes=self._batch_bytes))
                         action = "send"
                     else:
@@ -909,21 +1055,24 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
                     self._next_stats = now + self.stats_interval
                     action = "stats"
                     break
-                if self._spool is not None and now >= self._next_recover:
+                if self._journal_wanted and now >= self._next_recover:
                     self._next_recover = now + 60.0
                     action = "recover"
                     break
                 wait = min(self._next_stats - now, 30.0)
                 if buffer.count:
                     wait = min(wait, self._next_flush - now)
-                if self._spool is not None:
+                if self._journal_wanted:
                     wait = min(wait, self._next_recover - now)
+                if self._spool is not None:
                     wait = min(
                         wait,
                         (self._next_replay_check if healthy else self._next_probe) - now,
                     )
                 elif not healthy:
                     wait = min(wait, self._next_probe - now)
+                if not healthy and self._spool_full_until > now:
+                    wait = min(wait, self._spool_full_until - now)
                 cond.wait(max(0.005, wait))
         if action == "send":
             self._send_inflight(events)
@@ -933,21 +1082,28 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
             self._replay_one()
         elif action == "stats":
             self._emit_stats()
-        elif action == "recover" and self._spool is not None:
-            with contextlib.suppress(OSError):
-                self._spool.recover()
-            with contextlib.suppress(OSError):
-                self._recover_journals()
+        elif action == "recover":
+            if self._spool is None or (self._journal is None and self._journal_off is None):
+                self._open_storage()
+            if self._spool is not None:
+                with contextlib.suppress(OSError):
+                    self._spool.recover()
+                with contextlib.suppress(OSError):
+                    self._recover_journals()
         return True
 
-    def _finish_inflight(self) -> bool:
-        """Clear the in-flight batch; False when a flush/close already took it over."""
+    def _finish_inflight(self, failed: list[Event] | None = None) -> bool:
+        """Clear the in-flight batch, putting ``failed`` (neither sent nor spooled) back into
+        the buffer; False when a flush/close already took it over."""
         with self._cond:
             taken = self._inflight_taken
             events = self._inflight
             self._inflight = None
             self._inflight_taken = False
-            self._checkpoint(events if events and not taken else None)
+            if events and not taken:
+                self._checkpoint(self._take_back(events, failed or []))
+            else:
+                self._checkpoint(None)
             self._cond.notify_all()
             return not taken
 
@@ -955,16 +1111,18 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
         handled = self._deliver(events, self._stream)
         with self._cond:
             taken = self._inflight_taken
+        failed: list[Event] = []
         if not handled and not taken:
-            self._spool_events(events, self._stream)
-        self._finish_inflight()
+            failed = self._spool_events(events, self._stream)
+        self._finish_inflight(failed)
 
     def _spool_inflight(self, events: list[Event]) -> None:
         with self._cond:
             taken = self._inflight_taken
+        failed: list[Event] = []
         if not taken:
-            self._spool_events(events, self._stream)
-        self._finish_inflight()
+            failed = self._spool_events(events, self._stream)
+        self._finish_inflight(failed)
 
     def _retry_deadline(self) -> float | None:
         return self._close_soft_deadline if self._stopping else None
@@ -972,6 +1130,9 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
     def _deliver(self, events: Sequence[Event], stream: str) -> bool:
         """Send one batch with retries. True when handled (sent, or rejected for good);
         False when it should be spooled."""
+        events = self._sendable(events)
+        if not events:
+            return True
         attempt = 0
         created = False
         while True:
@@ -1006,6 +1167,41 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
                 if self._inflight_taken:
                     return True  # a flush/close spooled this batch meanwhile
                 self._cond.wait(delay)
+
+    def _sendable(self, events: Sequence[Event]) -> Sequence[Event]:
+        """The events of a batch (in time order) that CloudWatch would accept now; the rest
+        (aged past 14 days or the retention while spooled, or over 2 hours ahead after the
+        clock went back) are counted as rejected and said once, never sent: emulators take
+        them, CloudWatch refuses them one by one."""
+        if not events:
+            return events
+        now = int(time.time() * 1000)
+        oldest = now - MAX_EVENT_AGE_MS
+        expired = now - self._max_age_ms()
+        newest = now + MAX_EVENT_FUTURE_MS
+        if events[0].timestamp >= expired and events[-1].timestamp <= newest:
+            return events
+        keep: list[Event] = []
+        counts = {"too_old": 0, "expired": 0, "too_new": 0}
+        for event in events:
+            if event.timestamp < oldest:
+                counts["too_old"] += 1
+            elif event.timestamp < expired:
+                counts["expired"] += 1
+            elif event.timestamp > newest:
+                counts["too_new"] += 1
+            else:
+                keep.append(event)
+        with self._cond:
+            for key, count in counts.items():
+                self._counters.rejected[key] += count
+        self._notices.say(
+            "rejected-clock",
+            "events CloudWatch would refuse for their age or a future timestamp were not sent "
+            "(counted as rejected)",
+            data={"rejected": counts},
+        )
+        return keep
 
     def _put(self, events: Sequence[Event], stream: str) -> tuple[_Outcome, object]:
         log_events: list[InputLogEventTypeDef] = [
@@ -1125,16 +1321,27 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
 
     # -- spool -----------------------------------------------------------------------------------
 
-    def _spool_events(self, events: Sequence[Event], stream: str) -> None:
-        """Write events to the spool in valid batches; count what cannot be kept."""
+    def _spool_events(self, events: Sequence[Event], stream: str) -> list[Event]:
+        """Write events to the spool in valid batches; count what the spool's cap gives up.
+
+        Returns the events that could not be written at all (the spool directory is full,
+        read-only or missing): the caller keeps them in memory or counts them as dropped.
+        Without a spool directory configured, events are dropped and counted here.
+        """
         spool = self._spool
         if spool is None:
+            if self._journal_wanted:
+                with self._cond:
+                    self._counters.spool_failed += len(events)
+                    self._spool_full_until = time.monotonic() + 5.0
+                return list(events)
             with self._cond:
                 for event in events:
                     self._counters.drop(event.level)
-            return
+            return []
         batches, oversized = plan_batches(events)
         written = 0
+        failed: list[Event] = []
         dropped: dict[int, int] = {}
         for event in oversized:
             dropped[event.level] = dropped.get(event.level, 0) + 1
@@ -1142,22 +1349,27 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
             try:
                 result = spool.write(batch, stream)
             except OSError as exc:
-                self._notices.say("spool-write", f"spool write failed: {exc!r}")
-                for event in batch:
-                    dropped[event.level] = dropped.get(event.level, 0) + 1
+                self._notices.say(
+                    "spool-write",
+                    f"spool write failed ({exc!r}); records are kept in memory while it fails "
+                    "(counted as spool_failed)",
+                )
+                failed.extend(batch)
                 continue
             written += result.written
             for level, count in result.dropped.items():
                 dropped[level] = dropped.get(level, 0) + count
         with self._cond:
             self._counters.spooled += written
+            self._counters.spool_failed += len(failed)
             for level, count in dropped.items():
                 self._counters.drop(level, count)
-            if dropped:
-                # The spool is full (or failing): overflow drops by level instead of spilling.
+            if dropped or failed:
+                # The spool is full (or failing): memory holds what it can for a while.
                 self._spool_full_until = time.monotonic() + 5.0
             if written:
                 self._next_replay_check = min(self._next_replay_check, time.monotonic() + 1.0)
+        return failed
 
     def _replay_one(self) -> None:
         """Replay the oldest spooled batch, merged with more spooled batches of the same
@@ -1174,6 +1386,7 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
         if claimed is None:
             with self._cond:
                 self._next_replay_check = time.monotonic() + 5.0
+            self._check_corrupt_files(spool)
             return
         files = [claimed]
         foreign: list[ClaimedFile] = []
@@ -1200,6 +1413,23 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
         finally:
             for other in foreign:
                 spool.release(other)
+            self._check_corrupt_files(spool)
+
+    def _check_corrupt_files(self, spool: Spool) -> None:
+        files = spool.corrupt_files - self._spool_corrupt_seen
+        if files > 0:
+            self._spool_corrupt_seen = spool.corrupt_files
+            self._note_spool_corrupt(files)
+
+    def _note_spool_corrupt(self, count: int) -> None:
+        """Unreadable spool lines or files (set aside in ``corrupt/``): count, say once."""
+        with self._cond:
+            self._counters.spool_corrupt += count
+        self._notices.say(
+            "spool-corrupt",
+            "unreadable spool data skipped: lines that do not parse, files whose header does "
+            "not parse moved to corrupt/ (counted as spool_corrupt)",
+        )
 
     def _replay(self, files: list[ClaimedFile], spool: Spool) -> None:
         first = files[0]
@@ -1207,6 +1437,9 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
             for claimed in files:
                 spool.release(claimed)
             return
+        corrupt = sum(claimed.corrupt for claimed in files)
+        if corrupt:
+            self._note_spool_corrupt(corrupt)
         batches, oversized = plan_batches(
             [event for claimed in files for event in claimed.events], max_bytes=self._batch_bytes
         )
@@ -1224,7 +1457,11 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
                     spool.release(claimed)
             else:  # keep exactly-once: re-spool only what was not sent, then drop the files
                 rest = [event for later in batches[number:] for event in later]
-                self._spool_events(rest, first.stream)
+                lost = self._spool_events(rest, first.stream)
+                if lost:  # another process's sequence numbers: they cannot join the buffer
+                    with self._cond:
+                        for event in lost:
+                            self._counters.drop(event.level)
                 for claimed in files:
                     spool.complete(claimed)
             return

@@ -27,6 +27,7 @@ import itertools
 import logging
 import os
 import re
+import threading
 import time
 import uuid
 from collections.abc import Collection, Iterable, Mapping
@@ -46,7 +47,20 @@ from .redact import (
 )
 from .scrub import clean_text
 
-__all__ = ["RESERVED_KEYS", "FormattedEvent", "JsonFormatter"]
+__all__ = ["REPAIR_REASONS", "RESERVED_KEYS", "FormattedEvent", "JsonFormatter"]
+
+#: Why a record had to be repaired to become valid JSON (:attr:`JsonFormatter.repairs`):
+#: ``invalid_text`` lone surrogates or undecodable text replaced by U+FFFD, ``bytes_message``
+#: a ``bytes`` message logged as its ``repr``, ``unserialisable`` a value with no JSON form
+#: logged as its ``repr``, ``repr_failed`` a value whose ``__repr__`` raised,
+#: ``message_format`` %-arguments that did not fit the message, ``format_error`` the record
+#: itself could not be read (reserved fields only).
+REPAIR_REASONS: Final = (
+    "invalid_text", "bytes_message", "unserialisable", "repr_failed", "message_format",
+    "format_error",
+)  # fmt: skip
+_UNREPRESENTABLE: Final = "<unrepresentable "
+
 
 #: Top-level keys owned by the formatter.
 RESERVED_KEYS: Final = frozenset(
@@ -281,8 +295,35 @@ class JsonFormatter(logging.Formatter):
             self.redact_key_parts
         ) <= set(DEFAULT_SENSITIVE_KEY_PARTS)
         self._ts_cache: tuple[int, str] = (-1, "")
+        #: Records repaired so far, by reason (:data:`REPAIR_REASONS`); slow paths only.
+        self.repairs: dict[str, int] = dict.fromkeys(REPAIR_REASONS, 0)
+        #: Total of :attr:`repairs` (one integer to compare on the hot path).
+        self.repaired = 0
+        self._repairs_lock = threading.Lock()
 
     # -- public ------------------------------------------------------------------------------
+
+    def _repair(self, reason: str) -> None:
+        with self._repairs_lock:
+            self.repairs[reason] += 1
+            self.repaired += 1
+
+    def _unserialisable(self, value: object) -> str:
+        """``repr(value)`` for a value with no JSON form, counted (a failing ``__repr__``
+        separately)."""
+        text = _safe_repr(value)
+        self._repair("repr_failed" if text.startswith(_UNREPRESENTABLE) else "unserialisable")
+        return text
+
+    def _counting_default(self, value: object) -> object:
+        """orjson fallback that counts values with no JSON form."""
+        if isinstance(
+            value,
+            (set, frozenset, Mapping, _dt.timedelta, bytes, bytearray, memoryview,
+             decimal.Decimal, os.PathLike),
+        ):  # fmt: skip
+            return _default(value)
+        return self._unserialisable(value)
 
     def format(self, record: logging.LogRecord) -> str:
         """The record as one line of JSON."""
@@ -300,6 +341,7 @@ class JsonFormatter(logging.Formatter):
         try:
             result = self._format(record)
         except Exception as exc:  # noqa: BLE001 - formatting must never fail
+            self._repair("format_error")
             result = self._emergency(record, exc)
         try:
             record.__dict__[_CACHE_ATTR] = (self, result)
@@ -334,13 +376,17 @@ class JsonFormatter(logging.Formatter):
                 try:
                     text = msg % args
                 except Exception:  # noqa: BLE001 - bad %-args must not lose the record
+                    self._repair("message_format")
                     text = f"{_safe_repr(msg)} % {_safe_repr(args)} (message formatting failed)"
         elif not args and isinstance(msg, Mapping):
             text = ""  # a structured message: its items go to ``data``
         else:
+            if isinstance(msg, (bytes, bytearray)):
+                self._repair("bytes_message")
             try:
                 text = record.getMessage()
             except Exception:  # noqa: BLE001 - bad %-args must not lose the record
+                self._repair("message_format")
                 text = f"{_safe_repr(msg)} % {_safe_repr(record.args)} (message formatting failed)"
         if self.redact_messages:
             text = clean_text(text)
@@ -439,7 +485,7 @@ class JsonFormatter(logging.Formatter):
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             fields = {f.name: getattr(value, f.name, None) for f in dataclasses.fields(value)}
             return self._prep(fields, depth, state)
-        return clean_text(_safe_repr(value))
+        return clean_text(self._unserialisable(value))
 
     def _redacted(self, name: str, value: object) -> str:
         if isinstance(value, str):
@@ -494,7 +540,7 @@ class JsonFormatter(logging.Formatter):
         if flat is not False:
             return None if flat is True else flat
         try:
-            encoded = orjson.dumps(data, default=_default)
+            encoded = orjson.dumps(data, default=self._counting_default)
         except (TypeError, ValueError):
             return None
         if len(encoded) > _FAST_DATA_MAX or not encoded.isascii():
@@ -625,6 +671,7 @@ class JsonFormatter(logging.Formatter):
         try:
             raw = _dumps(payload)
         except (TypeError, ValueError):  # lone surrogates, odd keys, deep nesting
+            self._repair("invalid_text")
             fixed = _deep_fix(payload)
             assert isinstance(fixed, dict)  # noqa: S101 - _deep_fix maps dict to dict
             payload = fixed

@@ -55,6 +55,7 @@ class ClaimedFile:
     group: str
     stream: str
     events: list[Event]
+    corrupt: int = 0  # lines that did not parse (skipped)
 
 
 @dataclass
@@ -82,6 +83,8 @@ class Spool:
         host = _SAFE.sub("_", socket.gethostname())[:48] or "host"
         self.owner = f"{host}.{os.getpid()}.{secrets.token_hex(4)}"
         self._counter = 0
+        #: Files set aside as unreadable (``corrupt/``) by this process.
+        self.corrupt_files = 0
         for sub in ("ready", "claimed", "tmp", "owners"):
             (self.directory / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
         self._owner_fd: int | None = self._lock_owner()
@@ -307,25 +310,38 @@ class Spool:
         return header if isinstance(header, dict) else None
 
     def _load(self, path: Path, ready_name: str) -> ClaimedFile | None:
+        """Read a claimed file. Lines that do not parse (a file cut short, bytes overwritten)
+        are skipped and counted in the result's ``corrupt``; a file whose header does not
+        parse (zero-filled, empty, garbage) is moved to ``corrupt/`` and counted in
+        :attr:`corrupt_files`."""
         try:
             lines = path.read_bytes().splitlines()
             header = orjson.loads(lines[0])
-            events = []
-            for seq, line in enumerate(lines[1:]):
-                item = orjson.loads(line)
-                message = item["m"]
-                events.append(
-                    Event(int(item["t"]), int(item["l"]), message, len(message.encode()), seq)
-                )
             group = str(header["group"])
             stream = str(header["stream"])
         except (OSError, IndexError, KeyError, TypeError, ValueError, orjson.JSONDecodeError):
-            # Unreadable (should not happen with atomic writes): keep it out of the way.
+            self.corrupt_files += 1
             with contextlib.suppress(OSError):
                 (self.directory / "corrupt").mkdir(exist_ok=True, mode=0o700)
                 os.replace(path, self.directory / "corrupt" / ready_name)
             return None
-        return ClaimedFile(path, ready_name, group, stream, events)
+        events = []
+        corrupt = 0
+        for seq, line in enumerate(lines[1:]):
+            try:
+                item = orjson.loads(line)
+                message = item["m"]
+                if not isinstance(message, str):
+                    raise TypeError("message is not a string")
+                events.append(
+                    Event(int(item["t"]), int(item["l"]), message, len(message.encode()), seq)
+                )
+            except (KeyError, TypeError, ValueError, UnicodeError, orjson.JSONDecodeError):
+                corrupt += 1
+        expected = header.get("count") if isinstance(header, dict) else None
+        if isinstance(expected, int) and expected > len(lines) - 1:
+            corrupt += expected - (len(lines) - 1)  # cut short at a line boundary
+        return ClaimedFile(path, ready_name, group, stream, events, corrupt)
 
     def complete(self, claimed: ClaimedFile) -> None:
         """The claimed batch was delivered: remove it."""
