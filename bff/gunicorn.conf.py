@@ -16,6 +16,8 @@ from logship import setup as logship_setup
 from logship.config import ConfigError, validate_stream_template
 from logship.notices import notice
 
+from bff import metrics as bff_metrics
+
 
 def _fail(message: str) -> None:
     """Stop before gunicorn starts, with one line naming the bad variable."""
@@ -101,6 +103,8 @@ def post_worker_init(worker: object) -> None:
 
 
 def worker_exit(server: object, worker: object) -> None:
-    """Release upstream connections, then deliver or spool every buffered log event."""
+    """Release upstream connections and write the last metrics, then deliver or spool every
+    buffered log event."""
     exit_worker(worker)
+    bff_metrics.flush_on_exit()
     logship_gunicorn.worker_exit(server, worker)

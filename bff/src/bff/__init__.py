@@ -41,6 +41,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     from . import ops
 
     app.register_blueprint(ops.bp)
+    from . import metrics
+
+    metrics.init_app(app, settings, clients)
 
     wsgi = ProxyApp(settings, app.wsgi_app, clients)
     app.extensions["bff.proxy"] = wsgi

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 from logship.access import log_access
 
+from . import metrics
+
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
@@ -16,6 +18,8 @@ log = logging.getLogger("bff.access")
 
 def emit(environ: WSGIEnvironment, status: int, bytes_out: int, *, aborted: bool = False) -> None:
     """Log the request described by ``environ`` (the proxy records its facts there as it goes)."""
+    elapsed_ms = (time.monotonic() - environ["bff.started"]) * 1000.0
+    metrics.record_access(environ, status, elapsed_ms)
     level = logging.WARNING if aborted or status >= 500 else logging.INFO
     if not log.isEnabledFor(level):
         return
@@ -26,7 +30,7 @@ def emit(environ: WSGIEnvironment, status: int, bytes_out: int, *, aborted: bool
         environ.get("PATH_INFO", ""),
         environ.get("QUERY_STRING", ""),
         status,
-        (time.monotonic() - environ["bff.started"]) * 1000.0,
+        elapsed_ms,
         bytes_out,
         level=level,
         data={

@@ -114,6 +114,7 @@ class Settings:
     ops_token: str | None = field(default=None, repr=False)  # never printed
     ops_cache_seconds: float = 10.0
     edge: EdgeSettings = field(default_factory=EdgeSettings)
+    metrics_interval: float = 0.0  # seconds between EMF flushes per worker; 0: metrics off
 
 
 _N = TypeVar("_N", int, float)
@@ -398,4 +399,5 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         ops_token=parse_ops_token(env.get("BFF_OPS_TOKEN")),
         ops_cache_seconds=_env_number(env, "BFF_OPS_CACHE_SECONDS", 10.0, 0, 300),
         edge=parse_edge_settings(env),
+        metrics_interval=_env_number(env, "BFF_METRICS_INTERVAL", 60.0, 0.0, 3600.0),
     )

@@ -8,6 +8,7 @@ from typing import Any, Final
 
 from flask import Blueprint, Flask, Response, jsonify
 
+from . import metrics as bff_metrics
 from .client_errors.events import InvalidInput
 from .client_errors.ingest import (
     check_media_type,
@@ -117,6 +118,7 @@ def vitals() -> Response:
         if metric["nav"] is not None:
             data["navigation_type"] = metric["nav"]
         log.info("web vital %s", metric["name"], extra={"data": data})
+        bff_metrics.web_vital(metric["name"], context["route"], metric["value"])
     ingest.count("accepted", "vitals", len(metrics))
     response = jsonify(accepted=len(metrics), request_id=current_request_id())
     response.status_code = 202

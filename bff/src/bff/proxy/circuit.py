@@ -25,6 +25,8 @@ class CircuitBreaker:
         self._opened_at = 0.0
         self._state = CLOSED
         self._probe_out = False
+        self.opened = 0  # times the circuit opened (read by bff.metrics)
+        self.closed = 0  # times a probe closed it again
 
     @property
     def state(self) -> str:
@@ -55,6 +57,8 @@ class CircuitBreaker:
 
     def record_success(self) -> None:
         """An exchange with the upstream worked."""
+        if self._state != CLOSED:
+            self.closed += 1
         self._failures = 0
         self._state = CLOSED
         self._probe_out = False
@@ -63,6 +67,8 @@ class CircuitBreaker:
         """An exchange failed (connect error, reset or timeout)."""
         self._failures += 1
         if self._state == HALF_OPEN or self._failures >= self.threshold:
+            if self._state != OPEN:
+                self.opened += 1
             self._state = OPEN
             self._opened_at = self._clock()
             self._probe_out = False
