@@ -20,6 +20,7 @@ import orjson
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from logship import setup as logship_setup
 
+from .. import metrics as bff_metrics
 from ..errors import current_request_id, problem_response
 from ..ratelimit import Decision, RateLimits, client_key
 from ..settings import ClientErrorSettings
@@ -154,6 +155,7 @@ class ClientErrorIngest:
             record_data = data
         log.warning(error.log_message(), extra={"data": record_data})
         self.count("accepted", error.source)
+        bff_metrics.client_error(error.kind, error.release)
         return Outcome("accepted")
 
     def snapshot(self) -> dict[str, Any]:
