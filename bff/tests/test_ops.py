@@ -11,10 +11,7 @@ from bff.ops import (
     MAX_PAGES,
     MAX_RELATED_IDS,
     LogsSource,
-    bucket_traffic,
     failed_request_ids,
-    fingerprint_of,
-    group_client_errors,
     init_app,
     related_records,
     scan_events,
@@ -169,7 +166,7 @@ def test_token_matches(header: str | None, ok: bool) -> None:
 
 
 def test_open_without_token_in_development(ops: FlaskClient) -> None:
-    resp = ops.get("/api/ops/client-errors")
+    resp = ops.get("/api/ops/incidents/INC-000002")
     assert resp.status_code == 200
     assert resp.headers["Cache-Control"] == "no-store"
 
@@ -185,7 +182,7 @@ def test_token_required_when_configured(logs: FakeLogs) -> None:
     assert wrong.status_code == 401
     assert 'error="invalid_token"' in wrong.headers["WWW-Authenticate"]
     assert logs.calls == []  # nothing read before the token was checked
-    good = client.get("/api/ops/client-errors", headers={"Authorization": f"Bearer {TOKEN}"})
+    good = client.get("/api/ops/incidents/INC-000002", headers={"Authorization": f"Bearer {TOKEN}"})
     assert good.status_code == 200
 
 
@@ -200,7 +197,7 @@ def test_production_without_token_hides_the_endpoints(logs: FakeLogs) -> None:
 
 def test_production_with_token_works(logs: FakeLogs) -> None:
     client = app_with(logs, BFF_ENV="production", BFF_OPS_TOKEN=TOKEN).test_client()
-    resp = client.get("/api/ops/client-errors", headers={"Authorization": f"Bearer {TOKEN}"})
+    resp = client.get("/api/ops/incidents/INC-000002", headers={"Authorization": f"Bearer {TOKEN}"})
     assert resp.status_code == 200
 
 
@@ -218,45 +215,23 @@ def test_token_never_in_settings_repr() -> None:
     assert TOKEN not in repr(settings)
 
 
-# -- client errors ----------------------------------------------------------------------------
+# -- client errors (the index itself: test_ops_index.py) ----------------------------------------
 
 
-def test_client_errors_grouped_by_fingerprint(ops: FlaskClient, logs: FakeLogs) -> None:
-    body = ops.get("/api/ops/client-errors?since=60").get_json()
-    assert body["configured"] is True and body["since_minutes"] == 60
-    assert body["events"] == 4 and body["unreadable"] == 1 and body["truncated"] is False
-    first, second = body["groups"]
-    assert first["fingerprint"] == "aaaaaaaaaaaaaaaa" and first["count"] == 3
-    assert first["type"] == "TypeError" and first["message"] == "x is undefined"
-    assert first["releases"] == ["build-1", "build-2"]
-    assert first["incidents"] == ["INC-000003", "INC-000002", "INC-000001"]
-    assert first["first_seen"] < first["last_seen"]
-    assert first["sessions"] == 3
-    sample = first["sample"]
-    assert sample["data"]["incident"] == "INC-000003"  # the newest
-    assert sample["data"]["frames"][0]["status"] == "symbolicated"
-    assert second["fingerprint"] == "bbbbbbbbbbbbbbbb" and second["count"] == 1
-    call = logs.calls[0]
-    assert call["logGroupName"] == "/test/ops"
-    assert call["logStreamNamePrefix"] == "client-errors/"
-    assert NOW_MS - 3_700_000 < call["startTime"] < NOW_MS - 3_500_000
+def test_summary_is_cached_briefly(stub: StubServer) -> None:
+    client = create_app(make_settings(stub.url)).test_client()
+    client.get("/api/ops/summary")
+    probes = sum(stub.hits.values())
+    client.get("/api/ops/summary")
+    assert sum(stub.hits.values()) == probes
 
 
-def test_client_errors_are_cached_briefly(ops: FlaskClient, logs: FakeLogs) -> None:
-    ops.get("/api/ops/client-errors")
-    pages = len(logs.calls)
-    ops.get("/api/ops/client-errors")
-    assert len(logs.calls) == pages
-    ops.get("/api/ops/client-errors?since=5")  # another window: another query
-    assert len(logs.calls) == 2 * pages
-
-
-def test_cache_can_be_turned_off(logs: FakeLogs) -> None:
-    client = app_with(logs, BFF_OPS_CACHE_SECONDS="0").test_client()
-    client.get("/api/ops/client-errors")
-    pages = len(logs.calls)
-    client.get("/api/ops/client-errors")
-    assert len(logs.calls) == 2 * pages
+def test_cache_can_be_turned_off(stub: StubServer) -> None:
+    client = create_app(make_settings(stub.url, BFF_OPS_CACHE_SECONDS="0")).test_client()
+    client.get("/api/ops/summary")
+    probes = sum(stub.hits.values())
+    client.get("/api/ops/summary")
+    assert sum(stub.hits.values()) == 2 * probes
 
 
 @pytest.mark.parametrize("since", ["abc", "0", "-5", "1.5", "20161", "9" * 30], ids=repr)
@@ -269,10 +244,9 @@ def test_bad_since_is_400(ops: FlaskClient, logs: FakeLogs, since: str) -> None:
 
 def test_no_log_group_is_explained_not_an_error() -> None:
     client = app_with(None, group=None).test_client()
-    for path in ("/api/ops/client-errors", "/api/ops/traffic", "/api/ops/incidents/ABC-123"):
-        body = client.get(path).get_json()
-        assert body["configured"] is False, path
-        assert "LOG_CLOUDWATCH_GROUP" in body["detail"]
+    body = client.get("/api/ops/incidents/ABC-123").get_json()
+    assert body["configured"] is False
+    assert "LOG_CLOUDWATCH_GROUP" in body["detail"]
 
 
 @pytest.mark.parametrize(
@@ -291,7 +265,7 @@ def test_no_log_group_is_explained_not_an_error() -> None:
 )
 def test_cloudwatch_failures_are_503_problems(error: Exception) -> None:
     client = app_with(FakeLogs(error=error)).test_client()
-    for path in ("/api/ops/client-errors", "/api/ops/traffic", "/api/ops/incidents/ABC-123"):
+    for path in ("/api/ops/incidents/ABC-123",):
         resp = client.get(path)
         assert resp.status_code == 503, path
         body = resp.get_json(force=True)
@@ -302,16 +276,17 @@ def test_cloudwatch_failures_are_503_problems(error: Exception) -> None:
 
 def test_failures_are_not_cached() -> None:
     logs = FakeLogs(error=EndpointConnectionError(endpoint_url="http://127.0.0.1:9"))
+    logs.events = [client_error("a" * 16, "INC-000009")]
     client = app_with(logs).test_client()
-    assert client.get("/api/ops/client-errors").status_code == 503
+    assert client.get("/api/ops/incidents/INC-000009").status_code == 503
     logs.error = None
-    assert client.get("/api/ops/client-errors").status_code == 200
+    assert client.get("/api/ops/incidents/INC-000009").status_code == 200
 
 
-def test_missing_group_is_an_empty_answer() -> None:
+def test_missing_log_group_is_not_found_not_an_error() -> None:
     error = ClientError({"Error": {"Code": "ResourceNotFoundException"}}, "FilterLogEvents")
-    body = app_with(FakeLogs(error=error)).test_client().get("/api/ops/client-errors").get_json()
-    assert body["groups"] == [] and body["group_missing"] is True
+    resp = app_with(FakeLogs(error=error)).test_client().get("/api/ops/incidents/ABC-123")
+    assert resp.status_code == 404
 
 
 def endless_pages() -> FakeLogs:
@@ -346,19 +321,6 @@ def test_scan_stops_when_out_of_time() -> None:
         clock=lambda: float(next(ticks)),
     )
     assert len(logs.calls) == 4 and scan.truncated is True
-
-
-def test_grouping_without_fingerprint_uses_type_and_message() -> None:
-    assert fingerprint_of({"type": "E", "message": "m"}) == fingerprint_of(
-        {"type": "E", "message": "m", "fingerprint": "not-hex"}
-    )
-    events = [
-        (NOW_MS, "client-errors/x", {"data": {"type": "E", "message": "m"}}),
-        (NOW_MS, "client-errors/x", {"data": {"type": "E", "message": "m"}}),
-        (NOW_MS, "client-errors/x", {"data": "not an object"}),
-    ]
-    groups = group_client_errors(events)
-    assert len(groups) == 1 and groups[0]["count"] == 2
 
 
 # -- incidents --------------------------------------------------------------------------------
@@ -503,40 +465,6 @@ def test_related_failure_keeps_the_incident() -> None:
 # -- traffic ----------------------------------------------------------------------------------
 
 
-def test_bucket_traffic_fills_every_minute() -> None:
-    start = 1_700_000_040_000  # a whole minute
-    events = [
-        (start + 1_000, "bff/x", {"data": {"status": 200}}),
-        (start + 2_000, "bff/x", {"data": {"status": 404}}),
-        (start + 120_500, "bff/x", {"data": {"status": 502}}),
-        (start + 121_000, "bff/x", {"data": {}}),
-        (start - 1, "bff/x", {"data": {"status": 500}}),  # before the window
-    ]
-    buckets = bucket_traffic(events, start, start + 179_999)
-    assert [b["requests"] for b in buckets] == [2, 0, 2]
-    assert [b["errors_4xx"] for b in buckets] == [1, 0, 0]
-    assert [b["errors_5xx"] for b in buckets] == [0, 0, 1]
-    assert buckets[0]["t"] == "2023-11-14T22:14:00.000Z"
-
-
-def test_traffic_counts_access_records() -> None:
-    logs = FakeLogs(
-        [
-            access_event(200, 1_000),
-            access_event(200, 2_000),
-            access_event(503, 2_500),
-            access_event(404, 90_000),
-            access_event(200, 1_000, stream="catalog/host/1"),  # another service
-            client_error("a" * 16, "INC-999999"),  # not an access record
-        ]
-    )
-    body = app_with(logs).test_client().get("/api/ops/traffic?minutes=5").get_json()
-    assert body["minutes"] == 5 and len(body["buckets"]) == 5
-    assert body["totals"] == {"requests": 4, "errors_4xx": 1, "errors_5xx": 1}
-    assert logs.calls[0]["logStreamNamePrefix"] == "bff/"
-    assert logs.calls[0]["filterPattern"] == '{ $.logger = "bff.access" }'
-
-
 @pytest.mark.parametrize("minutes", ["0", "1441", "x"], ids=repr)
 def test_bad_minutes_is_400(ops: FlaskClient, minutes: str) -> None:
     assert ops.get(f"/api/ops/traffic?minutes={minutes}").status_code == 400
@@ -562,8 +490,17 @@ def test_ops_endpoints_are_documented_with_bearer_security() -> None:
     doc = build_document(make_settings("http://127.0.0.1:9"))
     validate(doc)  # type: ignore[arg-type]
     assert doc["components"]["securitySchemes"]["opsBearer"]["scheme"] == "bearer"
-    for path in ("summary", "client-errors", "incidents/{code}", "traffic"):
-        operation = doc["paths"][f"/api/ops/{path}"]["get"]
+    operations = [
+        ("summary", "get"),
+        ("client-errors", "get"),
+        ("client-errors/{fingerprint}", "get"),
+        ("client-errors/{fingerprint}/resolution", "put"),
+        ("client-errors/{fingerprint}/resolution", "delete"),
+        ("incidents/{code}", "get"),
+        ("traffic", "get"),
+    ]
+    for path, method in operations:
+        operation = doc["paths"][f"/api/ops/{path}"][method]
         assert operation["tags"] == ["ops"]
         assert operation["security"] == [{"opsBearer": []}]
         assert "401" in operation["responses"]
@@ -581,5 +518,5 @@ def test_wrong_tokens_are_rate_limited_per_client(logs: FakeLogs) -> None:
     assert limited.headers["Content-Type"] == "application/problem+json"
     assert 1 <= int(limited.headers["Retry-After"]) <= 60
     assert client.get("/api/ops/summary").status_code == 429  # a missing token counts too
-    good = client.get("/api/ops/client-errors", headers={"Authorization": f"Bearer {TOKEN}"})
+    good = client.get("/api/ops/incidents/INC-000002", headers={"Authorization": f"Bearer {TOKEN}"})
     assert good.status_code == 200

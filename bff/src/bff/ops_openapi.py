@@ -86,6 +86,107 @@ _EVENT = {
     },
 }
 
+_INDEX_DOWN = _problem(
+    "The error-group index (Redis) is not configured or cannot be reached: no numbers are "
+    "given rather than wrong ones (Retry-After)."
+)
+_FINGERPRINT_PARAM = {
+    "name": "fingerprint",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
+}
+_TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
+_GROUP_FIELDS: dict[str, Any] = {
+    "fingerprint": {"type": "string"},
+    "status": {"enum": ["open", "resolved"]},
+    "count": {"type": "integer"},
+    "first_seen": _TIME_OR_NULL,
+    "last_seen": _TIME_OR_NULL,
+    "type": {"type": "string"},
+    "message": {"type": "string"},
+    "last_release": {"type": ["string", "null"]},
+    "resolved_at": _TIME_OR_NULL,
+    "resolved_release": {"type": ["string", "null"]},
+    "reopened_at": _TIME_OR_NULL,
+    "reopened_in": {"type": ["string", "null"]},
+    "sessions": {"type": "integer", "description": "Distinct sessions (HyperLogLog, ~1%)."},
+}
+_GROUP_REQUIRED = ["fingerprint", "status", "count", "first_seen", "last_seen", "type", "message"]
+_GROUP_SUMMARY = {
+    "type": "object",
+    "required": [*_GROUP_REQUIRED, "releases", "routes", "sparkline", "sessions"],
+    "properties": {
+        **_GROUP_FIELDS,
+        "releases": {"type": "array", "items": {"type": "string"}},
+        "routes": {"type": "array", "items": {"type": "string"}},
+        "sparkline": {"type": "array", "items": {"type": "integer"}},
+    },
+}
+_OCCURRENCE = {
+    "type": "object",
+    "required": ["incident", "request_id", "timestamp"],
+    "properties": {
+        "timestamp": _TIME_OR_NULL,
+        "incident": {"type": ["string", "null"]},
+        "request_id": {"type": ["string", "null"]},
+        "release": {"type": ["string", "null"]},
+        "route": {"type": ["string", "null"]},
+        "failed_request_ids": {"type": "array", "items": {"type": "string"}},
+    },
+}
+_GROUP_PAGE = {
+    "type": "object",
+    "required": [*_GROUP_REQUIRED, "releases", "routes", "latest", "minutes", "sample"],
+    "properties": {
+        **_GROUP_FIELDS,
+        "generated_at": {"type": "string", "format": "date-time"},
+        "releases": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["release", "count"],
+                "properties": {
+                    "release": {"type": "string"},
+                    "count": {"type": "integer"},
+                    "first_seen": _TIME_OR_NULL,
+                },
+            },
+        },
+        "routes": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["route", "count"],
+                "properties": {"route": {"type": "string"}, "count": {"type": "integer"}},
+            },
+        },
+        "latest": {"type": "array", "items": _OCCURRENCE},
+        "minutes": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["t", "count"],
+                "properties": {
+                    "t": {"type": "string", "format": "date-time"},
+                    "count": {"type": "integer"},
+                },
+            },
+        },
+        "sample": {"oneOf": [_EVENT, {"type": "null"}]},
+    },
+}
+_RESOLUTION = {
+    "type": "object",
+    "required": ["fingerprint", "status"],
+    "properties": {
+        "fingerprint": {"type": "string"},
+        "status": {"enum": ["open", "resolved"]},
+        "resolved_at": _TIME_OR_NULL,
+        "resolved_release": {"type": ["string", "null"]},
+    },
+}
+
 _RELATED = {
     "type": "object",
     "description": "Server log records (any stream but `client-errors/`) whose `request_id` is "
@@ -175,51 +276,107 @@ def ops_paths() -> dict[str, Any]:
                 "operationId": "ops_client_errors",
                 "tags": _TAG,
                 "security": _SECURITY,
-                "summary": "Client errors grouped by fingerprint",
-                "description": "Read from the log group's `client-errors/` streams; bounded "
-                "(pages, events, 8 s), `truncated` says when a bound was hit. Without "
-                "LOG_CLOUDWATCH_GROUP: 200 with `configured: false` and a `detail`.",
-                "parameters": [_minutes("since", 1440, 20160, "Look back this many minutes.")],
+                "summary": "Error groups from the index",
+                "description": "Read from the error-group index in Redis, which every BFF task "
+                "updates as it ingests a report (never a scan of raw events): groups with an "
+                "event in the last `since` minutes, at most 100, `matched` counts them all. "
+                "`count` is every event of the group since it was first seen; `sparkline` the "
+                "events per minute over the last `sparkline_minutes` minutes, oldest first.",
+                "parameters": [
+                    _minutes("since", 1440, 20160, "Groups with an event in this many minutes."),
+                    {
+                        "name": "status",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"enum": ["open", "resolved", "all"], "default": "open"},
+                    },
+                    {
+                        "name": "sort",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"enum": ["count", "last_seen"], "default": "count"},
+                    },
+                ],
                 "responses": {
                     "200": _json(
-                        "Groups, most frequent first",
+                        "Groups, most frequent (or most recent) first",
                         {
                             "type": "object",
+                            "required": ["since_minutes", "status", "matched", "groups"],
                             "properties": {
                                 "configured": {"type": "boolean"},
+                                "since_minutes": {"type": "integer"},
+                                "status": {"enum": ["open", "resolved", "all"]},
+                                "sort": {"enum": ["count", "last_seen"]},
+                                "generated_at": {"type": "string", "format": "date-time"},
+                                "matched": {"type": "integer"},
                                 "truncated": {"type": "boolean"},
-                                "groups": {
-                                    "type": "array",
-                                    "items": {
-                                        "type": "object",
-                                        "properties": {
-                                            "fingerprint": {"type": "string"},
-                                            "count": {"type": "integer"},
-                                            "first_seen": {"type": "string"},
-                                            "last_seen": {"type": "string"},
-                                            "type": {"type": "string"},
-                                            "message": {"type": "string"},
-                                            "releases": {
-                                                "type": "array",
-                                                "items": {"type": "string"},
-                                            },
-                                            "incidents": {
-                                                "type": "array",
-                                                "items": {"type": "string"},
-                                            },
-                                            "sessions": {"type": "integer"},
-                                            "sample": _EVENT,
-                                        },
-                                    },
-                                },
+                                "sparkline_minutes": {"type": "integer"},
+                                "groups": {"type": "array", "items": _GROUP_SUMMARY},
                             },
                         },
                     ),
                     "400": _BAD_QUERY,
                     **_COMMON,
-                    "503": _LOGS_DOWN,
+                    "503": _INDEX_DOWN,
                 },
             }
+        },
+        "/api/ops/client-errors/{fingerprint}": {
+            "get": {
+                "operationId": "ops_error_group",
+                "tags": _TAG,
+                "security": _SECURITY,
+                "summary": "One error group: releases, routes, latest occurrences, sample",
+                "description": "From the index. `latest` lists the newest occurrences (at most "
+                "20) with their incident code (the incident view reads CloudWatch for one code) "
+                "and the request id of the report; `minutes` the events per minute over the "
+                "last `minutes` minutes (at most 24 h).",
+                "parameters": [
+                    _FINGERPRINT_PARAM,
+                    _minutes("minutes", 1440, 1440, "Per-minute counts for this many minutes."),
+                ],
+                "responses": {
+                    "200": _json("The group", _GROUP_PAGE),
+                    "400": _problem("Not a fingerprint, or `minutes` out of range."),
+                    **_COMMON,
+                    "404": _problem("No such group in the index."),
+                    "503": _INDEX_DOWN,
+                },
+            }
+        },
+        "/api/ops/client-errors/{fingerprint}/resolution": {
+            "put": {
+                "operationId": "ops_resolve_error_group",
+                "tags": _TAG,
+                "security": _SECURITY,
+                "summary": "Mark a group resolved",
+                "description": "Resolved at the group's last release. It reopens by itself "
+                "when an event arrives in a release the index first saw after the resolution; "
+                "events of older releases are counted and leave it resolved.",
+                "parameters": [_FINGERPRINT_PARAM],
+                "responses": {
+                    "200": _json("The new state", _RESOLUTION),
+                    "400": _problem("Not a fingerprint."),
+                    **_COMMON,
+                    "404": _problem("No such group in the index."),
+                    "503": _INDEX_DOWN,
+                },
+            },
+            "delete": {
+                "operationId": "ops_reopen_error_group",
+                "tags": _TAG,
+                "security": _SECURITY,
+                "summary": "Reopen a group",
+                "parameters": [_FINGERPRINT_PARAM],
+                "responses": {
+                    "200": _json("The new state", _RESOLUTION),
+                    "400": _problem("Not a fingerprint."),
+                    **_COMMON,
+                    "404": _problem("No such group in the index."),
+                    "503": _INDEX_DOWN,
+                },
+            },
         },
         "/api/ops/incidents/{code}": {
             "get": {
@@ -266,8 +423,9 @@ def ops_paths() -> dict[str, Any]:
                 "operationId": "ops_traffic",
                 "tags": _TAG,
                 "security": _SECURITY,
-                "summary": "Proxied requests, 4xx and 5xx per minute",
-                "description": "Counted from the BFF's `bff.access` records in its own streams.",
+                "summary": "Proxied requests, 4xx, 5xx and client errors per minute",
+                "description": "From the index: every BFF task counts its `bff.access` records "
+                "and adds them every 2 s; client errors are counted as they are ingested.",
                 "parameters": [_minutes("minutes", 60, 1440, "Window length in minutes.")],
                 "responses": {
                     "200": _json(
@@ -275,6 +433,7 @@ def ops_paths() -> dict[str, Any]:
                         {
                             "type": "object",
                             "properties": {
+                                "configured": {"type": "boolean"},
                                 "minutes": {"type": "integer"},
                                 "totals": {"type": "object"},
                                 "buckets": {
@@ -286,6 +445,7 @@ def ops_paths() -> dict[str, Any]:
                                             "requests": {"type": "integer"},
                                             "errors_4xx": {"type": "integer"},
                                             "errors_5xx": {"type": "integer"},
+                                            "client_errors": {"type": "integer"},
                                         },
                                     },
                                 },
@@ -294,7 +454,7 @@ def ops_paths() -> dict[str, Any]:
                     ),
                     "400": _BAD_QUERY,
                     **_COMMON,
-                    "503": _LOGS_DOWN,
+                    "503": _INDEX_DOWN,
                 },
             }
         },

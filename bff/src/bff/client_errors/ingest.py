@@ -27,6 +27,14 @@ from ..settings import ClientErrorSettings
 from .envelope import parse_envelope
 from .events import ClientError, InvalidInput, event_data, truncate_ip
 from .fingerprint import csp_fingerprint, fingerprint
+from .index import (
+    ErrorIndex,
+    IndexFeed,
+    TrafficCounter,
+    count_access_records,
+    index_from_uri,
+    sample_json,
+)
 from .noise import csp_noise_reason, noise_reason
 from .report import parse_json, parse_report
 from .reports import parse_csp_report, parse_reporting_api
@@ -47,6 +55,8 @@ REPORTS_TYPES: Final = frozenset(
     {"application/reports+json", "application/csp-report", "application/json"}
 )
 _EXTENSION_KEY: Final = "bff.client_errors"
+INDEX_EXTENSION_KEY: Final = "bff.errors.index"
+TRAFFIC_EXTENSION_KEY: Final = "bff.errors.traffic"
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -71,10 +81,12 @@ class ClientErrorIngest:
         settings: ClientErrorSettings,
         limits: RateLimits,
         symbolicator: Symbolicator,
+        index: ErrorIndex | None = None,
     ) -> None:
         self.settings = settings
         self.limits = limits
         self.symbolicator = symbolicator
+        self.index = IndexFeed(index) if index is not None else None
         self.counters: dict[str, dict[str, int]] = {
             "accepted": {},
             "filtered": {},
@@ -153,9 +165,14 @@ class ClientErrorIngest:
         else:
             data["scrubbed"] = {}
             record_data = data
-        log.warning(error.log_message(), extra={"data": record_data})
+        message = error.log_message()
+        log.warning(message, extra={"data": record_data})
         self.count("accepted", error.source)
         bff_metrics.client_error(error.kind, error.release)
+        if self.index is not None:  # after the record: an index outage never loses an event
+            request_id = current_request_id()
+            sample = sample_json(data["received_at"], message, request_id, record_data)
+            self.index.record(group_key, record_data, sample=sample, request_id=request_id)
         return Outcome("accepted")
 
     def snapshot(self) -> dict[str, Any]:
@@ -165,6 +182,7 @@ class ClientErrorIngest:
             **{name: dict(values) for name, values in self.counters.items()},
             "ratelimit": self.limits.snapshot(),
             "sourcemaps": maps.cached() if maps is not None else None,
+            "index": dict(self.index.stats) if self.index is not None else None,
         }
 
 
@@ -370,7 +388,13 @@ def init_app(app: Flask, settings: ClientErrorSettings, s3_client: S3Client | No
     """Register the endpoints and build this worker's pipeline (limits, symbolicator)."""
     limits = RateLimits(settings)
     limits.init_app(app)
+    index = index_from_uri(settings.ratelimit_storage_uri)
+    app.extensions[INDEX_EXTENSION_KEY] = index
+    if index is not None:
+        counter = TrafficCounter(index)
+        app.extensions[TRAFFIC_EXTENSION_KEY] = counter
+        count_access_records(counter)
     app.extensions[_EXTENSION_KEY] = ClientErrorIngest(
-        settings, limits, make_symbolicator(settings, s3_client)
+        settings, limits, make_symbolicator(settings, s3_client), index
     )
     app.register_blueprint(bp)

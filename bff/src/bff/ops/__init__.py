@@ -2,9 +2,9 @@
 
 * ``blueprint``: the blueprint, its access rule (``BFF_OPS_TOKEN``) and shared responses;
 * ``summary``: upstream health, log shipping counters, version;
-* ``groups``: client errors grouped by fingerprint;
+* ``groups``: error groups from the index (list, one group, resolve and reopen);
 * ``incidents``: one incident and the server records of its failed requests (CloudWatch);
-* ``traffic``: requests per minute;
+* ``traffic``: requests and client errors per minute, from the index;
 * ``logs``: bounded CloudWatch Logs reads; ``cache``: a short per-worker answer cache.
 """
 
@@ -18,7 +18,6 @@ from flask.blueprints import BlueprintSetupState
 from . import groups, incidents, summary, traffic
 from .blueprint import bp, iso_ms, token_matches
 from .cache import EXTENSION_KEY as CACHE_KEY
-from .groups import fingerprint_of, group_client_errors
 from .incidents import MAX_RELATED_IDS, failed_request_ids, related_records, request_id_filter
 from .logs import EXTENSION_KEY as LOGS_KEY
 from .logs import (
@@ -29,7 +28,6 @@ from .logs import (
     logs_source_from_env,
     scan_events,
 )
-from .traffic import bucket_traffic
 
 __all__ = [
     "MAX_PAGES",
@@ -38,10 +36,7 @@ __all__ = [
     "LogsSource",
     "LogsUnavailable",
     "bp",
-    "bucket_traffic",
     "failed_request_ids",
-    "fingerprint_of",
-    "group_client_errors",
     "groups",
     "incidents",
     "init_app",

@@ -1,124 +1,174 @@
-"""``GET /api/ops/client-errors``: client errors grouped by fingerprint."""
+"""Client errors grouped by fingerprint, read from the error-group index (never from raw events):
+``GET /api/ops/client-errors`` (the list), ``GET /api/ops/client-errors/<fingerprint>`` (one
+group's page) and ``PUT``/``DELETE .../<fingerprint>/resolution`` (resolve, reopen)."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
-from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Final
 
-from flask import Response, current_app
+from flask import Response, current_app, request
 
+from ..client_errors.index import STATUSES, ErrorIndex, IndexUnavailable
+from ..client_errors.ingest import INDEX_EXTENSION_KEY
+from ..errors import problem_response
 from .blueprint import DAY_MINUTES, RETENTION_MINUTES, bp, iso_ms, json_response, minutes_param
-from .cache import cached
-from .incidents import event_view
-from .logs import (
-    CLIENT_ERRORS_STREAM_PREFIX,
-    EXTENSION_KEY,
-    LogsSource,
-    LogsUnavailable,
-    log_group_missing,
-    scan_events,
-    unavailable,
-)
 
-MAX_GROUPS = 100
-MAX_INCIDENTS_PER_GROUP = 5
+MAX_GROUPS: Final = 100
+SPARK_MINUTES: Final = 60
+FINGERPRINT: Final = re.compile(r"[0-9a-f]{16}")
+SORTS: Final = {"count": "count", "last_seen": "last_seen"}
 
 
-def _text(value: Any, limit: int = 1000) -> str:
-    return value[:limit] if isinstance(value, str) else ""
+def index_unavailable(detail: str) -> Response:
+    """503 problem: the index cannot answer, so no numbers are shown at all."""
+    return problem_response(
+        503, "index-unavailable", detail, headers={"Retry-After": "10"}, extra={"index": False}
+    )
 
 
-def fingerprint_of(data: Mapping[str, Any]) -> str:
-    """The event's ``fingerprint``, or one derived from type and message when it has none."""
-    given = data.get("fingerprint")
-    if isinstance(given, str) and re.fullmatch(r"[0-9a-f]{16}", given):
-        return given
-    basis = f"{_text(data.get('type'))}:{_text(data.get('message'))}".encode()
-    return hashlib.sha256(basis).hexdigest()[:16]
+def current_index() -> ErrorIndex | Response:
+    """This app's index, or the 503 that says there is none."""
+    index: ErrorIndex | None = current_app.extensions.get(INDEX_EXTENSION_KEY)
+    if index is None:
+        return index_unavailable(
+            "the error-group index needs Redis: BFF_RATELIMIT_STORAGE_URI is not a redis:// "
+            "or rediss:// URL, so client errors are logged but not indexed"
+        )
+    return index
 
 
-def group_client_errors(events: Iterable[tuple[int, str, dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Group client-error records by fingerprint: counts, first/last seen, releases, a few
-    incident codes and the newest event as the sample; most frequent first."""
-    groups: dict[str, dict[str, Any]] = {}
-    for timestamp, stream, record in sorted(events, key=lambda item: item[0]):
-        data = record.get("data")
-        if not isinstance(data, dict):
-            continue
-        key = fingerprint_of(data)
-        group = groups.get(key)
-        if group is None:
-            group = groups[key] = {
-                "fingerprint": key,
-                "count": 0,
-                "first_seen": iso_ms(timestamp),
-                "releases": [],
-                "sources": [],
-                "incidents": [],
-                "sessions": set(),
-            }
-        group["count"] += 1
-        group["last_seen"] = iso_ms(timestamp)
-        group["type"] = _text(data.get("type"), 200) or "Error"
-        group["message"] = _text(data.get("message"))
-        for member, value in (("releases", data.get("release")), ("sources", data.get("source"))):
-            if isinstance(value, str) and value and value not in group[member]:
-                group[member].append(value[:100])
-        incident = data.get("incident")
-        if isinstance(incident, str) and incident:
-            if incident in group["incidents"]:
-                group["incidents"].remove(incident)
-            group["incidents"].insert(0, incident)
-            del group["incidents"][MAX_INCIDENTS_PER_GROUP:]
-        session = data.get("session")
-        if isinstance(session, str) and len(group["sessions"]) < 10_000:
-            group["sessions"].add(session)
-        group["sample"] = event_view(timestamp, stream, record)
-    ordered = sorted(groups.values(), key=lambda g: (g["count"], g["last_seen"]), reverse=True)
-    for group in ordered:
-        group["sessions"] = len(group["sessions"])
-    return ordered[:MAX_GROUPS]
+def _times(group: dict[str, Any]) -> dict[str, Any]:
+    for name in ("first_seen", "last_seen", "resolved_at", "reopened_at"):
+        value = group.get(name)
+        group[name] = iso_ms(value) if isinstance(value, int) else None
+    return group
 
 
 @bp.get("/client-errors")
 def client_errors() -> Response:
-    """Client errors of the last ``since`` minutes, grouped by fingerprint."""
+    """Groups with an event in the last ``since`` minutes, from the index."""
     since = minutes_param("since", DAY_MINUTES, RETENTION_MINUTES)
     if isinstance(since, Response):
         return since
-    source: LogsSource = current_app.extensions[EXTENSION_KEY]
-    if source.group is None:
-        return log_group_missing({"since_minutes": since, "groups": []})
-    group_name = source.group
-
-    def build() -> dict[str, Any]:
-        end_ms = int(time.time() * 1000)
-        scan = scan_events(
-            source.client(),
-            group_name,
-            stream_prefix=CLIENT_ERRORS_STREAM_PREFIX,
-            start_ms=end_ms - since * 60_000,
-            end_ms=end_ms,
-            keep=lambda record: isinstance(record.get("data"), dict),
+    status = request.args.get("status", "open")
+    sort = request.args.get("sort", "count")
+    if status not in STATUSES or sort not in SORTS:
+        return problem_response(
+            400,
+            "bad-query",
+            f"status must be one of {', '.join(STATUSES)} and sort one of {', '.join(SORTS)}",
         )
-        groups = group_client_errors(scan.events)
-        return {
-            "configured": True,
-            "log_group": group_name,
-            "since_minutes": since,
-            "generated_at": iso_ms(end_ms),
-            "events": len(scan.events),
-            "scanned": scan.scanned,
-            "unreadable": scan.unreadable,
-            "truncated": scan.truncated,
-            "group_missing": scan.missing_group,
-            "groups": groups,
-        }
-
+    index = current_index()
+    if isinstance(index, Response):
+        return index
+    now_ms = int(time.time() * 1000)
     try:
-        return json_response(cached(("client-errors", since), build))
-    except LogsUnavailable as exc:
-        return unavailable(exc)
+        matched, groups = index.groups(
+            since_ms=now_ms - since * 60_000,
+            status=status,
+            sort=sort,
+            limit=MAX_GROUPS,
+            spark_minutes=SPARK_MINUTES,
+            now_ms=now_ms,
+        )
+    except IndexUnavailable as exc:
+        return index_unavailable(str(exc))
+    return json_response(
+        {
+            "configured": True,
+            "since_minutes": since,
+            "status": status,
+            "sort": sort,
+            "generated_at": iso_ms(now_ms),
+            "matched": matched,
+            "truncated": matched > len(groups),
+            "sparkline_minutes": SPARK_MINUTES,
+            "groups": [_times(group) for group in groups],
+        }
+    )
+
+
+def _fingerprint(raw: str) -> str | Response:
+    if not FINGERPRINT.fullmatch(raw):
+        return problem_response(
+            400, "bad-fingerprint", "a fingerprint is 16 lower-case hexadecimal digits"
+        )
+    return raw
+
+
+def _not_found(fingerprint: str) -> Response:
+    return problem_response(
+        404,
+        "error-group-not-found",
+        f"no error group {fingerprint} in the index (groups are kept 14 days after their last "
+        "event)",
+        extra={"fingerprint": fingerprint},
+    )
+
+
+@bp.get("/client-errors/<fingerprint>")
+def error_group(fingerprint: str) -> Response:
+    """One group: facts, releases, routes, latest occurrences, sample, per-minute counts."""
+    checked = _fingerprint(fingerprint)
+    if isinstance(checked, Response):
+        return checked
+    minutes = minutes_param("minutes", DAY_MINUTES, DAY_MINUTES)
+    if isinstance(minutes, Response):
+        return minutes
+    index = current_index()
+    if isinstance(index, Response):
+        return index
+    now_ms = int(time.time() * 1000)
+    try:
+        group = index.group(checked, minutes=minutes, now_ms=now_ms)
+    except IndexUnavailable as exc:
+        return index_unavailable(str(exc))
+    if group is None:
+        return _not_found(checked)
+    for release in group["releases"]:
+        first = release["first_seen"]
+        release["first_seen"] = iso_ms(first) if isinstance(first, int) else None
+    for entry in group["latest"]:
+        stamp = entry.get("t")
+        entry["timestamp"] = iso_ms(stamp) if isinstance(stamp, int) else None
+        entry.pop("t", None)
+    group["minutes"] = [{"t": iso_ms(m["t"]), "count": m["count"]} for m in group["minutes"]]
+    return json_response({"generated_at": iso_ms(now_ms), **_times(group)})
+
+
+def _set_status(fingerprint: str, status: str) -> Response:
+    checked = _fingerprint(fingerprint)
+    if isinstance(checked, Response):
+        return checked
+    index = current_index()
+    if isinstance(index, Response):
+        return index
+    try:
+        found = index.set_status(checked, status)
+        group = index.group(checked, minutes=1) if found else None
+    except IndexUnavailable as exc:
+        return index_unavailable(str(exc))
+    if group is None:
+        return _not_found(checked)
+    return json_response(
+        {
+            "fingerprint": checked,
+            "status": group["status"],
+            "resolved_at": iso_ms(group["resolved_at"]) if group["resolved_at"] else None,
+            "resolved_release": group["resolved_release"],
+        }
+    )
+
+
+@bp.put("/client-errors/<fingerprint>/resolution")
+def resolve(fingerprint: str) -> Response:
+    """Mark a group resolved; it reopens when it comes back in a newer release."""
+    return _set_status(fingerprint, "resolved")
+
+
+@bp.delete("/client-errors/<fingerprint>/resolution")
+def reopen(fingerprint: str) -> Response:
+    """Reopen a resolved group by hand."""
+    return _set_status(fingerprint, "open")

@@ -1,0 +1,613 @@
+"""The error-group index in Redis: what the ops view reads instead of scanning raw events.
+
+Every BFF task updates it at ingest time with one Lua script call (one round trip, O(1) in the
+number of events): per fingerprint the count, first and last seen, releases and routes with
+their counts, a sample event (with its symbolicated stack), per-minute counts for the last 24 h
+(a ring of 1,440 slots stamped with their minute, so a slot from yesterday reads as 0), the
+latest occurrences (incident code, request id) and the resolution state; globally, client
+errors per minute. Proxied requests per minute (all, 4xx, 5xx) are added by ``TrafficCounter``
+in batches. Keys live under one prefix; a group's keys expire ``GROUP_TTL_SECONDS`` after its
+last event, per-minute traffic after 25 h.
+
+A group marked resolved reopens when an event arrives in a release the index first saw after
+the resolution (a newer release); events of older releases are counted and leave it resolved.
+
+Redis is the one configured for the rate limits (``BFF_RATELIMIT_STORAGE_URI=redis://...``);
+without it there is no index (``index_from_uri`` answers ``None``) and the ops view says so.
+The scripts build key names from the prefix, so the index needs a single Redis node (or one
+cluster slot), as ElastiCache's non-cluster replication group is.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+import redis
+from redis.commands.core import Script
+
+log = logging.getLogger("bff.ops.index")
+
+PREFIX: Final = "bff:errors:"
+RING_MINUTES: Final = 1440  # per-minute counts kept per group (24 h)
+GROUP_TTL_SECONDS: Final = 14 * 86_400  # a group is forgotten this long after its last event
+TRAFFIC_TTL_SECONDS: Final = 25 * 3600
+LATEST_OCCURRENCES: Final = 20
+SAMPLE_MAX_BYTES: Final = 32 * 1024
+LIST_RELEASES: Final = 10
+PAGE_ENTRIES: Final = 50
+TIMEOUT_SECONDS: Final = 0.25
+STATUSES: Final = ("open", "resolved", "all")
+SORTS: Final = ("count", "last_seen")
+
+_RECORD_LUA: Final = """
+local p, fp = ARGV[1], ARGV[2]
+local now, minute = tonumber(ARGV[3]), tonumber(ARGV[4])
+local release, route, session = ARGV[5], ARGV[6], ARGV[7]
+local ttl, ring, keep = tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
+local g = p .. 'g:' .. fp
+local is_new = redis.call('HSETNX', g, 'first_seen', now)
+redis.call('HSET', g, 'last_seen', now, 'type', ARGV[8], 'message', ARGV[9], 'sample', ARGV[10])
+local count = redis.call('HINCRBY', g, 'count', 1)
+redis.call('ZADD', p .. 'by_count', count, fp)
+redis.call('ZADD', p .. 'by_last', now, fp)
+local reopened = 0
+if release ~= '' then
+  redis.call('HSET', g, 'last_release', release)
+  redis.call('ZINCRBY', g .. ':releases', 1, release)
+  redis.call('ZADD', p .. 'releases', 'NX', now, release)
+  if redis.call('HGET', g, 'status') == 'resolved' then
+    local resolved_at = tonumber(redis.call('HGET', g, 'resolved_at'))
+    local first = tonumber(redis.call('ZSCORE', p .. 'releases', release))
+    if first > resolved_at then
+      redis.call('HSET', g, 'status', 'open', 'reopened_at', now, 'reopened_in', release)
+      redis.call('HDEL', g, 'resolved_at', 'resolved_release')
+      reopened = 1
+    end
+  end
+end
+if route ~= '' then redis.call('ZINCRBY', g .. ':routes', 1, route) end
+if session ~= '' then redis.call('PFADD', g .. ':sessions', session) end
+local slot = minute % ring
+if tonumber(redis.call('HGET', g .. ':ms', slot)) == minute then
+  redis.call('HINCRBY', g .. ':mc', slot, 1)
+else
+  redis.call('HSET', g .. ':ms', slot, minute)
+  redis.call('HSET', g .. ':mc', slot, 1)
+end
+redis.call('LPUSH', g .. ':latest', ARGV[11])
+redis.call('LTRIM', g .. ':latest', 0, keep - 1)
+local t = p .. 't:' .. minute
+redis.call('HINCRBY', t, 'client_errors', 1)
+redis.call('EXPIRE', t, tonumber(ARGV[15]))
+for _, suffix in ipairs({'', ':releases', ':routes', ':sessions', ':ms', ':mc', ':latest'}) do
+  redis.call('EXPIRE', g .. suffix, ttl)
+end
+local gone = redis.call('ZRANGEBYSCORE', p .. 'by_last', '-inf', now - ttl * 1000, 'LIMIT', 0, 10)
+for _, old in ipairs(gone) do
+  redis.call('ZREM', p .. 'by_last', old)
+  redis.call('ZREM', p .. 'by_count', old)
+end
+return {is_new, reopened, count}
+"""
+
+_LIST_LUA: Final = """
+local p, since, status, sort = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local limit, minute, spark, ring = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]),
+  tonumber(ARGV[8])
+local nrel = tonumber(ARGV[9])
+local slots = {}
+for i = spark - 1, 0, -1 do table.insert(slots, (minute - i) % ring) end
+local out, matched, start, chunk = {}, 0, 0, 500
+while true do
+  local fps
+  if sort == 'last_seen' then
+    fps = redis.call('ZREVRANGEBYSCORE', p .. 'by_last', '+inf', since, 'LIMIT', start, chunk)
+  else
+    fps = redis.call('ZREVRANGE', p .. 'by_count', start, start + chunk - 1)
+  end
+  if #fps == 0 then break end
+  for _, fp in ipairs(fps) do
+    local g = p .. 'g:' .. fp
+    local h = redis.call('HMGET', g, 'last_seen', 'status', 'count', 'first_seen', 'type',
+      'message', 'last_release', 'resolved_at', 'resolved_release', 'reopened_at', 'reopened_in')
+    local last = tonumber(h[1])
+    if last and last >= since and (status == 'all' or (h[2] or 'open') == status) then
+      matched = matched + 1
+      if #out < limit then
+        local stamps = redis.call('HMGET', g .. ':ms', unpack(slots))
+        local counts = redis.call('HMGET', g .. ':mc', unpack(slots))
+        local series = {}
+        for i = 1, spark do
+          if tonumber(stamps[i]) == minute - spark + i then
+            series[i] = tonumber(counts[i])
+          else
+            series[i] = 0
+          end
+        end
+        local releases = redis.call('ZREVRANGE', g .. ':releases', 0, nrel - 1)
+        local routes = redis.call('ZREVRANGE', g .. ':routes', 0, nrel - 1)
+        local sessions = redis.call('PFCOUNT', g .. ':sessions')
+        table.insert(out, {fp, h, series, releases, routes, sessions})
+      end
+    end
+  end
+  start = start + chunk
+end
+return {matched, out}
+"""
+
+_RESOLVE_LUA: Final = """
+local g = ARGV[1] .. 'g:' .. ARGV[2]
+if redis.call('EXISTS', g) == 0 then return 0 end
+if ARGV[3] == 'resolved' then
+  local release = redis.call('HGET', g, 'last_release') or ''
+  redis.call('HSET', g, 'status', 'resolved', 'resolved_at', ARGV[4], 'resolved_release', release)
+  redis.call('HDEL', g, 'reopened_at', 'reopened_in')
+else
+  redis.call('HSET', g, 'status', 'open')
+  redis.call('HDEL', g, 'resolved_at', 'resolved_release')
+end
+return 1
+"""
+
+_GROUP_FIELDS: Final = (
+    "last_seen",
+    "status",
+    "count",
+    "first_seen",
+    "type",
+    "message",
+    "last_release",
+    "resolved_at",
+    "resolved_release",
+    "reopened_at",
+    "reopened_in",
+)
+
+
+class IndexUnavailable(Exception):
+    """The index could not be read or written; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What one ingest did to its group: ``new`` (first event), ``reopened``, the new count."""
+
+    new: bool
+    reopened: bool
+    count: int
+
+
+def _text(value: Any, limit: int) -> str:
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def _int(value: Any) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _str(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def sample_json(
+    timestamp_iso: str, message: str, request_id: str | None, data: Mapping[str, Any]
+) -> bytes:
+    """The sample event as stored, at most ``SAMPLE_MAX_BYTES`` (breadcrumbs go first, then
+    everything but the facts and the stack)."""
+    data = dict(data)  # a plain dict (the ingest hands in logship's RedactedData mapping)
+    event = {"timestamp": timestamp_iso, "message": message, "request_id": request_id, "data": data}
+    encoded = orjson.dumps(event)
+    if len(encoded) <= SAMPLE_MAX_BYTES:
+        return encoded
+    slim = {key: value for key, value in data.items() if key != "breadcrumbs"}
+    encoded = orjson.dumps({**event, "data": {**slim, "sample_trimmed": True}})
+    if len(encoded) <= SAMPLE_MAX_BYTES:
+        return encoded
+    keep = ("source", "kind", "incident", "fingerprint", "release", "type", "route", "url")
+    facts: dict[str, Any] = {key: _text(data.get(key), 1000) or None for key in keep}
+    facts["message"] = _text(data.get("message"), 2000)
+    facts["frames"] = data.get("frames", [])[:50] if isinstance(data.get("frames"), list) else []
+    facts["sample_trimmed"] = True
+    encoded = orjson.dumps({**event, "message": message[:1024], "data": facts})
+    return encoded[:SAMPLE_MAX_BYTES] if len(encoded) > SAMPLE_MAX_BYTES else encoded
+
+
+class ErrorIndex:
+    """The index over one Redis connection pool; every call raises ``IndexUnavailable`` on a
+    Redis failure, so callers decide: ingest keeps logging, the ops view answers 503."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        prefix: str = PREFIX,
+        clock: Callable[[], float] = time.time,
+        group_ttl: int = GROUP_TTL_SECONDS,
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.clock = clock
+        self.group_ttl = group_ttl
+        self._record: Script = client.register_script(_RECORD_LUA)
+        self._list: Script = client.register_script(_LIST_LUA)
+        self._resolve: Script = client.register_script(_RESOLVE_LUA)
+
+    def _call(self, what: str, action: Callable[[], Any]) -> Any:
+        try:
+            return action()
+        except (redis.RedisError, OSError) as exc:
+            raise IndexUnavailable(f"the error index (Redis) cannot be {what}: {exc}") from None
+
+    def record(
+        self,
+        fingerprint: str,
+        data: Mapping[str, Any],
+        *,
+        sample: bytes,
+        request_id: str | None,
+        now_ms: int | None = None,
+    ) -> Recorded:
+        """Count one accepted event of group ``fingerprint`` (one round trip)."""
+        now = int(self.clock() * 1000) if now_ms is None else now_ms
+        occurrence = orjson.dumps(
+            {
+                "t": now,
+                "incident": data.get("incident"),
+                "request_id": request_id,
+                "release": data.get("release"),
+                "route": data.get("route"),
+                "failed_request_ids": list(data.get("request_ids") or [])[:5],
+            }
+        )
+        args = (
+            self.prefix,
+            fingerprint,
+            now,
+            now // 60_000,
+            _text(data.get("release"), 100),
+            _text(data.get("route"), 200),
+            _text(data.get("session"), 100),
+            _text(data.get("type"), 200) or "Error",
+            _text(data.get("message"), 1000),
+            sample,
+            occurrence,
+            self.group_ttl,
+            RING_MINUTES,
+            LATEST_OCCURRENCES,
+            TRAFFIC_TTL_SECONDS,
+        )
+        new, reopened, count = self._call("written", lambda: self._record(args=args))
+        return Recorded(bool(new), bool(reopened), int(count))
+
+    def groups(
+        self,
+        *,
+        since_ms: int,
+        status: str = "open",
+        sort: str = "count",
+        limit: int = 100,
+        spark_minutes: int = 60,
+        now_ms: int | None = None,
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """Groups with an event since ``since_ms`` (``status``: open, resolved, all), most
+        frequent (or most recent) first, at most ``limit``; with how many matched in all."""
+        now = int(self.clock() * 1000) if now_ms is None else now_ms
+        args = (
+            self.prefix,
+            since_ms,
+            status,
+            sort,
+            limit,
+            now // 60_000,
+            spark_minutes,
+            RING_MINUTES,
+            LIST_RELEASES,
+        )
+        matched, rows = self._call("read", lambda: self._list(args=args))
+        groups = []
+        for fingerprint, fields, series, releases, routes, sessions in rows:
+            group = _group_fields(_str(fingerprint) or "", fields)
+            group.update(
+                sparkline=[int(v) for v in series],
+                releases=[_str(r) for r in releases],
+                routes=[_str(r) for r in routes],
+                sessions=int(sessions),
+            )
+            groups.append(group)
+        return int(matched), groups
+
+    def group(
+        self, fingerprint: str, *, minutes: int = RING_MINUTES, now_ms: int | None = None
+    ) -> dict[str, Any] | None:
+        """Everything the index holds on one group, or ``None`` when it does not exist."""
+        now = int(self.clock() * 1000) if now_ms is None else now_ms
+        g = f"{self.prefix}g:{fingerprint}"
+        minute = now // 60_000
+        slots = [(minute - i) % RING_MINUTES for i in range(minutes - 1, -1, -1)]
+
+        def read() -> list[Any]:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.hmget(g, [*_GROUP_FIELDS, "sample"])
+            pipe.zrevrange(f"{g}:releases", 0, PAGE_ENTRIES - 1, withscores=True)
+            pipe.zrevrange(f"{g}:routes", 0, PAGE_ENTRIES - 1, withscores=True)
+            pipe.lrange(f"{g}:latest", 0, LATEST_OCCURRENCES - 1)
+            pipe.hmget(f"{g}:ms", slots)
+            pipe.hmget(f"{g}:mc", slots)
+            pipe.pfcount(f"{g}:sessions")
+            return list(pipe.execute())
+
+        fields, releases, routes, latest, stamps, counts, sessions = self._call("read", read)
+        if fields[0] is None:
+            return None
+        group = _group_fields(fingerprint, fields[:-1])
+        release_names = [_str(name) or "" for name, _ in releases]
+        first_seen: list[Any] = (
+            self._call("read", lambda: self.client.zmscore(f"{self.prefix}releases", release_names))
+            if release_names
+            else []
+        )
+        series = []
+        for offset, (stamp, count) in enumerate(zip(stamps, counts, strict=True)):
+            expected = minute - minutes + 1 + offset
+            value = int(count) if _int(stamp) == expected and count is not None else 0
+            series.append({"t": expected * 60_000, "count": value})
+        group.update(
+            sessions=int(sessions),
+            releases=[
+                {"release": name, "count": int(score), "first_seen": _int(first)}
+                for name, (_, score), first in zip(release_names, releases, first_seen, strict=True)
+            ],
+            routes=[{"route": _str(name), "count": int(score)} for name, score in routes],
+            latest=[orjson.loads(entry) for entry in latest],
+            minutes=series,
+            sample=orjson.loads(fields[-1]) if fields[-1] else None,
+        )
+        return group
+
+    def set_status(self, fingerprint: str, status: str, *, now_ms: int | None = None) -> bool:
+        """Mark a group ``resolved`` (at its last release) or ``open``; False when unknown."""
+        now = int(self.clock() * 1000) if now_ms is None else now_ms
+        args = (self.prefix, fingerprint, status, now)
+        return bool(self._call("written", lambda: self._resolve(args=args)))
+
+    def add_traffic(self, minutes: Mapping[int, Sequence[int]]) -> None:
+        """Add requests, 4xx and 5xx per minute (one pipeline)."""
+        if not minutes:
+            return
+
+        def write() -> None:
+            pipe = self.client.pipeline(transaction=False)
+            for minute, (requests, errors_4xx, errors_5xx) in minutes.items():
+                key = f"{self.prefix}t:{minute}"
+                pipe.hincrby(key, "requests", requests)
+                if errors_4xx:
+                    pipe.hincrby(key, "errors_4xx", errors_4xx)
+                if errors_5xx:
+                    pipe.hincrby(key, "errors_5xx", errors_5xx)
+                pipe.expire(key, TRAFFIC_TTL_SECONDS)
+            pipe.execute()
+
+        self._call("written", write)
+
+    def traffic(self, first_minute: int, minutes: int) -> list[dict[str, int]]:
+        """Requests, 4xx, 5xx and client errors for each minute from ``first_minute``."""
+        names = ("requests", "errors_4xx", "errors_5xx", "client_errors")
+
+        def read() -> list[Any]:
+            pipe = self.client.pipeline(transaction=False)
+            for minute in range(first_minute, first_minute + minutes):
+                pipe.hmget(f"{self.prefix}t:{minute}", names)
+            return list(pipe.execute())
+
+        rows = self._call("read", read)
+        return [
+            {
+                "minute": first_minute + i,
+                **{n: _int(v) or 0 for n, v in zip(names, row, strict=True)},
+            }
+            for i, row in enumerate(rows)
+        ]
+
+
+def _group_fields(fingerprint: str, fields: Sequence[Any]) -> dict[str, Any]:
+    values = dict(zip(_GROUP_FIELDS, fields, strict=True))
+    return {
+        "fingerprint": fingerprint,
+        "status": _str(values["status"]) or "open",
+        "count": _int(values["count"]) or 0,
+        "first_seen": _int(values["first_seen"]),
+        "last_seen": _int(values["last_seen"]),
+        "type": _str(values["type"]) or "Error",
+        "message": _str(values["message"]) or "",
+        "last_release": _str(values["last_release"]),
+        "resolved_at": _int(values["resolved_at"]),
+        "resolved_release": _str(values["resolved_release"]) or None,
+        "reopened_at": _int(values["reopened_at"]),
+        "reopened_in": _str(values["reopened_in"]),
+    }
+
+
+def index_from_uri(uri: str, **kwargs: Any) -> ErrorIndex | None:
+    """The index on the Redis of ``uri`` (``redis://`` or ``rediss://``); ``None`` otherwise."""
+    if not uri.startswith(("redis://", "rediss://")):
+        return None
+    client = redis.Redis.from_url(
+        uri,
+        socket_connect_timeout=TIMEOUT_SECONDS,
+        socket_timeout=TIMEOUT_SECONDS,
+        health_check_interval=30,
+    )
+    return ErrorIndex(client, **kwargs)
+
+
+class TrafficCounter:
+    """Proxied requests per minute, counted from this worker's ``bff.access`` records in memory
+    and added to the index every ``interval`` seconds by a background thread (a greenlet under
+    gevent), so a proxied request never waits for Redis. A failed flush keeps the counts (the
+    last 24 h) for the next one; a worker that dies loses at most ``interval`` seconds."""
+
+    def __init__(self, index: ErrorIndex, interval: float = 2.0) -> None:
+        self.index = index
+        self.interval = interval
+        self.pending: dict[int, list[int]] = {}
+        self.failures = 0
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def count(self, status: int, now: float | None = None) -> None:
+        """Count one answered request."""
+        minute = int((time.time() if now is None else now) // 60)
+        with self._lock:
+            row = self.pending.get(minute)
+            if row is None:
+                row = self.pending[minute] = [0, 0, 0]
+            row[0] += 1
+            if 400 <= status <= 499:
+                row[1] += 1
+            elif 500 <= status <= 599:
+                row[2] += 1
+        if self._thread is None or not self._thread.is_alive():
+            self._start()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._thread = threading.Thread(target=self._run, name="ops-traffic", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.flush()
+
+    def flush(self) -> bool:
+        """Add what was counted to the index; True when nothing is left pending."""
+        with self._lock:
+            taken, self.pending = self.pending, {}
+        if not taken:
+            return True
+        try:
+            self.index.add_traffic(taken)
+        except IndexUnavailable:
+            self.failures += 1
+            oldest = int(time.time() // 60) - RING_MINUTES
+            with self._lock:
+                for minute, row in taken.items():
+                    if minute < oldest:
+                        continue
+                    kept = self.pending.setdefault(minute, [0, 0, 0])
+                    for i, value in enumerate(row):
+                        kept[i] += value
+            return False
+        return True
+
+    def stop(self) -> None:
+        """Stop the thread after a last flush."""
+        self._stop.set()
+        self.flush()
+
+
+class AccessCounting(logging.Filter):
+    """A filter on logger ``bff.access`` that counts every access record into a counter (it
+    never drops a record)."""
+
+    def __init__(self, counter: TrafficCounter) -> None:
+        super().__init__("bff.access")
+        self.counter = counter
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Count the record's status; always keep the record."""
+        data = getattr(record, "data", None)
+        status = data.get("status") if isinstance(data, Mapping) else None
+        if isinstance(status, int):
+            self.counter.count(status, record.created)
+        return True
+
+
+RETRY_SECONDS: Final = 5.0
+WARN_INTERVAL_SECONDS: Final = 60.0
+
+
+class IndexFeed:
+    """The ingest's side of the index: records accepted events and never raises. After a
+    failure it leaves Redis alone for ``RETRY_SECONDS`` (an outage adds no latency to ingest,
+    whose events are logged either way) and warns at most once a minute."""
+
+    def __init__(self, index: ErrorIndex) -> None:
+        self.index = index
+        self.stats: dict[str, int] = {
+            "recorded": 0,
+            "failed": 0,
+            "skipped": 0,
+            "new": 0,
+            "reopened": 0,
+        }
+        self._skip_until = 0.0
+        self._warned_at = -WARN_INTERVAL_SECONDS
+
+    def record(
+        self, fingerprint: str, data: Mapping[str, Any], *, sample: bytes, request_id: str | None
+    ) -> Recorded | None:
+        """Count one event; ``None`` when the index is unavailable."""
+        now = time.monotonic()
+        if now < self._skip_until:
+            self.stats["skipped"] += 1
+            return None
+        try:
+            recorded = self.index.record(fingerprint, data, sample=sample, request_id=request_id)
+        except IndexUnavailable as exc:
+            self.stats["failed"] += 1
+            self._skip_until = now + RETRY_SECONDS
+            if now - self._warned_at >= WARN_INTERVAL_SECONDS:
+                self._warned_at = now
+                log.warning(
+                    "error index unavailable, client errors are logged but not indexed",
+                    extra={"data": {"error": str(exc)[:300]}},
+                )
+            return None
+        self.stats["recorded"] += 1
+        if recorded.new or recorded.reopened:
+            self.stats["new" if recorded.new else "reopened"] += 1
+            # Alarms on a new or reopened group: the ``bff.ops.index`` record below is what a
+            # metric filter can count; no metrics module offers a ``new_error_group`` hook yet.
+            log.info(
+                "new error group" if recorded.new else "error group reopened",
+                extra={
+                    "data": {
+                        "fingerprint": fingerprint,
+                        "release": data.get("release"),
+                        "type": _text(data.get("type"), 200),
+                        "message": _text(data.get("message"), 200),
+                    }
+                },
+            )
+        return recorded
+
+
+_ACCESS_FILTER: AccessCounting | None = None
+
+
+def count_access_records(counter: TrafficCounter) -> None:
+    """Count ``bff.access`` records into ``counter`` (one filter per process; the last app
+    built wins, as there is one app per worker)."""
+    global _ACCESS_FILTER
+    if _ACCESS_FILTER is None:
+        _ACCESS_FILTER = AccessCounting(counter)
+        logging.getLogger("bff.access").addFilter(_ACCESS_FILTER)
+    else:
+        _ACCESS_FILTER.counter = counter
