@@ -267,8 +267,11 @@ def _stream_handlers(
             if not name or name == "root":
                 raise ConfigError(f"streams: {name!r} is not a named logger")
             validate_stream_template(template, f"stream template for logger {name!r}")
+            # No periodic ``logship stats`` records in a routed stream: it carries that
+            # logger's records only (a client-errors stream holds reports, nothing else); its
+            # counters stay readable through LoggingSetup.stats().
             built[name] = CloudWatchHandler(
-                **{**kwargs, "stream_template": template},
+                **{**kwargs, "stream_template": template, "stats_interval": 0},
                 boto3_client=boto3_client if boto3_client is not None else main.cwl_client,
                 formatter=formatter,
             )
