@@ -4,10 +4,13 @@
     python scripts/logs_tail.py                       # LOG_CLOUDWATCH_GROUP / _ENDPOINT
     python scripts/logs_tail.py --group /app/bff --endpoint-url http://127.0.0.1:4566
     python scripts/logs_tail.py --since 1h --no-color
+    python scripts/logs_tail.py --request-id 3f2a9c0e... --since 1h   # one request, every service
+    python scripts/logs_tail.py --level WARNING                       # WARNING and above
 
-One line per event: time (UTC), level (coloured), service, request id, message and a few data
-fields. Polls FilterLogEvents across every stream of the group; remembers a bounded window of
-event ids so nothing prints twice; Ctrl-C (SIGINT) and SIGTERM exit cleanly.
+One line per event: time (UTC), level (coloured), service, the whole request id, message and a
+few data fields. Polls FilterLogEvents across every stream of the group (with a filter pattern
+for --request-id and --level, checked again here since emulators ignore patterns); remembers a
+bounded window of event ids so nothing prints twice; Ctrl-C (SIGINT) and SIGTERM exit cleanly.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import sys
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
@@ -46,6 +50,8 @@ PAGES_PER_POLL = 50
 MAX_DATA_FIELDS = 6
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _SINCE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")  # what the services accept as X-Request-ID
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def parse_since(text: str) -> int:
@@ -55,6 +61,62 @@ def parse_since(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a duration like 30s, 10m, 2h, 1d, got {text!r}")
     unit = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}[match.group(2)]
     return int(match.group(1)) * unit * 1000
+
+
+def parse_request_id(text: str) -> str:
+    """A request id as the services accept it (letters, digits, ``._-``, up to 128)."""
+    value = text.strip()
+    if not _REQUEST_ID.fullmatch(value):
+        raise argparse.ArgumentTypeError(
+            f"a request id is 1-128 letters, digits, '.', '_' or '-', got {text[:40]!r}"
+        )
+    return value
+
+
+def parse_level(text: str) -> str:
+    """A level name (case-insensitive; WARN means WARNING)."""
+    value = text.strip().upper()
+    value = {"WARN": "WARNING", "FATAL": "CRITICAL"}.get(value, value)
+    if value not in LEVELS:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(LEVELS)}, got {text!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which events to print: one request id, and a level and above (both optional)."""
+
+    request_id: str | None = None
+    min_level: str | None = None
+
+    def levels(self) -> tuple[str, ...]:
+        """The level names kept (all of them without a level filter)."""
+        if self.min_level is None:
+            return LEVELS
+        return LEVELS[LEVELS.index(self.min_level) :]
+
+    def pattern(self) -> str | None:
+        """The CloudWatch filter pattern (AWS filters server-side; an emulator may not)."""
+        terms = []
+        if self.request_id is not None:
+            terms.append(f'($.request_id = "{self.request_id}")')
+        if self.min_level is not None and self.min_level != LEVELS[0]:
+            terms.append("(" + " || ".join(f'$.level = "{lvl}"' for lvl in self.levels()) + ")")
+        return "{ " + " && ".join(terms) + " }" if terms else None
+
+    def keeps(self, event: Mapping[str, Any]) -> bool:
+        """True when ``event`` matches (checked here too, whatever the server did)."""
+        if self.request_id is None and self.min_level is None:
+            return True
+        try:
+            doc = json.loads(str(event.get("message", "")))
+        except ValueError:
+            return False
+        if not isinstance(doc, dict):
+            return False
+        if self.request_id is not None and doc.get("request_id") != self.request_id:
+            return False
+        return self.min_level is None or doc.get("level") in self.levels()
 
 
 def clean(text: str) -> str:
@@ -97,7 +159,7 @@ def format_event(event: Mapping[str, Any], color: bool) -> str:
             parts.append(f"(+{len(items) - MAX_DATA_FIELDS} more)")
     if doc.get("truncated"):
         parts.append("(truncated)")
-    rid = f"[{str(request_id)[:12]}]" if request_id else ""
+    rid = f"[{clean(str(request_id))}]" if request_id else ""
     tail = clean(" ".join(parts))
     if not color:
         return " ".join(x for x in (when, f"{level:8}", service, rid, clean(message), tail) if x)
@@ -140,11 +202,22 @@ def make_client(endpoint_url: str | None, region: str | None) -> CloudWatchLogsC
 
 
 def poll(
-    client: CloudWatchLogsClient, group: str, start_ms: int, seen: Seen, out: TextIO, color: bool
+    client: CloudWatchLogsClient,
+    group: str,
+    start_ms: int,
+    seen: Seen,
+    out: TextIO,
+    color: bool,
+    selection: Selection | None = None,
 ) -> int:
-    """Print new events since ``start_ms``; returns the newest timestamp seen."""
+    """Print new events since ``start_ms`` that ``selection`` keeps; returns the newest
+    timestamp seen."""
+    selection = selection or Selection()
     newest = start_ms
     kwargs: dict[str, Any] = {"logGroupName": group, "startTime": start_ms, "interleaved": True}
+    pattern = selection.pattern()
+    if pattern is not None:
+        kwargs["filterPattern"] = pattern
     for _ in range(PAGES_PER_POLL):
         page = client.filter_log_events(**kwargs)
         events = sorted(
@@ -153,7 +226,7 @@ def poll(
         for event in events:
             fallback = (event.get("logStreamName"), event.get("timestamp"), event.get("message"))
             event_id = str(event.get("eventId") or hash(fallback))
-            if seen.add(event_id):
+            if seen.add(event_id) and selection.keeps(event):
                 out.write(format_event(event, color) + "\n")
             newest = max(newest, int(event.get("timestamp", 0)))
         out.flush()
@@ -168,13 +241,14 @@ def follow(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     color = not args.no_color and out.isatty() and not os.environ.get("NO_COLOR")
     client = make_client(args.endpoint_url, args.region)
     seen = Seen()
+    selection = Selection(args.request_id, args.level)
     start = int(time.time() * 1000) - args.since
     cursor = start
     waiting_note = False
     failures = 0
     while True:
         try:
-            newest = poll(client, args.group, cursor, seen, out, color)
+            newest = poll(client, args.group, cursor, seen, out, color, selection)
             cursor = max(start, newest - LOOKBACK_MS, cursor)
             failures = 0
             waiting_note = False
@@ -233,6 +307,18 @@ def main(argv: list[str] | None = None) -> int:
         type=parse_since,
         default=parse_since("10m"),
         help="start this far back: 30s, 10m, 2h, 1d (default 10m)",
+    )
+    parser.add_argument(
+        "--request-id",
+        type=parse_request_id,
+        default=None,
+        help="only the records of this request id (every service; the X-Request-ID value)",
+    )
+    parser.add_argument(
+        "--level",
+        type=parse_level,
+        default=None,
+        help="only records at this level and above: DEBUG, INFO, WARNING, ERROR, CRITICAL",
     )
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
     parser.add_argument("--no-color", action="store_true", help="plain output (also NO_COLOR)")
