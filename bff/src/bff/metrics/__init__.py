@@ -291,10 +291,9 @@ def init_app(app: Flask, settings: Settings, clients: UpstreamClients | None = N
     """Turn metrics on for this process (``settings.metrics_interval`` > 0): a recorder, its
     flusher, and request counting for the Flask endpoints (the proxy counts its own)."""
     global _current, _flusher  # noqa: PLW0603 - one recorder per worker process
+    shutdown()  # a new app in the same process (tests) replaces the previous recorder
     if settings.metrics_interval <= 0:
         return
-    if _flusher is not None:
-        _flusher.cancel()  # a new app in the same process (tests) replaces the old recorder
     recorder = Recorder(settings.environment, namespace=NAMESPACE)
     gauges = Gauges(recorder.series, clients, settings.upstreams)
     recorder.set_gauges(gauges)
