@@ -156,13 +156,54 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Client errors grouped by fingerprint
-         * @description Read from the log group's `client-errors/` streams; bounded (pages, events, 8 s), `truncated` says when a bound was hit. Without LOG_CLOUDWATCH_GROUP: 200 with `configured: false` and a `detail`.
+         * Error groups from the index
+         * @description Read from the error-group index in Redis, which every BFF task updates as it ingests a report (never a scan of raw events): groups with an event in the last `since` minutes, at most 100, `matched` counts them all. `count` is every event of the group since it was first seen; `sparkline` the events per minute over the last `sparkline_minutes` minutes, oldest first.
          */
         get: operations["ops_client_errors"];
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ops/client-errors/{fingerprint}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One error group: releases, routes, latest occurrences, sample
+         * @description From the index. `latest` lists the newest occurrences (at most 20) with their incident code (the incident view reads CloudWatch for one code) and the request id of the report; `minutes` the events per minute over the last `minutes` minutes (at most 24 h).
+         */
+        get: operations["ops_error_group"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ops/client-errors/{fingerprint}/resolution": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Mark a group resolved
+         * @description Resolved at the group's last release. It reopens by itself when an event arrives in a release the index first saw after the resolution; events of older releases are counted and leave it resolved.
+         */
+        put: operations["ops_resolve_error_group"];
+        post?: never;
+        /** Reopen a group */
+        delete: operations["ops_reopen_error_group"];
         options?: never;
         head?: never;
         patch?: never;
@@ -216,8 +257,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Proxied requests, 4xx and 5xx per minute
-         * @description Counted from the BFF's `bff.access` records in its own streams.
+         * Proxied requests, 4xx, 5xx and client errors per minute
+         * @description From the index: every BFF task counts its `bff.access` records and adds them every 2 s; client errors are counted as they are ingested.
          */
         get: operations["ops_traffic"];
         put?: never;
@@ -1849,8 +1890,10 @@ export interface operations {
     ops_client_errors: {
         parameters: {
             query?: {
-                /** @description Look back this many minutes. */
+                /** @description Groups with an event in this many minutes. */
                 since?: number;
+                status?: "open" | "resolved" | "all";
+                sort?: "count" | "last_seen";
             };
             header?: never;
             path?: never;
@@ -1858,7 +1901,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Groups, most frequent first */
+            /** @description Groups, most frequent (or most recent) first */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1866,36 +1909,39 @@ export interface operations {
                 content: {
                     "application/json": {
                         configured?: boolean;
+                        since_minutes: number;
+                        /** @enum {unknown} */
+                        status: "open" | "resolved" | "all";
+                        /** @enum {unknown} */
+                        sort?: "count" | "last_seen";
+                        /** Format: date-time */
+                        generated_at?: string;
+                        matched: number;
                         truncated?: boolean;
-                        groups?: {
-                            fingerprint?: string;
-                            count?: number;
-                            first_seen?: string;
-                            last_seen?: string;
-                            type?: string;
-                            message?: string;
-                            releases?: string[];
-                            incidents?: string[];
-                            sessions?: number;
-                            /** @description One client-error record as stored in CloudWatch; `data` follows the client-error event contract (incident, fingerprint, frames, breadcrumbs, ...). */
-                            sample?: {
-                                /** Format: date-time */
-                                timestamp?: string;
-                                stream?: string;
-                                message?: string;
-                                request_id?: string | null;
-                                data?: {
-                                    frames?: {
-                                        function?: string | null;
-                                        file?: string | null;
-                                        line?: number | null;
-                                        column?: number | null;
-                                        /** @enum {unknown} */
-                                        status?: "symbolicated" | "no-release" | "no-map" | "map-unreadable" | "not-in-map" | "not-minified";
-                                        minified?: Record<string, never>;
-                                    }[];
-                                };
-                            };
+                        sparkline_minutes?: number;
+                        groups: {
+                            fingerprint: string;
+                            /** @enum {unknown} */
+                            status: "open" | "resolved";
+                            count: number;
+                            /** Format: date-time */
+                            first_seen: string | null;
+                            /** Format: date-time */
+                            last_seen: string | null;
+                            type: string;
+                            message: string;
+                            last_release?: string | null;
+                            /** Format: date-time */
+                            resolved_at?: string | null;
+                            resolved_release?: string | null;
+                            /** Format: date-time */
+                            reopened_at?: string | null;
+                            reopened_in?: string | null;
+                            /** @description Distinct sessions (HyperLogLog, ~1%). */
+                            sessions: number;
+                            releases: string[];
+                            routes: string[];
+                            sparkline: number[];
                         }[];
                     };
                 };
@@ -1936,7 +1982,289 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description CloudWatch Logs could not be read (Retry-After). */
+            /** @description The error-group index (Redis) is not configured or cannot be reached: no numbers are given rather than wrong ones (Retry-After). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ops_error_group: {
+        parameters: {
+            query?: {
+                /** @description Per-minute counts for this many minutes. */
+                minutes?: number;
+            };
+            header?: never;
+            path: {
+                fingerprint: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The group */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        fingerprint: string;
+                        /** @enum {unknown} */
+                        status: "open" | "resolved";
+                        count: number;
+                        /** Format: date-time */
+                        first_seen: string | null;
+                        /** Format: date-time */
+                        last_seen: string | null;
+                        type: string;
+                        message: string;
+                        last_release?: string | null;
+                        /** Format: date-time */
+                        resolved_at?: string | null;
+                        resolved_release?: string | null;
+                        /** Format: date-time */
+                        reopened_at?: string | null;
+                        reopened_in?: string | null;
+                        /** @description Distinct sessions (HyperLogLog, ~1%). */
+                        sessions?: number;
+                        /** Format: date-time */
+                        generated_at?: string;
+                        releases: {
+                            release: string;
+                            count: number;
+                            /** Format: date-time */
+                            first_seen?: string | null;
+                        }[];
+                        routes: {
+                            route: string;
+                            count: number;
+                        }[];
+                        latest: {
+                            /** Format: date-time */
+                            timestamp: string | null;
+                            incident: string | null;
+                            request_id: string | null;
+                            release?: string | null;
+                            route?: string | null;
+                            failed_request_ids?: string[];
+                        }[];
+                        minutes: {
+                            /** Format: date-time */
+                            t: string;
+                            count: number;
+                        }[];
+                        sample: {
+                            /** Format: date-time */
+                            timestamp?: string;
+                            stream?: string;
+                            message?: string;
+                            request_id?: string | null;
+                            data?: {
+                                frames?: {
+                                    function?: string | null;
+                                    file?: string | null;
+                                    line?: number | null;
+                                    column?: number | null;
+                                    /** @enum {unknown} */
+                                    status?: "symbolicated" | "no-release" | "no-map" | "map-unreadable" | "not-in-map" | "not-minified";
+                                    minified?: Record<string, never>;
+                                }[];
+                            };
+                        } | null;
+                    };
+                };
+            };
+            /** @description Not a fingerprint, or `minutes` out of range. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or wrong bearer token (WWW-Authenticate: Bearer). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such group in the index. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests with a missing or wrong token from this client (BFF_OPS_AUTH_RATE; Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The error-group index (Redis) is not configured or cannot be reached: no numbers are given rather than wrong ones (Retry-After). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ops_resolve_error_group: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                fingerprint: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The new state */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        fingerprint: string;
+                        /** @enum {unknown} */
+                        status: "open" | "resolved";
+                        /** Format: date-time */
+                        resolved_at?: string | null;
+                        resolved_release?: string | null;
+                    };
+                };
+            };
+            /** @description Not a fingerprint. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or wrong bearer token (WWW-Authenticate: Bearer). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such group in the index. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests with a missing or wrong token from this client (BFF_OPS_AUTH_RATE; Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The error-group index (Redis) is not configured or cannot be reached: no numbers are given rather than wrong ones (Retry-After). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ops_reopen_error_group: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                fingerprint: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The new state */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        fingerprint: string;
+                        /** @enum {unknown} */
+                        status: "open" | "resolved";
+                        /** Format: date-time */
+                        resolved_at?: string | null;
+                        resolved_release?: string | null;
+                    };
+                };
+            };
+            /** @description Not a fingerprint. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or wrong bearer token (WWW-Authenticate: Bearer). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such group in the index. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests with a missing or wrong token from this client (BFF_OPS_AUTH_RATE; Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The error-group index (Redis) is not configured or cannot be reached: no numbers are given rather than wrong ones (Retry-After). */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2146,6 +2474,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
+                        configured?: boolean;
                         minutes?: number;
                         totals?: Record<string, never>;
                         buckets?: {
@@ -2154,6 +2483,7 @@ export interface operations {
                             requests?: number;
                             errors_4xx?: number;
                             errors_5xx?: number;
+                            client_errors?: number;
                         }[];
                     };
                 };
@@ -2194,7 +2524,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description CloudWatch Logs could not be read (Retry-After). */
+            /** @description The error-group index (Redis) is not configured or cannot be reached: no numbers are given rather than wrong ones (Retry-After). */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -5,12 +5,17 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { bffUrl, ConfigError, isProduction, opsToken } from "./env";
 import {
   isClientErrors,
+  isErrorGroupPage,
   isIncident,
   isOpsSummary,
+  isResolution,
   isTraffic,
   type ClientErrors,
+  type ErrorGroupPage,
+  type GroupStatus,
   type Incident,
   type OpsSummary,
+  type Resolution,
   type Traffic,
 } from "./ops";
 import { isProblem, makeProblem, newRequestId, REQUEST_ID_HEADER, type Problem } from "./problem";
@@ -18,7 +23,7 @@ import { isProblem, makeProblem, newRequestId, REQUEST_ID_HEADER, type Problem }
 /** Server-side access to the BFF's ops API, and the /ops sign-in cookie. */
 
 export const OPS_COOKIE = "ops_session";
-const TIMEOUT_MS = 12_000; // the BFF gives CloudWatch up to 8 s per query
+const TIMEOUT_MS = 12_000; // the BFF gives CloudWatch up to 8 s per query (incidents)
 
 /** `receivedAt`: when the answer arrived (epoch ms), the "now" its relative times are shown against. */
 export type OpsResult<T> = { ok: true; data: T; receivedAt: number } | { ok: false; problem: Problem };
@@ -53,7 +58,7 @@ export function opsAccess(cookieValue: string | undefined): OpsAccess {
   return cookieValue !== undefined && sameSecret(cookieValue, sessionValue(token)) ? "signed-in" : "sign-in";
 }
 
-async function getOps<T>(path: string, guard: (v: unknown) => v is T): Promise<OpsResult<T>> {
+async function getOps<T>(path: string, guard: (v: unknown) => v is T, method: "GET" | "PUT" | "DELETE" = "GET"): Promise<OpsResult<T>> {
   let url: string;
   let token: string | null;
   try {
@@ -67,7 +72,7 @@ async function getOps<T>(path: string, guard: (v: unknown) => v is T): Promise<O
   if (token) headers["authorization"] = `Bearer ${token}`;
   let res: Response;
   try {
-    res = await fetch(url, { headers, cache: "no-store", signal: AbortSignal.timeout(TIMEOUT_MS) });
+    res = await fetch(url, { method, headers, cache: "no-store", signal: AbortSignal.timeout(TIMEOUT_MS) });
   } catch (err) {
     const timedOut = err instanceof Error && err.name === "TimeoutError";
     return {
@@ -91,7 +96,12 @@ async function getOps<T>(path: string, guard: (v: unknown) => v is T): Promise<O
 }
 
 export const getSummary = () => getOps<OpsSummary>("/summary", isOpsSummary);
-export const getClientErrors = (sinceMinutes: number) =>
-  getOps<ClientErrors>(`/client-errors?since=${sinceMinutes}`, isClientErrors);
+export const getClientErrors = (sinceMinutes: number, status: GroupStatus) =>
+  getOps<ClientErrors>(`/client-errors?since=${sinceMinutes}&status=${status}`, isClientErrors);
+export const getErrorGroup = (fingerprint: string) =>
+  getOps<ErrorGroupPage>(`/client-errors/${encodeURIComponent(fingerprint)}`, isErrorGroupPage);
+/** Resolve (`true`) or reopen (`false`) one error group. */
+export const setResolution = (fingerprint: string, resolved: boolean) =>
+  getOps<Resolution>(`/client-errors/${encodeURIComponent(fingerprint)}/resolution`, isResolution, resolved ? "PUT" : "DELETE");
 export const getTraffic = (minutes: number) => getOps<Traffic>(`/traffic?minutes=${minutes}`, isTraffic);
 export const getIncident = (code: string) => getOps<Incident>(`/incidents/${encodeURIComponent(code)}`, isIncident);

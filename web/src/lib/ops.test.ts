@@ -9,12 +9,16 @@ import {
   formatStatus,
   framesOf,
   isClientErrors,
+  isErrorGroupPage,
   isIncident,
+  isResolution,
   isTraffic,
   niceMax,
+  normalizeFingerprint,
   normalizeIncidentCode,
   recordsForEvent,
   relativeTime,
+  sparklinePoints,
   trafficTotals,
   type OpsEvent,
   type RelatedRecord,
@@ -68,7 +72,7 @@ describe("chartGeometry", () => {
     expect(chartGeometry([], BOX).requests).toBe("");
     const one = chartGeometry([bucket(0, 3)], BOX);
     expect(one.requests).toBe("60,25"); // max 5: 3 is 60% up a 50-pixel plot
-    expect(one.xTicks).toEqual([{ x: 60, label: "03:00" }]);
+    expect(one.xTicks).toEqual([{ x: 60, label: "03:00", anchor: "middle" }]);
   });
 
   it("labels at most about six minutes along the axis, always the last", () => {
@@ -76,6 +80,15 @@ describe("chartGeometry", () => {
     const ticks = chartGeometry(buckets, BOX).xTicks;
     expect(ticks.length).toBeLessThanOrEqual(7);
     expect(ticks[ticks.length - 1]?.label).toBe("03:59");
+  });
+
+  it("ends the last label at its minute so it is not clipped at the right edge", () => {
+    const buckets = Array.from({ length: 60 }, (_, i) => bucket(i, i));
+    const ticks = chartGeometry(buckets, BOX).xTicks;
+    const last = ticks[ticks.length - 1]!;
+    expect(last.anchor).toBe("end");
+    expect(last.x).toBe(BOX.width - BOX.right);
+    expect(ticks.slice(0, -1).every((t) => t.anchor === "middle" && last.x - t.x >= 36)).toBe(true);
   });
 });
 
@@ -151,8 +164,41 @@ describe("guards", () => {
   it("accept the BFF's shapes and reject others", () => {
     expect(isTraffic({ configured: true, minutes: 1, buckets: [bucket(0, 1)] })).toBe(true);
     expect(isTraffic({ configured: true, buckets: [{ t: "x", requests: "1" }] })).toBe(false);
-    expect(isClientErrors({ configured: false, detail: "off", groups: [] })).toBe(true);
-    expect(isClientErrors({ configured: true, groups: [{ fingerprint: "a" }] })).toBe(false);
+    const group = {
+      fingerprint: "0123456789abcdef",
+      status: "open",
+      count: 3,
+      first_seen: "2026-01-02T03:04:05.000Z",
+      last_seen: "2026-01-02T03:05:05.000Z",
+      type: "TypeError",
+      message: "x",
+      releases: ["b1"],
+      routes: ["/cart"],
+      sparkline: [0, 1, 2],
+      sessions: 1,
+    };
+    expect(isClientErrors({ matched: 1, status: "open", since_minutes: 60, groups: [group] })).toBe(true);
+    expect(isClientErrors({ matched: 0, groups: [{ fingerprint: "a" }] })).toBe(false);
+    expect(isClientErrors({ matched: 1, groups: [{ ...group, status: "closed" }] })).toBe(false);
+    expect(isClientErrors({ configured: false, detail: "off", groups: [] })).toBe(false);
+    const page = { ...group, releases: [{ release: "b1", count: 3 }], routes: [{ route: "/cart", count: 3 }], latest: [], minutes: [], sample: null };
+    expect(isErrorGroupPage(page)).toBe(true);
+    expect(isErrorGroupPage({ ...page, releases: ["b1"] })).toBe(false);
+    expect(isResolution({ fingerprint: "0123456789abcdef", status: "resolved" })).toBe(true);
+  });
+});
+
+describe("error groups", () => {
+  it("accepts only the BFF's fingerprints", () => {
+    expect(normalizeFingerprint(" 0123456789ABCDEF ")).toBe("0123456789abcdef");
+    expect(normalizeFingerprint("0123")).toBeNull();
+    expect(normalizeFingerprint("../../x")).toBeNull();
+  });
+
+  it("draws a sparkline with zero at the bottom and the peak at the top", () => {
+    expect(sparklinePoints([], 100, 20)).toBe("");
+    expect(sparklinePoints([0, 2, 1], 100, 20)).toBe("0,19.5 50,0.5 100,10");
+    expect(sparklinePoints([0, 0], 10, 10)).toBe("0,9.5 10,9.5");
   });
 });
 

@@ -39,33 +39,29 @@ export type OpsEvent = {
   data: Record<string, unknown>;
 };
 
-export type ErrorGroup = {
-  fingerprint: string;
-  count: number;
-  first_seen: string;
-  last_seen: string;
-  type: string;
-  message: string;
-  releases: string[];
-  incidents: string[];
-  sessions: number;
-  sample: OpsEvent;
-};
+type GroupList = operations["ops_client_errors"]["responses"][200]["content"]["application/json"];
 
-export type ClientErrors = {
-  configured: boolean;
-  detail?: string;
-  truncated?: boolean;
-  since_minutes: number;
-  groups: ErrorGroup[];
-};
+/** The error-group list (`/api/ops/client-errors`), read from the BFF's index. */
+export type ClientErrors = GroupList;
 
-export type TrafficBucket = { t: string; requests: number; errors_4xx: number; errors_5xx: number };
+/** One group in the list, with its per-minute sparkline (last hour, oldest first). */
+export type ErrorGroup = GroupList["groups"][number];
+
+/** One group's page (`/api/ops/client-errors/{fingerprint}`). */
+export type ErrorGroupPage = operations["ops_error_group"]["responses"][200]["content"]["application/json"];
+
+/** One of a group's latest occurrences: its incident code and the request id of its report. */
+export type Occurrence = ErrorGroupPage["latest"][number];
+
+export type Resolution = operations["ops_resolve_error_group"]["responses"][200]["content"]["application/json"];
+
+export type GroupStatus = "open" | "resolved" | "all";
+
+export type TrafficBucket = { t: string; requests: number; errors_4xx: number; errors_5xx: number; client_errors?: number };
 
 export type Traffic = {
   configured: boolean;
   detail?: string;
-  truncated?: boolean;
   minutes: number;
   buckets: TrafficBucket[];
 };
@@ -103,27 +99,77 @@ export function isOpsEvent(v: unknown): v is OpsEvent {
   return isRecord(v) && isString(v["timestamp"]) && isRecord(v["data"]);
 }
 
-function isErrorGroup(v: unknown): v is ErrorGroup {
+const isTimeOrNull = (v: unknown): v is string | null => v === null || isString(v);
+const isNumberArray = (v: unknown): v is number[] => Array.isArray(v) && v.every(isNumber);
+
+function hasGroupFacts(v: Record<string, unknown>): boolean {
   return (
-    isRecord(v) &&
     isString(v["fingerprint"]) &&
+    (v["status"] === "open" || v["status"] === "resolved") &&
     isNumber(v["count"]) &&
-    isString(v["first_seen"]) &&
-    isString(v["last_seen"]) &&
+    isTimeOrNull(v["first_seen"]) &&
+    isTimeOrNull(v["last_seen"]) &&
     isString(v["type"]) &&
-    isString(v["message"]) &&
-    isStringArray(v["releases"]) &&
-    isStringArray(v["incidents"]) &&
-    isOpsEvent(v["sample"])
+    isString(v["message"])
   );
 }
 
+function isErrorGroup(v: unknown): v is ErrorGroup {
+  return isRecord(v) && hasGroupFacts(v) && isStringArray(v["releases"]) && isStringArray(v["routes"]) && isNumberArray(v["sparkline"]);
+}
+
 export function isClientErrors(v: unknown): v is ClientErrors {
-  return isRecord(v) && typeof v["configured"] === "boolean" && Array.isArray(v["groups"]) && v["groups"].every(isErrorGroup);
+  return isRecord(v) && isNumber(v["matched"]) && Array.isArray(v["groups"]) && v["groups"].every(isErrorGroup);
+}
+
+function isOccurrence(v: unknown): v is Occurrence {
+  return isRecord(v) && (v["incident"] === null || isString(v["incident"])) && (v["request_id"] === null || isString(v["request_id"]));
+}
+
+export function isErrorGroupPage(v: unknown): v is ErrorGroupPage {
+  return (
+    isRecord(v) &&
+    hasGroupFacts(v) &&
+    Array.isArray(v["releases"]) &&
+    v["releases"].every((r) => isRecord(r) && isString(r["release"]) && isNumber(r["count"])) &&
+    Array.isArray(v["routes"]) &&
+    v["routes"].every((r) => isRecord(r) && isString(r["route"]) && isNumber(r["count"])) &&
+    Array.isArray(v["latest"]) &&
+    v["latest"].every(isOccurrence) &&
+    Array.isArray(v["minutes"]) &&
+    v["minutes"].every((m) => isRecord(m) && isString(m["t"]) && isNumber(m["count"])) &&
+    (v["sample"] === null || isOpsEvent(v["sample"]))
+  );
+}
+
+export function isResolution(v: unknown): v is Resolution {
+  return isRecord(v) && isString(v["fingerprint"]) && (v["status"] === "open" || v["status"] === "resolved");
+}
+
+/** Fingerprints as the BFF makes them: 16 lower-case hex digits; else null. */
+export function normalizeFingerprint(raw: string): string | null {
+  const fp = raw.trim().toLowerCase();
+  return /^[0-9a-f]{16}$/.test(fp) ? fp : null;
+}
+
+/** SVG `points` for a sparkline of `values` in a `width` x `height` box (zero at the bottom). */
+export function sparklinePoints(values: number[], width: number, height: number): string {
+  if (values.length === 0) return "";
+  const max = Math.max(1, ...values);
+  const step = values.length > 1 ? width / (values.length - 1) : 0;
+  const round = (v: number) => Math.round(v * 10) / 10;
+  return values.map((v, i) => `${round(i * step)},${round(height - (v / max) * (height - 1) - 0.5)}`).join(" ");
 }
 
 function isBucket(v: unknown): v is TrafficBucket {
-  return isRecord(v) && isString(v["t"]) && isNumber(v["requests"]) && isNumber(v["errors_4xx"]) && isNumber(v["errors_5xx"]);
+  return (
+    isRecord(v) &&
+    isString(v["t"]) &&
+    isNumber(v["requests"]) &&
+    isNumber(v["errors_4xx"]) &&
+    isNumber(v["errors_5xx"]) &&
+    (v["client_errors"] === undefined || isNumber(v["client_errors"]))
+  );
 }
 
 export function isTraffic(v: unknown): v is Traffic {
@@ -267,8 +313,8 @@ export type ChartGeometry = {
   bars: { x: number; width: number; y5xx: number; h5xx: number; y4xx: number; h4xx: number; t: string }[];
   /** Horizontal grid lines with their labels. */
   yTicks: { y: number; label: string }[];
-  /** A few time labels along the bottom. */
-  xTicks: { x: number; label: string }[];
+  /** A few time labels along the bottom; the last one ends at its minute so it stays inside the box. */
+  xTicks: { x: number; label: string; anchor: "middle" | "end" }[];
 };
 
 /** Where everything goes in a chart of `buckets` inside `box` (pure: used by the SVG component). */
@@ -303,8 +349,11 @@ export function chartGeometry(buckets: TrafficBucket[], box: ChartBox): ChartGeo
   });
   const yTicks = [0, max / 2, max].map((v) => ({ y: round(yAt(v)), label: Number.isInteger(v) ? String(v) : v.toFixed(1) }));
   const labelEvery = Math.max(1, Math.ceil(n / 6));
-  const xTicks = buckets.flatMap((b, i) =>
-    i % labelEvery === 0 || i === n - 1 ? [{ x: round(xAt(i)), label: minuteLabel(b.t) }] : [],
-  );
+  const xTicks = buckets.flatMap((b, i): ChartGeometry["xTicks"] => {
+    if (i === n - 1 && n > 1) return [{ x: round(xAt(i)), label: minuteLabel(b.t), anchor: "end" }];
+    // A label too close to the last one would overlap it: the last minute is always labelled.
+    if (i % labelEvery !== 0 || (n > 1 && xAt(n - 1) - xAt(i) < 36)) return [];
+    return [{ x: round(xAt(i)), label: minuteLabel(b.t), anchor: "middle" }];
+  });
   return { max, requests, bars, yTicks, xTicks };
 }

@@ -2,7 +2,7 @@ import { redirect } from "next/navigation";
 
 import { OpsDashboard } from "@/components/ops/ops-dashboard";
 import { OpsGate } from "@/components/ops/ops-gate";
-import { normalizeIncidentCode } from "@/lib/ops";
+import { normalizeIncidentCode, type GroupStatus } from "@/lib/ops";
 
 export const dynamic = "force-dynamic";
 
@@ -13,6 +13,7 @@ function first(value: string | string[] | undefined): string {
 }
 
 const WINDOWS = [60, 360, 1440, 10080];
+const STATUSES: GroupStatus[] = ["open", "resolved", "all"];
 
 export default async function OpsPage({ searchParams }: { searchParams: Promise<SearchParams> }) {
   const params = await searchParams;
@@ -20,10 +21,12 @@ export default async function OpsPage({ searchParams }: { searchParams: Promise<
   const code = incident ? normalizeIncidentCode(incident) : null;
   if (code) redirect(`/ops/incidents/${code}`);
   const since = Number.parseInt(first(params["since"]), 10);
+  const status = STATUSES.find((s) => s === first(params["status"])) ?? "open";
   return (
     <OpsGate denied={first(params["denied"]) === "1"}>
       <OpsDashboard
         sinceMinutes={WINDOWS.includes(since) ? since : 1440}
+        status={status}
         badIncident={incident && !code ? incident : null}
       />
     </OpsGate>

@@ -1,5 +1,6 @@
 import Link from "next/link";
 
+import type { GroupStatus } from "@/lib/ops";
 import { getClientErrors, getSummary, getTraffic } from "@/lib/ops-api";
 
 import { ErrorGroups } from "./error-groups";
@@ -16,9 +17,23 @@ const WINDOW_LABELS: [number, string][] = [
   [10080, "7 days"],
 ];
 
+const STATUS_LABELS: [GroupStatus, string][] = [
+  ["open", "Open"],
+  ["resolved", "Resolved"],
+  ["all", "All"],
+];
+
 /** The whole ops overview; each section degrades on its own when its data is unavailable. */
-export async function OpsDashboard({ sinceMinutes, badIncident }: { sinceMinutes: number; badIncident: string | null }) {
-  const [summary, errors, traffic] = await Promise.all([getSummary(), getClientErrors(sinceMinutes), getTraffic(60)]);
+export async function OpsDashboard({
+  sinceMinutes,
+  status,
+  badIncident,
+}: {
+  sinceMinutes: number;
+  status: GroupStatus;
+  badIncident: string | null;
+}) {
+  const [summary, errors, traffic] = await Promise.all([getSummary(), getClientErrors(sinceMinutes, status), getTraffic(60)]);
   return (
     <>
       <h1>Operations</h1>
@@ -45,10 +60,7 @@ export async function OpsDashboard({ sinceMinutes, badIncident }: { sinceMinutes
         ) : !traffic.data.configured ? (
           <p className="ops-muted">{traffic.data.detail}</p>
         ) : (
-          <>
-            <TrafficChart buckets={traffic.data.buckets} />
-            {traffic.data.truncated ? <p className="ops-muted">Counting stopped early: more records than one query reads.</p> : null}
-          </>
+          <TrafficChart buckets={traffic.data.buckets} />
         )}
       </section>
 
@@ -56,19 +68,28 @@ export async function OpsDashboard({ sinceMinutes, badIncident }: { sinceMinutes
         <h2 id="ops-errors-title">Client errors</h2>
         <nav aria-label="Time window" className="ops-windows">
           {WINDOW_LABELS.map(([minutes, label]) => (
-            <Link key={minutes} href={`/ops?since=${minutes}`} aria-current={minutes === sinceMinutes ? "page" : undefined}>
+            <Link key={minutes} href={`/ops?since=${minutes}&status=${status}`} aria-current={minutes === sinceMinutes ? "page" : undefined}>
+              {label}
+            </Link>
+          ))}
+        </nav>
+        <nav aria-label="Status" className="ops-windows">
+          {STATUS_LABELS.map(([value, label]) => (
+            <Link key={value} href={`/ops?since=${sinceMinutes}&status=${value}`} aria-current={value === status ? "page" : undefined}>
               {label}
             </Link>
           ))}
         </nav>
         {!errors.ok ? (
           <OpsUnavailable what="Client errors" problem={errors.problem} />
-        ) : !errors.data.configured ? (
-          <p className="ops-muted">{errors.data.detail}</p>
         ) : (
           <>
-            {errors.data.truncated ? <p className="ops-muted">Showing the events read before the query limit.</p> : null}
             <ErrorGroups groups={errors.data.groups} now={errors.receivedAt} />
+            {errors.data.truncated ? (
+              <p className="ops-muted">
+                Showing {errors.data.groups.length} of {errors.data.matched} groups.
+              </p>
+            ) : null}
           </>
         )}
       </section>

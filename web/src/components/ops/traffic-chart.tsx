@@ -26,7 +26,7 @@ export function TrafficChart({ buckets }: { buckets: TrafficBucket[] }) {
           </g>
         ))}
         {g.xTicks.map((t) => (
-          <text key={t.x} x={t.x} y={BOX.height - 8} textAnchor="middle" className="ops-chart__label">
+          <text key={t.x} x={t.x} y={BOX.height - 8} textAnchor={t.anchor} className="ops-chart__label">
             {t.label}
           </text>
         ))}
@@ -51,6 +51,7 @@ export function TrafficChart({ buckets }: { buckets: TrafficBucket[] }) {
             <th scope="col">Requests</th>
             <th scope="col">4xx</th>
             <th scope="col">5xx</th>
+            <th scope="col">Client errors</th>
           </tr>
         </thead>
         <tbody>
@@ -60,6 +61,7 @@ export function TrafficChart({ buckets }: { buckets: TrafficBucket[] }) {
               <td>{b.requests}</td>
               <td>{b.errors_4xx}</td>
               <td>{b.errors_5xx}</td>
+              <td>{b.client_errors ?? 0}</td>
             </tr>
           ))}
         </tbody>
