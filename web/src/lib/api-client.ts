@@ -30,6 +30,8 @@ type Options<O> = ([PathParamsOf<O>] extends [never] ? { path?: undefined } : { 
   ([QueryOf<O>] extends [never] ? { query?: undefined } : { query?: QueryOf<O> }) &
   ([BodyOf<O>] extends [never] ? { body?: undefined } : { body: BodyOf<O> }) & {
     requestId?: string;
+    /** W3C trace context for the call (the server sends a child of its request's span). */
+    traceparent?: string;
     timeoutMs?: number;
     signal?: AbortSignal;
   };
@@ -112,6 +114,7 @@ export async function apiRequest<M extends Method, P extends PathWith<M>>(
     options.query as Record<string, QueryValue> | undefined,
   );
   const headers: Record<string, string> = { accept: "application/json", [REQUEST_ID_HEADER]: requestId };
+  if (options.traceparent) headers["traceparent"] = options.traceparent;
   if (options.body !== undefined) headers["content-type"] = "application/json";
   const timeout = AbortSignal.timeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   let res: Response;

@@ -54,3 +54,18 @@ export function diagnosticsEnabled(): boolean {
 export function isProduction(): boolean {
   return process.env["NODE_ENV"] === "production";
 }
+
+/** The `service` field of the web server's log records (LOG_SERVICE, default `web`). */
+export function logService(): string {
+  return (process.env["LOG_SERVICE"] ?? "").trim().slice(0, 256) || "web";
+}
+
+/** The `environment` field of log records (LOG_ENVIRONMENT, else NODE_ENV). */
+export function logEnvironment(): string {
+  return ((process.env["LOG_ENVIRONMENT"] ?? "").trim() || process.env["NODE_ENV"] || "").slice(0, 256);
+}
+
+/** The least severe level written (LOG_LEVEL: DEBUG, INFO, WARNING, ERROR or CRITICAL; default INFO). */
+export function logLevel(): string {
+  return (process.env["LOG_LEVEL"] ?? "").trim().toUpperCase() || "INFO";
+}

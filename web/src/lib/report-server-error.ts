@@ -2,6 +2,8 @@ import "server-only";
 
 import { bffUrl } from "./env";
 import { incidentFromDigest, newIncidentCode } from "./incident";
+import { getLogger } from "./log/logger";
+import { childTraceparent, contextFrom, currentRequest } from "./log/request-context";
 import { RELEASE } from "./release";
 import type { ErrorReport } from "./report-error";
 import { symbolicateServerStack } from "./server-stack";
@@ -42,7 +44,12 @@ export function serverReport(error: unknown, request: RequestInfo, context: Erro
   return report;
 }
 
-/** Post a server error to the BFF's `/api/client-errors`; never throws, gives up after 2 s. */
+const log = getLogger("web.render");
+
+/**
+ * Log a server error as one `web.render` record (stack inside, in source terms) and post it to
+ * the BFF's `/api/client-errors` with the request's id; never throws, gives up after 2 s.
+ */
 export async function reportServerError(
   error: unknown,
   request: RequestInfo,
@@ -50,11 +57,28 @@ export async function reportServerError(
 ): Promise<void> {
   try {
     const report = serverReport(error, request, context);
-    const headers: Record<string, string> = { "content-type": "application/json" };
+    // The request hook has replaced the headers with the checked id and its own span.
+    const current =
+      currentRequest() ?? contextFrom(header(request.headers, "x-request-id"), header(request.headers, "traceparent"));
+    log.error(`${context.routeType ?? "request"} error in ${report.route || "?"}: ${report.error.message}`, {
+      requestId: current.requestId,
+      traceId: current.traceId,
+      error: { name: report.error.type, message: report.error.message, stack: report.error.stack },
+      data: {
+        incident: report.incident,
+        digest: report.digest ?? null,
+        route: report.route,
+        route_type: context.routeType ?? null,
+        method: request.method,
+      },
+    });
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      "x-request-id": current.requestId,
+      traceparent: childTraceparent(current),
+    };
     const userAgent = header(request.headers, "user-agent");
     if (userAgent) headers["user-agent"] = userAgent;
-    const requestId = header(request.headers, "x-request-id");
-    if (/^[A-Za-z0-9._-]{1,128}$/.test(requestId)) headers["x-request-id"] = requestId;
     const res = await fetch(`${bffUrl()}/api/client-errors`, {
       method: "POST",
       headers,
@@ -63,8 +87,10 @@ export async function reportServerError(
       signal: AbortSignal.timeout(SERVER_REPORT_TIMEOUT_MS),
     });
     const answer = (await res.text()).slice(0, 500);
-    if (res.status >= 300) console.error(`error report ${report.incident} refused: ${res.status} ${answer}`);
+    if (res.status >= 300) {
+      log.warning(`error report ${report.incident} refused: ${res.status}`, { data: { status: res.status, answer } });
+    }
   } catch (err) {
-    console.error(`error report not delivered: ${err instanceof Error ? err.message : String(err)}`);
+    log.warning("error report not delivered", { error: err });
   }
 }

@@ -1,5 +1,7 @@
 import { bffUrl, ConfigError } from "@/lib/env";
-import { makeProblem, newRequestId, REQUEST_ID_HEADER } from "@/lib/problem";
+import { getLogger } from "@/lib/log/logger";
+import { childTraceparent, contextFrom, currentRequest, type RequestContext } from "@/lib/log/request-context";
+import { makeProblem, REQUEST_ID_HEADER } from "@/lib/problem";
 
 /**
  * Same-origin `/api/*` pass-through to `${BFF_URL}/api/*`, resolved per request.
@@ -43,15 +45,18 @@ function stripHopByHop(headers: Headers): void {
   for (const name of [...HOP_BY_HOP, ...named]) if (name) headers.delete(name);
 }
 
-function upstreamRequestHeaders(req: Request, url: URL, requestId: string): Headers {
+const log = getLogger("web.api");
+
+function upstreamRequestHeaders(req: Request, url: URL, request: RequestContext): Headers {
   const headers = new Headers(req.headers);
   stripHopByHop(headers);
   headers.delete("host");
   headers.delete("expect");
   // Ask for an uncompressed answer: bytes then pass through unchanged.
   headers.set("accept-encoding", "identity");
-  // x-request-id and traceparent (and tracestate) pass through as received.
-  headers.set(REQUEST_ID_HEADER, requestId);
+  // The checked request id and a child of this request's span; tracestate passes through.
+  headers.set(REQUEST_ID_HEADER, request.requestId);
+  headers.set("traceparent", childTraceparent(request));
   // The Next server fills x-forwarded-for from the socket when it is absent.
   const forwardedFor = req.headers.get("x-forwarded-for");
   if (forwardedFor) headers.set("x-forwarded-for", forwardedFor);
@@ -95,14 +100,17 @@ function problemResponse(status: number, title: string, detail: string, requestI
 }
 
 async function proxy(req: Request): Promise<Response> {
-  const requestId = req.headers.get(REQUEST_ID_HEADER) || newRequestId();
+  // The request hook has checked the id already; the fallback applies the same rule.
+  const request =
+    currentRequest() ?? contextFrom(req.headers.get(REQUEST_ID_HEADER), req.headers.get("traceparent"));
+  const requestId = request.requestId;
   const url = new URL(req.url);
 
   let base: string;
   try {
     base = bffUrl();
   } catch (err) {
-    console.error(err instanceof ConfigError ? err.message : err);
+    log.error(err instanceof ConfigError ? err.message : "BFF_URL could not be read", { error: err });
     return problemResponse(500, "Internal Server Error", "The API address is misconfigured.", requestId);
   }
   // url.pathname keeps the client's percent-encoding (unlike route params).
@@ -114,7 +122,7 @@ async function proxy(req: Request): Promise<Response> {
 
   const init: StreamingRequestInit = {
     method: req.method,
-    headers: upstreamRequestHeaders(req, url, requestId),
+    headers: upstreamRequestHeaders(req, url, request),
     body: hasBody ? req.body : undefined,
     duplex: "half",
     redirect: "manual",
@@ -132,7 +140,10 @@ async function proxy(req: Request): Promise<Response> {
     if (req.signal.aborted) {
       return problemResponse(502, "Bad Gateway", "The client went away.", requestId);
     }
-    console.error(`proxy ${req.method} ${url.pathname} failed (request ${requestId}):`, err);
+    log.warning(`proxy ${req.method} /api/[...path] failed: the BFF could not be reached`, {
+      error: err,
+      data: { method: req.method, status: 502 },
+    });
     return problemResponse(502, "Bad Gateway", "The API could not be reached.", requestId);
   } finally {
     clearTimeout(timer);
