@@ -1,8 +1,12 @@
-"""The ops API end to end: the real BFF under gunicorn reading the CloudWatch emulator."""
+"""The ops API end to end: the real BFF under gunicorn (two workers) with a real redis-server
+for the error-group index, and the CloudWatch emulator for incidents and request ids."""
 
 from __future__ import annotations
 
 import json
+import shutil
+import socket
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -18,6 +22,87 @@ from .procs import Service, free_port, start_bff
 
 TOKEN = "ops-e2e-" + "k" * 40
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+GENEROUS_LIMITS = {
+    "BFF_CLIENT_ERRORS_RATE": "1000000/minute",
+    "BFF_CLIENT_ERRORS_FINGERPRINT_RATE": "1000000/minute",
+}
+
+
+def start_redis(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Debian's redis-server on a free loopback port, nothing saved; returns it and its URL."""
+    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+    port = free_port()
+    argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly"]
+    proc = subprocess.Popen(  # noqa: S603 - fixed argv, loopback only
+        [*argv, "no", "--dir", str(directory)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError("redis-server did not start") from None
+            time.sleep(0.05)
+    return proc, f"redis://127.0.0.1:{port}/0"
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    proc, url = start_redis(tmp_path_factory.mktemp("redis"))
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+def post(url: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> int:
+    req = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", **(headers or {})},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def call(url: str, method: str) -> tuple[int, dict[str, Any]]:
+    req = urllib.request.Request(url, headers=AUTH, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return int(resp.status), json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), json.loads(exc.read() or b"null")
+
+
+def report(
+    incident: str, message: str, release: str = "e2e-1", route: str = "/cart"
+) -> dict[str, Any]:
+    """A report as the site's reporter sends it."""
+    return {
+        "v": 1,
+        "incident": incident,
+        "kind": "error",
+        "error": {
+            "type": "TypeError",
+            "message": message,
+            "stack": f"TypeError: {message}\n    at pay (http://127.0.0.1/_next/static/chunks/a.js:1:2)",
+        },
+        "url": "http://127.0.0.1/cart",
+        "route": route,
+        "release": release,
+        "session": f"tab-{incident}",
+        "breadcrumbs": [],
+        "request_ids": [f"failed-{incident.lower()}"],
+    }
 
 
 def get(
@@ -42,10 +127,17 @@ def poll(check: Callable[[], Any], timeout: float = 20.0) -> Any:
 
 
 @pytest.fixture(scope="module")
-def ops_bff(log_dir: Path, bff_env: dict[str, str]) -> Iterator[Service]:
+def ops_bff(log_dir: Path, bff_env: dict[str, str], redis_url: str) -> Iterator[Service]:
     svc = start_bff(
         log_dir,
-        {**bff_env, "BFF_OPS_TOKEN": TOKEN, "BFF_OPS_CACHE_SECONDS": "0"},
+        {
+            **bff_env,
+            **GENEROUS_LIMITS,
+            "BFF_OPS_TOKEN": TOKEN,
+            "BFF_OPS_CACHE_SECONDS": "0",
+            "BFF_RATELIMIT_STORAGE_URI": redis_url,
+            "LOG_STATS_INTERVAL": "1",
+        },
         name="bff-ops",
     )
     yield svc
@@ -153,20 +245,95 @@ def test_token_is_enforced(ops_bff: Service) -> None:
     assert body["logging"]["shipping"] is True
 
 
-def test_client_errors_are_grouped(ops_bff: Service, written: dict[str, str]) -> None:
-    def groups() -> dict[str, Any]:
-        _, _, body = get(f"{ops_bff.url}/api/ops/client-errors?since=60", AUTH)
-        found = {g["fingerprint"]: g for g in body["groups"]}
-        return found if {written["fp_a"], written["fp_b"]} <= set(found) else {}
+def test_reports_are_indexed_and_grouped(ops_bff: Service) -> None:
+    """Reports through the real ingest (two gunicorn workers) are counted exactly in the index;
+    the list, the group's page and its latest occurrences read it at once, no polling."""
+    tag = uuid.uuid4().hex[:8]
+    first, second = f"pay failed {tag}", f"cart empty {tag}"
+    sent = {first: 0, second: 0}
+    for i in range(12):
+        message = first if i % 3 else second
+        code = f"E2E-{tag.upper()}-{i:02d}"
+        status = post(
+            f"{ops_bff.url}/api/client-errors",
+            report(code, message, release="e2e-1" if i < 6 else "e2e-2"),
+            {"X-Request-ID": f"e2e-report-{tag}-{i:02d}"},
+        )
+        assert status == 202
+        sent[message] += 1
+    status, _, body = get(f"{ops_bff.url}/api/ops/client-errors?since=60&status=all", AUTH)
+    assert status == 200, body
+    found = {g["message"]: g for g in body["groups"]}
+    assert {m: found[m]["count"] for m in sent} == sent  # exact
+    group = found[first]
+    assert group["type"] == "TypeError" and sorted(group["releases"]) == ["e2e-1", "e2e-2"]
+    assert group["routes"] == ["/cart"] and sum(group["sparkline"]) == sent[first]
+    status, _, page = get(f"{ops_bff.url}/api/ops/client-errors/{group['fingerprint']}", AUTH)
+    assert status == 200, page
+    latest = page["latest"][0]
+    assert latest["request_id"] == f"e2e-report-{tag}-11"
+    assert latest["incident"] == f"E2E-{tag.upper()}-11"
+    assert latest["failed_request_ids"] == [f"failed-e2e-{tag}-11"]
+    assert page["sample"]["data"]["frames"][0]["function"] == "pay"
+    assert sorted((r["release"], r["count"]) for r in page["releases"]) == [
+        ("e2e-1", 4),
+        ("e2e-2", 4),
+    ]
 
-    found = poll(groups)
-    assert found, "client errors never showed up"
-    a = found[written["fp_a"]]
-    assert a["count"] == 2 and a["type"] == "TypeError" and a["message"] == "x is undefined"
-    assert a["incidents"] == [written["inc_a2"], written["inc_a1"]]
-    assert a["releases"] == ["e2e-build"]
-    assert a["sample"]["data"]["frames"][0]["function"] == "ItemList"
-    assert found[written["fp_b"]]["count"] == 1
+
+def test_resolve_and_reopen_in_a_newer_release(ops_bff: Service) -> None:
+    tag = uuid.uuid4().hex[:8].upper()
+    message = f"checkout broke {tag}"
+    ingest = f"{ops_bff.url}/api/client-errors"
+    assert post(ingest, report(f"RES-{tag}-1", message, "r-1")) == 202
+    _, _, body = get(f"{ops_bff.url}/api/ops/client-errors?since=60", AUTH)
+    [group] = [g for g in body["groups"] if g["message"] == message]
+    resolution = f"{ops_bff.url}/api/ops/client-errors/{group['fingerprint']}/resolution"
+    status, answer = call(resolution, "PUT")
+    assert status == 200 and answer["status"] == "resolved"
+    assert answer["resolved_release"] == "r-1"
+    _, _, body = get(f"{ops_bff.url}/api/ops/client-errors?since=60", AUTH)
+    assert message not in {g["message"] for g in body["groups"]}
+    assert post(ingest, report(f"RES-{tag}-2", message, "r-1")) == 202
+    _, _, page = get(f"{ops_bff.url}/api/ops/client-errors/{group['fingerprint']}", AUTH)
+    assert page["status"] == "resolved" and page["count"] == 2
+    assert post(ingest, report(f"RES-{tag}-3", message, "r-2")) == 202
+    _, _, page = get(f"{ops_bff.url}/api/ops/client-errors/{group['fingerprint']}", AUTH)
+    assert page["status"] == "open" and page["reopened_in"] == "r-2" and page["count"] == 3
+    status, answer = call(f"{ops_bff.url}/api/ops/client-errors/{'0' * 16}/resolution", "PUT")
+    assert status == 404
+
+
+def test_client_errors_stream_holds_reports_only(
+    ops_bff: Service, moto: Service, log_group: str
+) -> None:
+    """logship's periodic stats records (every second here) go to the BFF's own stream, never
+    to the client-errors stream, where they were counted as an error group."""
+    logs = boto3.client(
+        "logs",
+        endpoint_url=moto.url,
+        region_name="eu-west-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    since = int(time.time() * 1000) - 120_000
+
+    def loggers(prefix: str) -> list[str]:
+        found = []
+        kwargs: dict[str, Any] = {"logGroupName": log_group, "startTime": since}
+        for _ in range(20):
+            page = logs.filter_log_events(**kwargs)
+            for event in page.get("events", []):
+                if event["logStreamName"].startswith(prefix):
+                    found.append(json.loads(event["message"]).get("logger", "?"))
+            if not page.get("nextToken"):
+                break
+            kwargs["nextToken"] = page["nextToken"]
+        return found
+
+    assert poll(lambda: "logship.stats" in loggers("bff/"), timeout=20), "no stats records"
+    client_stream = loggers("client-errors/")
+    assert client_stream and set(client_stream) == {"bff.client_errors"}
 
 
 def test_incident_lookup(ops_bff: Service, written: dict[str, str]) -> None:
@@ -266,7 +433,7 @@ def test_traffic_counts_proxied_requests(ops_bff: Service) -> None:
         grew_4xx = body["totals"]["errors_4xx"] - before["totals"]["errors_4xx"]
         return body if grew >= 7 and grew_4xx >= 2 else None
 
-    body = poll(counted)
+    body = poll(counted)  # each worker adds its counts every 2 s
     assert body, "access records never counted"
     assert len(body["buckets"]) == 10
     assert sum(b["requests"] for b in body["buckets"]) == body["totals"]["requests"]
@@ -291,7 +458,7 @@ def test_unreachable_cloudwatch_is_503(
     svc = start_bff(log_dir, env, name="bff-ops-nologs")
     try:
         started = time.monotonic()
-        status, headers, body = get(f"{svc.url}/api/ops/client-errors")
+        status, headers, body = get(f"{svc.url}/api/ops/incidents/ABC-123")
         assert status == 503, body
         assert body["type"] == "urn:bff:problem:logs-unavailable"
         assert "CloudWatch Logs cannot be reached" in body["detail"]
@@ -301,3 +468,36 @@ def test_unreachable_cloudwatch_is_503(
         assert status == 200
     finally:
         svc.stop()
+
+
+def test_index_down_keeps_ingest_and_answers_503(
+    log_dir: Path, bff_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Redis unreachable: reports are still accepted and logged (the incident lookup finds
+    them in CloudWatch); the group list, a group's page and the traffic answer 503, no numbers."""
+    env = {
+        **bff_env,
+        **GENEROUS_LIMITS,
+        "BFF_RATELIMIT_STORAGE_URI": f"redis://127.0.0.1:{free_port()}/0",
+        "BFF_WORKERS": "1",
+    }
+    svc = start_bff(log_dir, env, name="bff-ops-noindex")
+    try:
+        code = f"NOIDX-{uuid.uuid4().hex[:8].upper()}"
+        for i in range(3):
+            assert post(f"{svc.url}/api/client-errors", report(f"{code}-{i}", "lost?")) == 202
+        for path in ("client-errors", "traffic", "client-errors/0123456789abcdef"):
+            status, headers, body = get(f"{svc.url}/api/ops/{path}")
+            assert status == 503, (path, body)
+            assert body["type"] == "urn:bff:problem:index-unavailable"
+            assert "Redis" in body["detail"] and headers["Retry-After"] == "10"
+        _, _, stats = get(f"{svc.url}/internal/client-errors")
+        assert stats["counters"]["accepted"] == {"reporter": 3}
+        assert stats["counters"]["index"]["failed"] == 1
+        found = poll(lambda: _found(get(f"{svc.url}/api/ops/incidents/{code}-2")), timeout=30)
+        assert found, "the report never reached CloudWatch"
+        status, _, _ = get(f"{svc.url}/api/catalog/items?page_size=1")
+        assert status == 200
+    finally:
+        svc.stop()
+    assert not svc.crashes(), svc.crashes()
