@@ -2,15 +2,22 @@
 """Run the whole stack locally: Django, FastAPI, the BFF (gunicorn) and `next dev`.
 
 Every part gets an embedded default, including a local CloudWatch Logs emulator (moto server)
-that every service ships its JSON logs to (`make logs` follows them). Override ports with
-DEV_WEB_PORT, DEV_BFF_PORT, DEV_DJANGO_PORT, DEV_FASTAPI_PORT, DEV_LOGS_PORT. Output of each
-part is prefixed with its name. Ctrl-C (or SIGTERM) stops everything cleanly; if one part dies,
-the others are stopped too.
+that every service ships its JSON logs to (`make logs` follows them); the web server's records
+(JSON lines on its stdout) are shipped by a forwarder here (scripts/log_forwarder.py). Override
+ports with DEV_WEB_PORT, DEV_BFF_PORT, DEV_DJANGO_PORT, DEV_FASTAPI_PORT, DEV_LOGS_PORT.
+
+Output of each part is prefixed with its name, and JSON records are shown as one short line
+(``time service level logger message request_id``, the stack under an error); the emulator's
+request lines and ``logship stats`` records are left out (they are in the log group).
+DEV_LOG_FORMAT=json shows every line as written. Ctrl-C (or SIGTERM) stops everything cleanly;
+if one part dies, the others are stopped too.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -19,13 +26,22 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from log_forwarder import Forwarder  # noqa: E402 - a sibling script, found through the path above
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = ROOT / ".venv" / "bin"
 COLOURS = {"logs": "34", "django": "32", "fastapi": "36", "bff": "35", "web": "33"}
 USE_COLOUR = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+LEVEL_COLOURS = {"WARNING": "33", "ERROR": "31", "CRITICAL": "31;1"}
+#: A werkzeug request line of the emulator: `127.0.0.1 - - [date] "POST / HTTP/1.1" 200 -`.
+EMULATOR_REQUEST = re.compile(r'"[A-Z]+ \S+ HTTP/[0-9.]+" ([0-9]{3}) ')
+HIDDEN_LOGGERS = frozenset({"logship.stats"})
+MAX_MESSAGE_CHARS = 240
 
 
 @dataclass
@@ -39,6 +55,10 @@ class Part:
     env: dict[str, str]
     cwd: Path = ROOT
     proc: subprocess.Popen[bytes] | None = None
+    #: Ships the part's stdout records to CloudWatch (the web server, which has no shipper).
+    forward: bool = False
+    forwarder: Forwarder | None = None
+    pump_thread: threading.Thread | None = field(default=None, repr=False)
 
 
 def paint(name: str, text: str) -> str:
@@ -137,20 +157,81 @@ def stack() -> list[Part]:
             ],
             web,
             "/",
-            {"BFF_URL": f"http://127.0.0.1:{bff}", "NEXT_TELEMETRY_DISABLED": "1"},
+            {
+                "BFF_URL": f"http://127.0.0.1:{bff}",
+                "NEXT_TELEMETRY_DISABLED": "1",
+                # LOG_SERVICE and LOG_ENVIRONMENT name the web's records; the LOG_CLOUDWATCH_*
+                # values configure the forwarder that ships them.
+                **logging_env("web"),
+            },
             cwd=ROOT / "web",
+            forward=True,
         ),
     ]
 
 
+def compact(record: dict[str, object]) -> str:
+    """A JSON log record as one short line: time, service, level, logger, message, request id;
+    an exception adds its stack, indented, on the lines below."""
+    stamp = str(record.get("timestamp") or "")
+    clock = stamp[11:23] if len(stamp) >= 23 else stamp
+    level = str(record.get("level") or "")
+    message = " ".join(str(record.get("message") or "").split())
+    if len(message) > MAX_MESSAGE_CHARS:
+        message = message[: MAX_MESSAGE_CHARS - 1] + "\u2026"
+    fields = [clock, str(record.get("service") or "-"), f"{level:<7}"]
+    fields += [str(record.get("logger") or "-"), message]
+    request_id = record.get("request_id")
+    if request_id:
+        fields.append(f"[{request_id}]")
+    line = " ".join(fields)
+    if USE_COLOUR and level in LEVEL_COLOURS:
+        line = f"\033[{LEVEL_COLOURS[level]}m{line}\033[0m"
+    exception = record.get("exception")
+    if isinstance(exception, dict):
+        stack = str(exception.get("stack") or "").strip()
+        head = f"{exception.get('type', '')}: {exception.get('message', '')}"
+        lines = stack.splitlines() or [head]
+        line += "".join(f"\n{'':>10}  {text}" for text in lines[:40])
+    return line
+
+
+def render(part_name: str, text: str, raw: bool = False) -> str | None:
+    """What ``make dev`` shows for one line of a part's output, or None to leave it out."""
+    if raw:
+        return text
+    if part_name == "logs":
+        match = EMULATOR_REQUEST.search(text)
+        if match and int(match.group(1)) < 500:
+            return None  # the emulator's own access lines: one per PutLogEvents
+    if text.startswith("{"):
+        try:
+            record = json.loads(text)
+        except ValueError:
+            return text
+        if isinstance(record, dict) and "level" in record and "message" in record:
+            if record.get("logger") in HIDDEN_LOGGERS:
+                return None
+            return compact(record)
+    return text
+
+
 def pump(part: Part) -> None:
-    """Copy a child's output to ours, one prefixed line at a time."""
+    """Copy a child's output to ours, one prefixed line at a time; forward the web's records."""
     if part.proc is None or part.proc.stdout is None:
         return
     label = paint(part.name, f"{part.name:>8} |")
-    for raw in iter(part.proc.stdout.readline, b""):
-        sys.stdout.write(f"{label} {raw.decode('utf-8', 'replace').rstrip()}\n")
-        sys.stdout.flush()
+    raw = os.environ.get("DEV_LOG_FORMAT", "").strip().lower() == "json"
+    for chunk in iter(part.proc.stdout.readline, b""):
+        text = chunk.decode("utf-8", "replace").rstrip()
+        if part.forwarder is not None:
+            part.forwarder.offer(text)
+        shown = render(part.name, text, raw)
+        if shown is not None:
+            sys.stdout.write(f"{label} {shown}\n")
+            sys.stdout.flush()
+    if part.forwarder is not None:
+        part.forwarder.close()
 
 
 def wait_healthy(part: Part, timeout: float) -> bool:
@@ -180,8 +261,11 @@ def stop_all(parts: list[Part], grace: float = 30.0) -> None:
     """
     services = [part for part in parts if part.name != "logs"]
     emulator = [part for part in parts if part.name == "logs"]
-    for tier in (services, emulator):
-        _terminate(tier, grace)
+    _terminate(services, grace)
+    for part in services:  # the web's forwarder delivers its last records
+        if part.pump_thread is not None:
+            part.pump_thread.join(grace)
+    _terminate(emulator, grace)
 
 
 def _terminate(parts: list[Part], grace: float) -> None:
@@ -238,7 +322,10 @@ def main() -> int:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-            threading.Thread(target=pump, args=(part,), daemon=True).start()
+            if part.forward:
+                part.forwarder = Forwarder.from_env(part.env, part.name)
+            part.pump_thread = threading.Thread(target=pump, args=(part,), daemon=True)
+            part.pump_thread.start()
             if not wait_healthy(part, 180 if part.name == "web" else 60):
                 if stopping.is_set():
                     return 130

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -86,3 +87,64 @@ def test_stop_waits_for_the_services_before_stopping_the_log_emulator(
     for part in parts:
         part.proc.stdout.close()
         assert part.proc.returncode == 0, part.name
+
+
+def test_the_web_records_are_forwarded_to_the_emulator(dev: ModuleType) -> None:
+    parts = {p.name: p for p in dev.stack()}
+    web = parts["web"]
+    assert web.forward and not any(p.forward for p in parts.values() if p.name != "web")
+    assert web.env["LOG_SERVICE"] == "web"
+    assert web.env["LOG_CLOUDWATCH_ENDPOINT"] == f"http://127.0.0.1:{parts['logs'].port}"
+    assert web.env["LOG_CLOUDWATCH_GROUP"] == parts["bff"].env["LOG_CLOUDWATCH_GROUP"]
+
+
+_RECORD = {
+    "timestamp": "2026-12-07T01:02:03.456Z",
+    "level": "WARNING",
+    "logger": "web.bff",
+    "message": "BFF call failed:\n  GET /api/catalog/items 502 " + "x" * 2000,
+    "service": "web",
+    "environment": "development",
+    "request_id": "rid-1",
+    "trace_id": None,
+    "location": {"file": "a.ts", "line": 1, "function": "f"},
+    "exception": {"type": "TypeError", "message": "fetch failed", "stack": "TypeError: x\n  at f"},
+}
+
+
+def test_records_show_as_one_short_line_with_the_stack_below(dev: ModuleType) -> None:
+    shown = dev.render("web", json.dumps(_RECORD))
+    first, *stack = shown.splitlines()
+    assert first.startswith("01:02:03.456 web WARNING web.bff BFF call failed: GET /api/catalog")
+    assert first.endswith("[rid-1]")
+    assert len(first) < 300
+    assert [line.strip() for line in stack] == ["TypeError: x", "at f"]
+    assert dev.render("web", json.dumps(_RECORD), raw=True) == json.dumps(_RECORD)
+
+
+@pytest.mark.parametrize(
+    ("part", "line", "shown"),
+    [
+        pytest.param(
+            "logs", '127.0.0.1 - - [07/Dec/2026 01:02:03] "POST / HTTP/1.1" 200 -', False, id="emu"
+        ),
+        pytest.param(
+            "logs",
+            '127.0.0.1 - - [07/Dec/2026 01:02:03] "POST / HTTP/1.1" 500 -',
+            True,
+            id="emu-5xx",
+        ),
+        pytest.param(
+            "bff",
+            json.dumps({**_RECORD, "logger": "logship.stats", "message": "logship stats"}),
+            False,
+            id="stats",
+        ),
+        pytest.param("web", "plain text from next dev", True, id="text"),
+        pytest.param("web", "{not json", True, id="broken-json"),
+    ],
+)
+def test_noise_is_left_out_and_text_kept(
+    dev: ModuleType, part: str, line: str, shown: bool
+) -> None:
+    assert (dev.render(part, line) is not None) is shown

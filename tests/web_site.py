@@ -12,6 +12,7 @@ import fcntl
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -123,9 +124,19 @@ def build_web(dest: Path) -> WebBuild:
 
 
 def start_web(
-    log_dir: Path, build: WebBuild, bff_url: str, name: str, env: dict[str, str] | None = None
+    log_dir: Path,
+    build: WebBuild,
+    bff_url: str,
+    name: str,
+    env: dict[str, str] | None = None,
+    *,
+    forward_logs: bool = False,
 ) -> Service:
-    """The standalone production server (what the image runs) pointed at ``bff_url``."""
+    """The standalone production server (what the image runs) pointed at ``bff_url``.
+
+    With ``forward_logs`` its stdout goes through scripts/log_forwarder.py, as under `make dev`
+    (``env`` then needs the ``LOG_CLOUDWATCH_*`` variables); the service log keeps every line.
+    """
     port = free_port()
     full_env = {
         **NODE_ENV,
@@ -134,4 +145,8 @@ def start_web(
         "HOSTNAME": "127.0.0.1",
         **(env or {}),
     }
-    return start(name, ["node", str(build.server)], port, log_dir, full_env, health="/", timeout=60)
+    argv = ["node", "--import", str(build.root / "log-preload.mjs"), str(build.server)]
+    if forward_logs:
+        forwarder = [sys.executable, str(ROOT / "scripts" / "log_forwarder.py"), "--service", "web"]
+        argv = [*forwarder, "--", *argv]
+    return start(name, argv, port, log_dir, full_env, health="/", timeout=60)

@@ -2,7 +2,7 @@ import "server-only";
 
 import { formatWithOptions } from "node:util";
 
-import { getLogger, type Logger } from "./logger";
+import { callerLocation, getLogger, type Logger } from "./logger";
 import type { Level } from "./record";
 
 /**
@@ -47,8 +47,9 @@ export function routeConsole(logger: Logger = getLogger("next")): void {
   for (const [method, level] of Object.entries(METHODS) as [keyof typeof METHODS, Level][]) {
     const patched = function (...args: unknown[]): void {
       try {
+        if (!logger.isEnabledFor(level)) return;
         const { message, error } = consoleRecord(args);
-        logger.log(level, message, error === undefined ? undefined : { error });
+        logger.log(level, message, error === undefined ? undefined : { error }, callerLocation(patched));
       } catch {
         // console output must never throw
       }

@@ -62,8 +62,8 @@ export function setSink(next: Sink | null): void {
   settings = undefined;
 }
 
-/** The first stack frame outside the logger: the caller's file, line and function. */
-function callerLocation(skip: (...args: never[]) => unknown): Location {
+/** The first stack frame above `skip`: the caller's file, line and function. */
+export function callerLocation(skip: (...args: never[]) => unknown): Location {
   try {
     const holder: { stack?: string } = {};
     const limit = Error.stackTraceLimit;

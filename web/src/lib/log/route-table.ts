@@ -18,38 +18,43 @@ type Manifest = {
   dynamicRoutes?: { page?: unknown; regex?: unknown }[];
 };
 
-const MANIFESTS = [
-  path.join(".next", "routes-manifest.json"),
-  path.join(".next", "dev", "routes-manifest.json"),
-];
 const RELOAD_MS = 5_000;
 
 let routes: Route[] = [];
 let loadedAt = -Infinity;
 let exact = new Map<string, string>();
 
-function load(): void {
-  for (const file of MANIFESTS) {
+/** The routes manifest of this server (production build first, then `next dev`'s), or null. */
+function readManifest(): Manifest | null {
+  // Run-time reads of the server's own directory, kept out of the build's file tracing.
+  for (const dir of [".next", ".next/dev"]) {
     try {
-      // The manifest is read at run time from the server's own directory, never traced into the build.
-      const manifest = JSON.parse(readFileSync(/*turbopackIgnore: true*/ path.resolve(file), "utf8")) as Manifest;
-      const next: Route[] = [];
-      const statics = new Map<string, string>();
-      for (const entry of manifest.staticRoutes ?? []) {
-        if (typeof entry.page === "string") statics.set(entry.page, entry.page);
-      }
-      for (const entry of manifest.dynamicRoutes ?? []) {
-        if (typeof entry.page === "string" && typeof entry.regex === "string") {
-          next.push({ pattern: entry.page, regex: new RegExp(entry.regex) });
-        }
-      }
-      routes = next;
-      exact = statics;
-      return;
+      return JSON.parse(readFileSync(/*turbopackIgnore: true*/ path.join(process.cwd(), dir, "routes-manifest.json"), "utf8")) as Manifest;
     } catch {
-      // not built yet, or under next dev: try the next manifest
+      // not built yet, or under next dev: try the next one
     }
   }
+  return null;
+}
+
+function load(): void {
+  const manifest = readManifest();
+  if (!manifest) return;
+  const next: Route[] = [];
+  const statics = new Map<string, string>();
+  for (const entry of manifest.staticRoutes ?? []) {
+    if (typeof entry.page === "string") statics.set(entry.page, entry.page);
+  }
+  for (const entry of manifest.dynamicRoutes ?? []) {
+    if (typeof entry.page !== "string" || typeof entry.regex !== "string") continue;
+    try {
+      next.push({ pattern: entry.page, regex: new RegExp(entry.regex) });
+    } catch {
+      // a pattern this engine cannot compile: that route reads as unmatched
+    }
+  }
+  routes = next;
+  exact = statics;
 }
 
 /** The route pattern of `pathname`: `/_next/static/[...path]` for assets, `unmatched` when none. */
