@@ -46,6 +46,7 @@ NOT_CREATED = {
     "AWS::CloudWatch::Alarm",
     "AWS::EC2::SecurityGroupEgress",
     "AWS::ElastiCache::SubnetGroup",
+    "AWS::Logs::QueryDefinition",
     "AWS::S3::BucketPolicy",
     "AWS::ServiceDiscovery::PrivateDnsNamespace",
 }
@@ -188,6 +189,8 @@ def test_stack_creates_every_supported_resource(
     assert sorted(lst["Port"] for lst in listeners) == [80, 443]
     groups = {g["logGroupName"] for g in client(url, "logs").describe_log_groups()["logGroups"]}
     assert {"/front-door/staging/bff", "/front-door/staging/web"} <= groups, groups
+    dashboards = client(url, "cloudwatch").list_dashboards()["DashboardEntries"]
+    assert [d["DashboardName"] for d in dashboards] == ["front-door-staging"], dashboards
     buckets = [b["Name"] for b in client(url, "s3").list_buckets()["Buckets"]]
     assert buckets == [f"front-door-staging-sourcemaps-123456789012-{REGION}"], buckets
     repos = client(url, "ecr").describe_repositories()["repositories"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -15,8 +16,11 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+import yaml
+from bff.metrics.recorder import Recorder
 
 from .procs import ROOT, Service, start_bff
+from .test_deploy import CfnLoader
 from .test_logging_e2e import events
 
 CLOSED_PORT_URL = "http://127.0.0.1:9"  # nothing listens: every exchange is a connect failure
@@ -71,6 +75,49 @@ def vitals(release: str) -> dict[str, Any]:
             {"name": "TTFB", "value": 120.0, "rating": "good", "id": "v5-5"},
         ],
     }
+
+
+def metric_keys(docs: list[dict[str, Any]]) -> set[tuple[str, frozenset[str]]]:
+    """(metric name, dimension names) of every metric the documents define."""
+    out = set()
+    for doc in docs:
+        for directive in doc["_aws"]["CloudWatchMetrics"]:
+            for metric in directive["Metrics"]:
+                for keys in directive["Dimensions"]:
+                    out.add((metric["Name"], frozenset(keys)))
+    return out
+
+
+def watched_by_stack() -> set[tuple[str, frozenset[str]]]:
+    """(metric name, dimension names) of every FrontDoor/BFF metric that deploy/stack.yaml's
+    alarms and dashboard read."""
+    stack = yaml.load((ROOT / "deploy" / "stack.yaml").read_text(), Loader=CfnLoader)  # noqa: S506
+    out: set[tuple[str, frozenset[str]]] = set()
+    for res in stack["Resources"].values():
+        props = res.get("Properties", {})
+        if res["Type"] == "AWS::CloudWatch::Alarm":
+            metrics = [props] + [q["MetricStat"]["Metric"] for q in props.get("Metrics", [])
+                                 if "MetricStat" in q]  # fmt: skip
+            for m in metrics:
+                if m.get("Namespace") == "FrontDoor/BFF":
+                    out.add((m["MetricName"], frozenset(d["Name"] for d in m["Dimensions"])))
+        elif res["Type"] == "AWS::CloudWatch::Dashboard":
+            template, names = props["DashboardBody"]["Fn::Sub"]
+            body = template.replace("${Alarms}", '"arn"')
+            for name in ("Environment", "AWS::Region"):
+                body = body.replace(f"${{{name}}}", "x")
+            for widget in json.loads(body)["widgets"]:
+                for row in widget["properties"].get("metrics", []):
+                    if isinstance(row[0], dict):
+                        found = re.search(
+                            r"SEARCH\('\{FrontDoor/BFF,([^}]*)\} MetricName=\"(\w+)\"",
+                            row[0]["expression"],
+                        )
+                        assert found, row
+                        out.add((found.group(2), frozenset(found.group(1).split(","))))
+                    elif row[0] == "FrontDoor/BFF":
+                        out.add((row[1], frozenset(row[2:-1:2])))
+    return out
 
 
 def total(docs: list[dict[str, Any]], metric: str, **dims: str) -> float:
@@ -154,6 +201,15 @@ def test_every_emf_document_is_valid_and_counts_add_up(
         assert total(docs, name, Route="/products/[id]") == 1, name
     assert any("LogBufferBytes" in doc for doc in docs)
     assert total(docs, "LogEventsDropped") == 0
+
+    # Every metric the stack's alarms and dashboard read is one the BFF writes (the new-group
+    # count comes from the error-group index, which this run does not configure).
+    recorder = Recorder("test")
+    recorder.new_error_group("error", release)
+    written = metric_keys(docs) | metric_keys(recorder.flush())
+    watched = watched_by_stack()
+    assert len(watched) >= 15, watched
+    assert watched <= written, watched - written
 
 
 def test_documents_are_flushed_periodically_while_running(
