@@ -3,7 +3,8 @@
 Every BFF task updates it at ingest time with one Lua script call (one round trip, O(1) in the
 number of events): per fingerprint the count, first and last seen, releases and routes with
 their counts, a sample event (with its symbolicated stack), per-minute counts for the last 24 h
-(a ring of 1,440 slots stamped with their minute, so a slot from yesterday reads as 0), the
+(a ring of 1,440 slots, each holding ``minute * 2**24 + count``, so a slot from yesterday
+reads as 0 and a count is exact up to 16.7 million events per group and minute), the
 latest occurrences (incident code, request id) and the resolution state; globally, client
 errors per minute. Proxied requests per minute (all, 4xx, 5xx) are added by ``TrafficCounter``
 in batches. Keys live under one prefix; a group's keys expire ``GROUP_TTL_SECONDS`` after its
@@ -35,6 +36,7 @@ log = logging.getLogger("bff.ops.index")
 
 PREFIX: Final = "bff:errors:"
 RING_MINUTES: Final = 1440  # per-minute counts kept per group (24 h)
+MINUTE_STAMP: Final = 1 << 24  # a ring slot holds minute * 2**24 + count (exact below 2**24)
 GROUP_TTL_SECONDS: Final = 14 * 86_400  # a group is forgotten this long after its last event
 TRAFFIC_TTL_SECONDS: Final = 25 * 3600
 LATEST_OCCURRENCES: Final = 20
@@ -54,104 +56,132 @@ local g = p .. 'g:' .. fp
 local is_new = redis.call('HSETNX', g, 'first_seen', now)
 redis.call('HSET', g, 'last_seen', now, 'type', ARGV[8], 'message', ARGV[9], 'sample', ARGV[10])
 local count = redis.call('HINCRBY', g, 'count', 1)
-redis.call('ZADD', p .. 'by_count', count, fp)
-redis.call('ZADD', p .. 'by_last', now, fp)
+local status = redis.call('HGET', g, 'status') or 'open'
 local reopened = 0
 if release ~= '' then
   redis.call('HSET', g, 'last_release', release)
   redis.call('ZINCRBY', g .. ':releases', 1, release)
   redis.call('ZADD', p .. 'releases', 'NX', now, release)
-  if redis.call('HGET', g, 'status') == 'resolved' then
+  if status == 'resolved' then
     local resolved_at = tonumber(redis.call('HGET', g, 'resolved_at'))
     local first = tonumber(redis.call('ZSCORE', p .. 'releases', release))
     if first > resolved_at then
       redis.call('HSET', g, 'status', 'open', 'reopened_at', now, 'reopened_in', release)
       redis.call('HDEL', g, 'resolved_at', 'resolved_release')
+      redis.call('ZREM', p .. 'resolved:by_count', fp)
+      redis.call('ZREM', p .. 'resolved:by_last', fp)
+      status = 'open'
       reopened = 1
     end
   end
 end
+redis.call('ZADD', p .. 'by_count', count, fp)
+redis.call('ZADD', p .. 'by_last', now, fp)
+redis.call('ZADD', p .. status .. ':by_count', count, fp)
+redis.call('ZADD', p .. status .. ':by_last', now, fp)
 if route ~= '' then redis.call('ZINCRBY', g .. ':routes', 1, route) end
 if session ~= '' then redis.call('PFADD', g .. ':sessions', session) end
-local slot = minute % ring
-if tonumber(redis.call('HGET', g .. ':ms', slot)) == minute then
-  redis.call('HINCRBY', g .. ':mc', slot, 1)
-else
-  redis.call('HSET', g .. ':ms', slot, minute)
-  redis.call('HSET', g .. ':mc', slot, 1)
-end
 redis.call('LPUSH', g .. ':latest', ARGV[11])
 redis.call('LTRIM', g .. ':latest', 0, keep - 1)
 local t = p .. 't:' .. minute
 redis.call('HINCRBY', t, 'client_errors', 1)
+local slot = minute % ring
+local stamped = tonumber(redis.call('HGET', g .. ':m', slot))
+if stamped and math.floor(stamped / 16777216) == minute then
+  redis.call('HINCRBY', g .. ':m', slot, 1)
+  return {is_new, reopened, count}
+end
+-- The group's first event in this minute: start the slot, and (once a minute, not per event)
+-- refresh the expiries and forget groups idle for longer than the TTL.
+redis.call('HSET', g .. ':m', slot, minute * 16777216 + 1)
 redis.call('EXPIRE', t, tonumber(ARGV[15]))
-for _, suffix in ipairs({'', ':releases', ':routes', ':sessions', ':ms', ':mc', ':latest'}) do
+for _, suffix in ipairs({'', ':releases', ':routes', ':sessions', ':m', ':latest'}) do
   redis.call('EXPIRE', g .. suffix, ttl)
 end
 local gone = redis.call('ZRANGEBYSCORE', p .. 'by_last', '-inf', now - ttl * 1000, 'LIMIT', 0, 10)
 for _, old in ipairs(gone) do
-  redis.call('ZREM', p .. 'by_last', old)
-  redis.call('ZREM', p .. 'by_count', old)
+  for _, set in ipairs({'by_last', 'by_count', 'open:by_last', 'open:by_count',
+                        'resolved:by_last', 'resolved:by_count'}) do
+    redis.call('ZREM', p .. set, old)
+  end
 end
 return {is_new, reopened, count}
 """
 
+# The list walks the status's groups by count (or by last event) and keeps those with an event
+# since the window's start until it has ``limit``: cost grows with the groups it answers and
+# the frequent groups idle in the window, never with the number of events. ``matched`` is one
+# ZCOUNT. Timestamps stay strings (cjson would print them in floating point).
 _LIST_LUA: Final = """
 local p, since, status, sort = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local limit, minute, spark, ring = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]),
   tonumber(ARGV[8])
 local nrel = tonumber(ARGV[9])
+local set = status == 'all' and '' or (status .. ':')
+local by_last = p .. set .. 'by_last'
+local matched = redis.call('ZCOUNT', by_last, since, '+inf')
 local slots = {}
-for i = spark - 1, 0, -1 do table.insert(slots, (minute - i) % ring) end
-local out, matched, start, chunk = {}, 0, 0, 500
-while true do
+for i = spark - 1, 0, -1 do slots[#slots + 1] = (minute - i) % ring end
+local out, start, chunk = {}, 0, 200
+while #out < limit and #out < matched do
   local fps
   if sort == 'last_seen' then
-    fps = redis.call('ZREVRANGEBYSCORE', p .. 'by_last', '+inf', since, 'LIMIT', start, chunk)
+    fps = redis.call('ZREVRANGEBYSCORE', by_last, '+inf', since, 'LIMIT', start, chunk)
   else
-    fps = redis.call('ZREVRANGE', p .. 'by_count', start, start + chunk - 1)
+    fps = redis.call('ZREVRANGE', p .. set .. 'by_count', start, start + chunk - 1)
   end
   if #fps == 0 then break end
   for _, fp in ipairs(fps) do
-    local g = p .. 'g:' .. fp
-    local h = redis.call('HMGET', g, 'last_seen', 'status', 'count', 'first_seen', 'type',
-      'message', 'last_release', 'resolved_at', 'resolved_release', 'reopened_at', 'reopened_in')
-    local last = tonumber(h[1])
-    if last and last >= since and (status == 'all' or (h[2] or 'open') == status) then
-      matched = matched + 1
-      if #out < limit then
-        local stamps = redis.call('HMGET', g .. ':ms', unpack(slots))
-        local counts = redis.call('HMGET', g .. ':mc', unpack(slots))
-        local series = {}
-        for i = 1, spark do
-          if tonumber(stamps[i]) == minute - spark + i then
-            series[i] = tonumber(counts[i])
-          else
-            series[i] = 0
-          end
+    if #out < limit and (sort == 'last_seen' or
+        (tonumber(redis.call('ZSCORE', by_last, fp)) or 0) >= since) then
+      local g = p .. 'g:' .. fp
+      local h = redis.call('HMGET', g, 'last_seen', 'status', 'count', 'first_seen', 'type',
+        'message', 'last_release', 'resolved_at', 'resolved_release', 'reopened_at',
+        'reopened_in')
+      local stamped = redis.call('HMGET', g .. ':m', unpack(slots))
+      local series = {}
+      for i = 1, spark do
+        local v = tonumber(stamped[i])
+        if v and math.floor(v / 16777216) == minute - spark + i then
+          series[i] = v % 16777216
+        else
+          series[i] = 0
         end
-        local releases = redis.call('ZREVRANGE', g .. ':releases', 0, nrel - 1)
-        local routes = redis.call('ZREVRANGE', g .. ':routes', 0, nrel - 1)
-        local sessions = redis.call('PFCOUNT', g .. ':sessions')
-        table.insert(out, {fp, h, series, releases, routes, sessions})
       end
+      local releases = redis.call('ZREVRANGE', g .. ':releases', 0, nrel - 1)
+      local routes = redis.call('ZREVRANGE', g .. ':routes', 0, nrel - 1)
+      local sessions = redis.call('PFCOUNT', g .. ':sessions')
+      out[#out + 1] = {fp, h, series, releases, routes, sessions}
     end
   end
   start = start + chunk
 end
-return {matched, out}
+-- One JSON string: the client parses it in one call instead of thousands of reply items.
+return cjson.encode({matched, out})
 """
 
 _RESOLVE_LUA: Final = """
-local g = ARGV[1] .. 'g:' .. ARGV[2]
+local p, fp, status = ARGV[1], ARGV[2], ARGV[3]
+local g = p .. 'g:' .. fp
 if redis.call('EXISTS', g) == 0 then return 0 end
-if ARGV[3] == 'resolved' then
+local before = redis.call('HGET', g, 'status') or 'open'
+if status == 'resolved' then
   local release = redis.call('HGET', g, 'last_release') or ''
   redis.call('HSET', g, 'status', 'resolved', 'resolved_at', ARGV[4], 'resolved_release', release)
   redis.call('HDEL', g, 'reopened_at', 'reopened_in')
 else
   redis.call('HSET', g, 'status', 'open')
   redis.call('HDEL', g, 'resolved_at', 'resolved_release')
+end
+if before ~= status then
+  local count = redis.call('ZSCORE', p .. 'by_count', fp)
+  local last = redis.call('ZSCORE', p .. 'by_last', fp)
+  redis.call('ZREM', p .. before .. ':by_count', fp)
+  redis.call('ZREM', p .. before .. ':by_last', fp)
+  if count and last then
+    redis.call('ZADD', p .. status .. ':by_count', count, fp)
+    redis.call('ZADD', p .. status .. ':by_last', last, fp)
+  end
 end
 return 1
 """
@@ -189,7 +219,7 @@ def _text(value: Any, limit: int) -> str:
 
 
 def _int(value: Any) -> int | None:
-    if value is None:
+    if value is None or value is False:  # False: a missing field in a cjson reply
         return None
     try:
         return int(value)
@@ -198,7 +228,7 @@ def _int(value: Any) -> int | None:
 
 
 def _str(value: Any) -> str | None:
-    if value is None:
+    if value is None or value is False:
         return None
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
@@ -317,9 +347,11 @@ class ErrorIndex:
             RING_MINUTES,
             LIST_RELEASES,
         )
-        matched, rows = self._call("read", lambda: self._list(args=args))
+        matched, rows = orjson.loads(self._call("read", lambda: self._list(args=args)))
         groups = []
         for fingerprint, fields, series, releases, routes, sessions in rows:
+            releases = releases or []  # cjson writes an empty table as {}
+            routes = routes or []
             group = _group_fields(_str(fingerprint) or "", fields)
             group.update(
                 sparkline=[int(v) for v in series],
@@ -345,12 +377,11 @@ class ErrorIndex:
             pipe.zrevrange(f"{g}:releases", 0, PAGE_ENTRIES - 1, withscores=True)
             pipe.zrevrange(f"{g}:routes", 0, PAGE_ENTRIES - 1, withscores=True)
             pipe.lrange(f"{g}:latest", 0, LATEST_OCCURRENCES - 1)
-            pipe.hmget(f"{g}:ms", slots)
-            pipe.hmget(f"{g}:mc", slots)
+            pipe.hmget(f"{g}:m", slots)
             pipe.pfcount(f"{g}:sessions")
             return list(pipe.execute())
 
-        fields, releases, routes, latest, stamps, counts, sessions = self._call("read", read)
+        fields, releases, routes, latest, stamped, sessions = self._call("read", read)
         if fields[0] is None:
             return None
         group = _group_fields(fingerprint, fields[:-1])
@@ -361,10 +392,15 @@ class ErrorIndex:
             else []
         )
         series = []
-        for offset, (stamp, count) in enumerate(zip(stamps, counts, strict=True)):
+        for offset, raw in enumerate(stamped):
             expected = minute - minutes + 1 + offset
-            value = int(count) if _int(stamp) == expected and count is not None else 0
-            series.append({"t": expected * 60_000, "count": value})
+            value = _int(raw)
+            count = (
+                value % MINUTE_STAMP
+                if value is not None and value // MINUTE_STAMP == expected
+                else 0
+            )
+            series.append({"t": expected * 60_000, "count": count})
         group.update(
             sessions=int(sessions),
             releases=[
