@@ -13,11 +13,12 @@ BENCH_STAMP := $(BENCH_NEXT)/node_modules/.installed
 BENCH_WEB := bench/web
 BENCH_WEB_STAMP := $(BENCH_WEB)/node_modules/.installed
 SYSTEM_PACKAGES := nginx-light wrk redis-server chromium podman runc debootstrap docker.io docker-compose
-PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
+# -rs: a skipped test says why (a missing container engine, say) instead of hiding in the count
+PYTEST := $(BIN)/python -m pytest -p no:cacheprovider -rs
 
 .PHONY: help dev logs test install system-deps lint typecheck fmt test-bff test-upstreams \
         test-integration test-logship test-web bench-proxy bench-logs bench-web bench-ingest \
-        bench-edge bench-smoke test-images clean
+        bench-edge bench-deps bench-smoke test-images clean
 .PHONY: lint-docker lint-cfn images push deploy
 
 help: ## list the targets
@@ -33,7 +34,7 @@ logs: install ## follow the local CloudWatch log group (what `make dev` ships), 
 	 AWS_SECRET_ACCESS_KEY=$${AWS_SECRET_ACCESS_KEY:-local} \
 	 $(BIN)/python scripts/logs_tail.py $(ARGS)
 
-test: install system-deps lint typecheck test-web test-bff test-logship test-upstreams test-integration test-images bench-smoke ## install what is missing, then run every check and test suite
+test: install system-deps lint typecheck test-web test-bff test-logship test-upstreams test-integration test-images bench-deps bench-smoke ## install what is missing, then run every check and test suite
 	@echo "==> all checks and tests passed"
 
 install: $(PY_STAMP) $(WEB_STAMP) ## create the venv and install Python and npm dependencies
@@ -97,9 +98,9 @@ test-logship: install ## logging library: real moto server, fault-injection prox
 
 test-upstreams: install ## Django and FastAPI sample service tests
 	@echo "==> Django catalog tests"
-	@cd upstreams/django_api && ../../$(BIN)/python -m pytest -p no:cacheprovider -q
+	@cd upstreams/django_api && ../../$(PYTEST) -q
 	@echo "==> FastAPI orders tests"
-	@cd upstreams/fastapi_api && ../../$(BIN)/python -m pytest -p no:cacheprovider -q
+	@cd upstreams/fastapi_api && ../../$(PYTEST) -q
 
 test-web: install ## web unit tests (vitest) and the error reporter's size budget
 	@echo "==> web unit tests (vitest)"
@@ -113,7 +114,7 @@ test-integration: install ## real services on free ports, real HTTP through the 
 
 test-images: install system-deps ## build the four images with podman on local bases, run each alone and under compose
 	@echo "==> container images (podman build and run, docker-compose)"
-	@$(PYTEST) tests/test_images.py -q -rs
+	@$(PYTEST) tests/test_images.py -q
 
 bench-proxy: install system-deps $(BENCH_STAMP) ## proxy benchmark: BFF vs nginx vs Next.js rewrites
 	@$(BIN)/python bench/proxy/run.py
@@ -129,6 +130,8 @@ bench-web: install system-deps $(BENCH_WEB_STAMP) ## Lighthouse on the productio
 
 bench-ingest: install system-deps ## client error ingest: reports/s and p99, plain and symbolicated
 	@$(BIN)/python bench/ingest/run.py $(ARGS)
+
+bench-deps: $(BENCH_STAMP) $(BENCH_WEB_STAMP) ## every benchmark's npm install (npm ci), so a lock that no longer installs fails make test
 
 bench-smoke: install system-deps $(BENCH_STAMP) ## short runs of the proxy, ingest, edge and fleet benchmark harnesses
 	@echo "==> benchmark harness smoke runs"

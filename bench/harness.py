@@ -35,6 +35,18 @@ STOP_TIMEOUT_S = 10.0
 BUSY_WARN_PCT = 15.0
 
 
+#: A smoke run (``--quick``) checks that a harness works, not the targets (those need full-length
+#: runs on a quiet machine): its figures are printed with this in place of a verdict.
+NOT_CHECKED = "not checked in a smoke run"
+
+
+def verdict_text(met: bool | None, quick: bool, missed: str = "NOT MET") -> str:
+    """The words for a target's verdict: met, ``missed``, n/a, or NOT_CHECKED in a smoke run."""
+    if quick:
+        return NOT_CHECKED
+    return {True: "met", False: missed, None: "n/a"}[met]
+
+
 class BenchError(RuntimeError):
     """A benchmark step failed and the run cannot continue."""
 

@@ -40,6 +40,7 @@ from harness import (  # noqa: E402
     positive_int,
     repo_commit,
     run_benchmark,
+    verdict_text,
     wait_until_ready,
     warn_if_busy,
 )
@@ -748,12 +749,11 @@ def verdict(value: float | None, goal: float | None, higher_is_better: bool) -> 
     return value >= goal if higher_is_better else value <= goal
 
 
-def met_text(row: Mapping[str, Any], goal_text: str) -> str:
+def met_text(row: Mapping[str, Any], goal_text: str, quick: bool) -> str:
     """Render the target column of a summary line."""
     if not goal_text:
         return "(context)"
-    status = {True: "met", False: "NOT MET", None: "n/a"}[row["met"]]
-    return f"target {goal_text:<10} {status}"
+    return f"target {goal_text:<10} {verdict_text(row['met'], quick)}"
 
 
 def fmt(value: float | None, spec: str, suffix: str) -> str:
@@ -778,7 +778,9 @@ def print_table(title: str, rows: Sequence[Measurement]) -> None:
         )
 
 
-def print_summary(ratios: Sequence[Mapping[str, Any]], added: Sequence[Mapping[str, Any]]) -> None:
+def print_summary(
+    ratios: Sequence[Mapping[str, Any]], added: Sequence[Mapping[str, Any]], quick: bool
+) -> None:
     """Print rps ratios and added latency next to the product targets."""
     print("\nRatios and product targets")
     for r in ratios:
@@ -789,11 +791,11 @@ def print_summary(ratios: Sequence[Mapping[str, Any]], added: Sequence[Mapping[s
         else:
             goal = ""
         value = fmt(r["ratio"], ".2f", "x")
-        print(f"  {r['name']:<46}{r['size']:>6}  {value:>10}   {met_text(r, goal)}")
+        print(f"  {r['name']:<46}{r['size']:>6}  {value:>10}   {met_text(r, goal, quick)}")
     for r in added:
         goal = f"<= {r['target_max_ms']:.2f} ms" if r["target_max_ms"] is not None else ""
         value = fmt(r["added_ms"], "+.3f", " ms")
-        print(f"  {r['name']:<46}{r['size']:>6}  {value:>10}   {met_text(r, goal)}")
+        print(f"  {r['name']:<46}{r['size']:>6}  {value:>10}   {met_text(r, goal, quick)}")
 
 
 def start_servers(
@@ -881,7 +883,7 @@ def report(
     rounds = f", median of {opts.repeat} rounds" if opts.repeat > 1 else ""
     print_table(f"Throughput: wrk -t1 -c{opts.connections} -d{opts.duration}s{rounds}", loaded)
     print_table(f"One connection: wrk -t1 -c1 -d{opts.duration}s{rounds}", single)
-    print_summary(ratios, added)
+    print_summary(ratios, added, opts.quick)
     print_env(env)
     return {
         "config": {
