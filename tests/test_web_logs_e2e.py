@@ -11,13 +11,16 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
 
 from .procs import Service, free_port, start_bff
 from .web_site import WebBuild, start_web
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 HEX32 = re.compile(r"[0-9a-f]{32}")
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -50,7 +53,7 @@ def web(
     log_env: Callable[[str], dict[str, str]],
 ) -> Iterator[Service]:
     """The production web server, its stdout shipped to the emulator by the forwarder."""
-    env = {**log_env("web"), "LOG_SERVICE": "web"}
+    env = {**log_env("web"), "LOG_SERVICE": "web", "WEB_DIAGNOSTICS": "1"}
     svc = start_web(log_dir, web_build, bff_down.url, "web-logs", env, forward_logs=True)
     yield svc
     svc.stop()
@@ -239,3 +242,40 @@ def test_every_line_the_web_server_writes_is_one_json_record(web: Service) -> No
         assert RESERVED <= set(record), line
         assert record["service"] == "web"
     assert any(json.loads(line)["message"].startswith("▲ Next.js") for line in lines)
+
+
+def test_the_error_page_and_the_browser_report_carry_the_render_request_id(
+    web: Service, moto: Service, log_group: str, page: Page
+) -> None:
+    url = f"{web.url}/diagnostics/server-error"
+    with page.expect_response(lambda r: r.url == url) as document:
+        page.goto(url)
+    rid = document.value.headers["x-request-id"]
+    assert HEX32.fullmatch(rid)
+    shown = page.locator("[data-request-id]").first
+    shown.wait_for(timeout=20_000)
+    assert shown.text_content() == rid
+    incident = page.locator("[data-incident]").first.text_content()
+    assert incident
+
+    found = wait_for(
+        moto, log_group, lambda e: e.get("request_id") == rid, has("web", "web.render")
+    )
+    render = next(e for _, e in found if e["logger"] == "web.render")
+    assert render["level"] == "ERROR"
+    assert render["data"]["incident"] == incident
+    assert render["data"]["route"] == "/diagnostics/server-error"
+    assert "diagnostics: server render error" in render["exception"]["stack"]
+    assert "\n    at " in render["exception"]["stack"], "the stack is inside the record"
+
+    reports = wait_for(
+        moto,
+        log_group,
+        lambda e: (
+            e.get("logger") == "bff.client_errors"
+            and rid in ((e.get("data") or {}).get("request_ids") or [])
+        ),
+        lambda hits: bool(hits),
+    )
+    assert reports, "the browser's report names the render's request id"
+    assert {e["data"]["incident"] for _, e in reports} == {incident}

@@ -53,6 +53,17 @@ function errorAt(message: string, line: number): Error {
 }
 
 describe("reports", () => {
+  it("carries noted request ids (the page's own first) and skips missing ones", async () => {
+    const { sent, reporter, settle } = harness();
+    reporter.noteRequestId("page-request-1");
+    reporter.noteRequestId("");
+    reporter.noteRequestId(null);
+    reporter.noteRequestId("failed-call-2");
+    reporter.report(errorAt("y is undefined", 11), "error");
+    await settle();
+    expect(sent[0]?.report.request_ids).toEqual(["page-request-1", "failed-call-2"]);
+  });
+
   it("posts format v1 with context, keepalive and JSON", async () => {
     const { sent, reporter, settle } = harness();
     reporter.context.release = "build-1";

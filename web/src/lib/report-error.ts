@@ -197,7 +197,7 @@ export function createReporter(deps: ReporterDeps) {
     addBreadcrumb: (type: BreadcrumbType, data: Breadcrumb["data"]) =>
       keepLast(breadcrumbs, { t: now(), type, data }, MAX_BREADCRUMBS),
     /** Remember the X-Request-ID of a failed `/api` call (newest 10). */
-    noteRequestId: (id: string) => keepLast(requestIds, id, MAX_REQUEST_IDS),
+    noteRequestId: (id?: string | null) => id && keepLast(requestIds, id, MAX_REQUEST_IDS),
   };
 }
 
@@ -246,19 +246,19 @@ function observeFetch(r: Reporter, [input, init]: Parameters<typeof fetch>, resu
     .then(
       (res) => {
         r.addBreadcrumb("fetch", { method, url, status: res.status });
-        const id = res.headers.get("x-request-id");
-        if (res.status >= 400 && id && url.startsWith("/api/")) r.noteRequestId(id);
+        if (res.status >= 400 && url.startsWith("/api/")) r.noteRequestId(res.headers.get("x-request-id"));
       },
       () => r.addBreadcrumb("fetch", { method, url, status: 0 }),
     )
     .catch(() => undefined);
 }
 
-/** Install the page-wide listeners and the fetch observer, once. */
-export function installErrorReporting(): void {
+/** Install the page-wide listeners and the fetch observer, once; reports carry `pageRequestId`. */
+export function installErrorReporting(pageRequestId?: string): void {
   const r = pageReporter();
   if (!r || installed) return;
   installed = true;
+  r.noteRequestId(pageRequestId);
   addEventListener("error", (event) => r.report(event.error ?? event.message, "error"));
   addEventListener("unhandledrejection", (event) => r.report(event.reason, "unhandledrejection"));
   addEventListener("pagehide", () => r.flush(true));

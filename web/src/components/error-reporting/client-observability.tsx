@@ -3,6 +3,7 @@
 import { useParams, usePathname } from "next/navigation";
 import { useEffect } from "react";
 
+import { documentRequestId } from "@/lib/page-request-id";
 import { RELEASE } from "@/lib/release";
 import { addBreadcrumb, installErrorReporting, setReportRoute } from "@/lib/report-error";
 import { createVitalsReporter, type VitalMetric } from "@/lib/report-vitals";
@@ -11,8 +12,9 @@ import { routePattern } from "@/lib/route-pattern";
 let vitals: ReturnType<typeof createVitalsReporter> | undefined;
 let currentRoute = "";
 
-// Listen as soon as this module loads, before hydration, so early errors are caught too.
-if (typeof window !== "undefined") installErrorReporting();
+// Listen as soon as this module loads, before hydration, so early errors are caught too. Reports
+// carry the document's request id, so an incident links to the server render's records.
+if (typeof window !== "undefined") installErrorReporting(documentRequestId());
 
 function pageVitals(): ReturnType<typeof createVitalsReporter> {
   if (!vitals) {

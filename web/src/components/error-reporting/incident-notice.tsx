@@ -1,8 +1,9 @@
 "use client";
 
-import { useMemo } from "react";
+import { useMemo, useSyncExternalStore } from "react";
 
 import { incidentFromDigest } from "@/lib/incident";
+import { documentRequestId } from "@/lib/page-request-id";
 import { reportError } from "@/lib/report-error";
 
 /** The `digest` Next.js puts on errors from server rendering, if any. */
@@ -11,7 +12,12 @@ export function errorDigest(error: unknown): string | undefined {
   return typeof digest === "string" && digest ? digest : undefined;
 }
 
-/** Reports `error` once and shows a calm notice with the incident code and a retry button. */
+const unchanging = (): (() => void) => () => undefined;
+
+/**
+ * Reports `error` once and shows a calm notice with the incident code, the page's request id
+ * (the one the server's records and the report carry; shown after hydration) and a retry button.
+ */
 export function IncidentNotice({ error, retry }: { error: unknown; retry: () => void }) {
   // Reporting is idempotent per error (the reporter dedupes and returns the first code), so it
   // can run while rendering; on the server only a digest's code is shown, identical on hydration.
@@ -20,6 +26,7 @@ export function IncidentNotice({ error, retry }: { error: unknown; retry: () => 
     if (typeof window === "undefined") return digest ? incidentFromDigest(digest) : "";
     return reportError(error, "boundary", digest);
   }, [error]);
+  const requestId = useSyncExternalStore(unchanging, documentRequestId, () => "");
 
   return (
     <section className="notice" role="alert">
@@ -28,7 +35,14 @@ export function IncidentNotice({ error, retry }: { error: unknown; retry: () => 
       {incident ? (
         <p>
           If it keeps happening, contact support and quote incident code{" "}
-          <code data-incident={incident}>{incident}</code>.
+          <code data-incident={incident}>{incident}</code>
+          {requestId ? (
+            <>
+              {" "}
+              (request <code data-request-id={requestId}>{requestId}</code>)
+            </>
+          ) : null}
+          .
         </p>
       ) : null}
       <button type="button" className="button" onClick={() => retry()}>
