@@ -121,6 +121,53 @@ def our_request_op() -> Callable[[], object]:
     return op
 
 
+def hook_op() -> Callable[[], object]:
+    """The access path's call, as the proxy makes it (environ lookups included)."""
+    from bff import metrics
+
+    recorder = Recorder("production")
+    environ = {
+        "bff.route": "catalog",
+        "bff.upstream": "catalog",
+        "bff.upstream_ms": 3.2,
+        "bff.upstream_status": 200,
+    }
+    state = {"i": 0}
+
+    def op() -> None:
+        metrics._current = recorder
+        i = state["i"] = state["i"] + 1
+        metrics.record_access(environ, 200, 4.0 + (i & 63))
+        if i % 100_000 == 0:
+            recorder.take()
+
+    return op
+
+
+def formatter_ops() -> dict[str, Callable[[], object]]:
+    """logship's formatter against the EMF pass-through installed on the CloudWatch handler,
+    on an access-like record (the pass-through adds a lookup to every record)."""
+    import logging
+
+    from logship.formatter import JsonFormatter
+
+    from bff import metrics
+
+    plain = JsonFormatter("bff", "production")
+    passthrough = metrics._emf_formatter(JsonFormatter("bff", "production"))
+    data = {"method": "GET", "path": "/api/catalog/items", "status": 200, "duration_ms": 4.2}
+
+    def record() -> logging.LogRecord:
+        rec = logging.LogRecord("bff.access", logging.INFO, __file__, 1, "GET /x 200", (), None)
+        rec.data = data
+        return rec
+
+    return {
+        "logship_formatter": lambda: plain.format_event(record()),
+        "with_emf_passthrough": lambda: passthrough.format_event(record()),
+    }
+
+
 def library_request_op(lib: Any) -> Callable[[], object]:
     context_cls, serializer = lib
 
@@ -204,6 +251,8 @@ def writers(count: int, rounds: int) -> dict[str, Any]:
         "aws_embedded_metrics": package_version("aws-embedded-metrics") if lib else None,
         "per_request_us": median_interleaved(per_request, count * 10, rounds),
         "per_document_us": median_interleaved(per_document, count, rounds),
+        "hook_us": median_interleaved({"record_access": hook_op()}, count * 10, rounds),
+        "formatter_us": median_interleaved(formatter_ops(), count * 5, rounds),
     }
     return report
 
@@ -222,6 +271,11 @@ def print_writers(report: dict[str, Any]) -> None:
         print(line)
     if version is None:
         print("  (aws-embedded-metrics not installed: only the BFF's figures)")
+    print(f"  the access path's hook (record_access) {report['hook_us']['record_access']:.2f} us")
+    fmt = report["formatter_us"]
+    print(f"  logship formatter per record {fmt['logship_formatter']:.2f} us, with the EMF "
+          f"pass-through {fmt['with_emf_passthrough']:.2f} us "
+          f"({fmt['with_emf_passthrough'] / fmt['logship_formatter']:.3f}x)")  # fmt: skip
 
 
 # -- part 2: BFF throughput ------------------------------------------------------------------------
@@ -378,6 +432,11 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_bff:
             report["bff"] = throughput(args.duration, args.rounds, args.connections)
             print_throughput(report["bff"])
+            off_cpu = report["bff"]["median"]["off"]["cpu_us_per_request"]
+            hook = report["writers"]["hook_us"]["record_access"]
+            if off_cpu:
+                print(f"  the hook's CPU as a share of the BFF's CPU per request (off): "
+                      f"{hook / off_cpu:.4f}")  # fmt: skip
         if args.json:
             args.json.write_text(json.dumps(report, indent=2) + "\n")
             print(f"\nwrote {args.json}")
