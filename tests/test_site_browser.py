@@ -55,7 +55,7 @@ def goto(page: Page, url: str, status: int = 200) -> None:
 
 def place_order(page: Page, *, email: str, quantity: str = "1", note: str = "") -> None:
     page.get_by_label("Quantity").fill(quantity)
-    page.get_by_label("Email for the confirmation").fill(email)
+    page.get_by_label("Email").fill(email)
     if note:
         page.get_by_label("Note").fill(note)
     page.get_by_role("button", name="Place order").click()
@@ -131,14 +131,14 @@ def test_product_detail_and_order_confirmation(site: Site, page: Page) -> None:
 def test_validation_errors_are_shown_at_their_fields(site: Site, page: Page) -> None:
     goto(page, site.url + "/products/1")
     place_order(page, email="not-an-email")
-    email = page.get_by_label("Email for the confirmation")
+    email = page.get_by_label("Email")
     page.wait_for_function(
         "el => el.getAttribute('aria-invalid') === 'true'", arg=email.element_handle()
     )
     error_id = email.get_attribute("aria-describedby")
     assert error_id
     message = page.locator(f"[id='{error_id}']").inner_text()
-    assert message == "Must be a valid email address."
+    assert message == "Enter an email address in the form name@example.com."
     assert page.evaluate("document.activeElement.name") == "email"
     assert page.get_by_label("Quantity").get_attribute("aria-invalid") == "false"
     assert_accessible(page, "form with a validation error")
@@ -149,7 +149,7 @@ def test_validation_errors_are_shown_at_their_fields(site: Site, page: Page) -> 
         "el => el.getAttribute('aria-invalid') === 'true'", arg=quantity.element_handle()
     )
     described = quantity.get_attribute("aria-describedby") or ""
-    assert "greater than or equal to 1" in page.locator(f"[id='{described}']").inner_text()
+    assert page.locator(f"[id='{described}']").inner_text() == "Enter a quantity of at least 1."
     assert email.get_attribute("aria-invalid") == "false"
 
     items = bff_json(site, "/api/catalog/items?page_size=100")["items"]
@@ -161,7 +161,9 @@ def test_validation_errors_are_shown_at_their_fields(site: Site, page: Page) -> 
         "el => el.getAttribute('aria-invalid') === 'true'", arg=quantity.element_handle()
     )
     described = quantity.get_attribute("aria-describedby") or ""
-    assert f"Only {scarce['stock']} of item" in page.locator(f"[id='{described}']").inner_text()
+    assert (
+        f"Only {scarce['stock']} left in stock" in page.locator(f"[id='{described}']").inner_text()
+    )
     assert "/orders/" not in page.url
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -86,13 +87,37 @@ def test_product_and_order_pages_are_server_rendered(web: Service, bff: Service)
     status, _, body = fetch(f"{web.url}/orders/{order_id}")
     assert status == 200
     assert f"Order {order_id} is confirmed" in body.decode()
+    assert "no email is sent" in body.decode()  # nothing sends one, so nothing claims it
 
 
-@pytest.mark.parametrize("path", ["/products/999999", "/products/x", "/orders/999999", "/nope"])
-def test_missing_things_answer_404(web: Service, path: str) -> None:
-    status, headers, _ = fetch(f"{web.url}{path}")
+#: Each missing page and the words its 404 must carry in the server's HTML (no JavaScript run).
+MISSING = [
+    ("/products/999999", "This product does not exist"),
+    ("/products/x", "This product does not exist"),
+    ("/orders/999999", "find that order"),
+    ("/nope", "Page not found"),
+]
+
+
+@pytest.mark.parametrize(("path", "words"), MISSING)
+def test_missing_things_answer_404(web: Service, path: str, words: str) -> None:
+    status, headers, body = fetch(f"{web.url}{path}")
     assert status == 404
     assert "text/html" in headers["content-type"]
+    assert words in visible_html(body)
+
+
+def visible_html(body: bytes) -> str:
+    """The server's HTML without its scripts: what a reader sees before any JavaScript runs."""
+    text = body.decode()
+    return re.sub(r"<script\b.*?</script>", "", text, flags=re.DOTALL)
+
+
+def test_favicon_is_served(web: Service) -> None:
+    status, headers, body = fetch(f"{web.url}/favicon.ico")
+    assert status == 200
+    assert headers["content-type"] in ("image/x-icon", "image/vnd.microsoft.icon")
+    assert body[:4] == b"\x00\x00\x01\x00" and 0 < len(body) < 16_384  # an ICO header, small
 
 
 def test_bff_address_is_read_at_run_time(log_dir: Path, web_build: WebBuild) -> None:
@@ -129,5 +154,10 @@ def test_next_dev_reaches_the_bff_without_cors(log_dir: Path, bff: Service) -> N
         assert status == 200 and "42 items" in body.decode()
         status, _, body = fetch(f"{svc.url}/products/1")
         assert status == 200 and "Place order" in body.decode()
+        for path, words in MISSING:  # the 404 content is in the server HTML under next dev too
+            status, _, body = fetch(f"{svc.url}{path}")
+            assert status == 404 and words in visible_html(body), path
+        status, _, body = fetch(f"{svc.url}/favicon.ico")
+        assert status == 200 and body[:4] == b"\x00\x00\x01\x00"
     finally:
         svc.stop()

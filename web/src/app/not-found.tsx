@@ -1,15 +1,11 @@
-import Link from "next/link";
+import { headers } from "next/headers";
+
+import { NotFoundWords } from "@/components/status/not-found-words";
+import { MISSING_HEADER } from "@/proxy";
 
 export const metadata = { title: "Page not found – Catalog" };
 
-export default function NotFound() {
-  return (
-    <section className="notice" aria-labelledby="not-found-heading">
-      <h1 id="not-found-heading">Page not found</h1>
-      <p>There is nothing at this address. It may have moved, or the link may be mistyped.</p>
-      <p>
-        <Link href="/">Browse the catalog</Link>
-      </p>
-    </section>
-  );
+export default async function NotFound() {
+  const missing = (await headers()).get(MISSING_HEADER);
+  return <NotFoundWords kind={missing === "products" || missing === "orders" ? missing : "page"} />;
 }

@@ -4,18 +4,9 @@ import { useRouter } from "next/navigation";
 import { useId, useRef, useState, type FormEvent } from "react";
 
 import { apiRequest } from "@/lib/api-client";
-import { describeProblem, fieldErrors, type Problem } from "@/lib/problem";
+import { describeProblem, type Problem } from "@/lib/problem";
 
-type Field = "quantity" | "email" | "note";
-
-/** API field paths (problem `errors[].field`) and the form field each one belongs to. */
-const FIELD_OF_ERROR = new Map<string, Field>([
-  ["items", "quantity"],
-  ["items.0", "quantity"],
-  ["items.0.quantity", "quantity"],
-  ["customer_email", "email"],
-  ["note", "note"],
-]);
+import { EMAIL_MAX, NOTE_MAX, orderFieldErrors, type OrderField as Field } from "./field-messages";
 
 const FIELDS: readonly Field[] = ["quantity", "email", "note"];
 
@@ -56,7 +47,7 @@ export function OrderForm({ itemId, itemName, maxQuantity }: { itemId: number; i
       router.push(`/orders/${result.data.id}`);
       return;
     }
-    const byField = fieldErrors(result.problem, FIELD_OF_ERROR);
+    const byField = orderFieldErrors(result.problem.errors ?? [], maxQuantity);
     setFailure({ problem: result.problem, requestId: result.requestId, byField });
     setPending(false);
     const firstInvalid = FIELDS.find((field) => byField.has(field));
@@ -96,7 +87,7 @@ export function OrderForm({ itemId, itemName, maxQuantity }: { itemId: number; i
       </div>
 
       <div className="field">
-        <label htmlFor={fieldId("email")}>Email for the confirmation</label>
+        <label htmlFor={fieldId("email")}>Email</label>
         <input
           ref={(el) => {
             inputs.current.email = el;
@@ -105,7 +96,7 @@ export function OrderForm({ itemId, itemName, maxQuantity }: { itemId: number; i
           name="email"
           type="email"
           autoComplete="email"
-          maxLength={254}
+          maxLength={EMAIL_MAX}
           required
           aria-invalid={errorsFor("email").length > 0}
           aria-describedby={describedBy("email")}
@@ -124,18 +115,18 @@ export function OrderForm({ itemId, itemName, maxQuantity }: { itemId: number; i
           id={fieldId("note")}
           name="note"
           rows={3}
-          maxLength={500}
+          maxLength={NOTE_MAX}
           aria-invalid={errorsFor("note").length > 0}
           aria-describedby={describedBy("note", `${id}-note-hint`)}
         />
         <p id={`${id}-note-hint`} className="field__hint">
-          Up to 500 characters, e.g. delivery instructions.
+          Up to {NOTE_MAX} characters, e.g. delivery instructions.
         </p>
         <FieldMessages id={errorId("note")} messages={errorsFor("note")} />
       </div>
 
       <div className="order-form__status" ref={alertRef} tabIndex={-1} aria-live="polite">
-        {placed !== null && <p className="ok">Order {placed} placed. Opening the confirmation…</p>}
+        {placed !== null && <p className="ok">Order {placed} placed. Opening your order…</p>}
         {failure && words && (
           <div className="form-error" role="alert">
             <p className="form-error__heading">{words.heading}</p>

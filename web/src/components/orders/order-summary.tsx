@@ -5,9 +5,7 @@ export function OrderSummary({ order }: { order: Order }) {
   return (
     <article className="order" aria-labelledby="order-heading">
       <h1 id="order-heading">{`Order ${order.id} is ${order.status}`}</h1>
-      <p>
-        Thank you. A confirmation goes to <strong>{order.customer_email}</strong>.
-      </p>
+      <p>Thank you. This page is your confirmation: no email is sent, so keep the order number for your records.</p>
       <table className="order__lines">
         <caption className="visually-hidden">Items in order {order.id}</caption>
         <thead>
@@ -47,6 +45,10 @@ export function OrderSummary({ order }: { order: Order }) {
           <dd>
             <time dateTime={order.created_at}>{formatDateTime(order.created_at)}</time>
           </dd>
+        </div>
+        <div>
+          <dt>Email</dt>
+          <dd>{order.customer_email}</dd>
         </div>
         {order.note && (
           <div>
