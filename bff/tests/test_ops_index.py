@@ -5,6 +5,8 @@ and the 503 when the index cannot answer."""
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +16,7 @@ from bff.client_errors.index import (
     RING_MINUTES,
     SAMPLE_MAX_BYTES,
     ErrorIndex,
+    IndexFeed,
     TrafficCounter,
     index_from_uri,
     sample_json,
@@ -21,6 +24,8 @@ from bff.client_errors.index import (
 from bff.client_errors.ingest import TRAFFIC_EXTENSION_KEY
 from flask import Flask
 from flask.testing import FlaskClient
+
+from bff import metrics
 
 from .test_client_errors import ingest_app, report
 from .test_ratelimit import _free_port, redis_url
@@ -269,3 +274,52 @@ def test_index_from_uri_only_for_redis() -> None:
     assert index_from_uri("memory://") is None
     built = index_from_uri("redis://127.0.0.1:9/0")
     assert built is not None and isinstance(built.client, redis.Redis)
+
+
+def test_group_commit_batches_concurrent_events_and_counts_exactly(index: ErrorIndex) -> None:
+    """Events queued while another request writes go in its next batch: fewer round trips
+    than events, every event counted once."""
+    feed = IndexFeed(index)
+    barrier = threading.Barrier(16)
+
+    def report_many(n: int) -> None:
+        barrier.wait()
+        for i in range(50):
+            data = {"type": "E", "message": f"m{n % 4}", "release": "r", "incident": "GC-1"}
+            feed.record(f"{n % 4:016x}", data, sample=b"{}", request_id=f"{n}-{i}")
+
+    threads = [threading.Thread(target=report_many, args=(n,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    deadline = time.monotonic() + 10
+    while feed.stats["recorded"] < 800 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert feed.stats["recorded"] == 800 and feed.stats["failed"] == 0
+    assert feed.stats["new"] == 4
+    matched, groups = index.groups(since_ms=0, status="all")
+    assert matched == 4 and sorted(g["count"] for g in groups) == [200] * 4
+
+
+def test_new_and_reopened_groups_reach_the_metrics(redis_url: str) -> None:
+    """A new group, and a resolved one back in a newer release, count ``NewErrorGroup``."""
+
+    def new_groups() -> dict[str, int]:
+        assert recorder is not None
+        docs = recorder.flush()
+        return {d["Release"]: d["NewErrorGroup"] for d in docs if "NewErrorGroup" in d}
+
+    try:
+        client = app_on(redis_url).test_client()
+        recorder = metrics.current()
+        assert recorder is not None
+        send(client, 3, release="build-1")
+        assert new_groups() == {"build-1": 1}
+        fingerprint = only_group(client)["fingerprint"]
+        client.put(f"/api/ops/client-errors/{fingerprint}/resolution")
+        send(client, 1, release="build-1")
+        send(client, 2, release="build-2")
+        assert new_groups() == {"build-2": 1}
+    finally:
+        metrics.shutdown()
