@@ -1167,6 +1167,12 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
                 if self._inflight_taken:
                     return True  # a flush/close spooled this batch meanwhile
                 self._cond.wait(delay)
+                if self._taken_over():
+                    return True  # taken over during the wait: sending it now would duplicate it
+
+    def _taken_over(self) -> bool:
+        """Whether a flush/close took the batch in flight over (call under the lock)."""
+        return self._inflight_taken
 
     def _sendable(self, events: Sequence[Event]) -> Sequence[Event]:
         """The events of a batch (in time order) that CloudWatch would accept now; the rest
