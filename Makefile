@@ -131,6 +131,9 @@ bench-web: install system-deps $(BENCH_WEB_STAMP) ## Lighthouse on the productio
 bench-ingest: install system-deps ## client error ingest: reports/s and p99, plain and symbolicated
 	@$(BIN)/python bench/ingest/run.py $(ARGS)
 
+bench-ops: install system-deps ## ops view: the error-group index at 1,000,000 events via 4 BFFs (ARGS=--quick: 20,000)
+	@$(BIN)/python bench/ops/run.py $(ARGS)
+
 bench-deps: $(BENCH_STAMP) $(BENCH_WEB_STAMP) ## every benchmark's npm install (npm ci), so a lock that no longer installs fails make test
 
 bench-smoke: install system-deps $(BENCH_STAMP) ## short runs of the proxy, ingest, edge and fleet benchmark harnesses
