@@ -44,6 +44,7 @@ from logship.spool import Spool
 from .conftest import fetch_events, wait_until
 from .faultproxy import FaultProxy
 from .helpers import attached, handler_for, log_at
+from .test_kill import Load, check_delivered, start_gunicorn, stop_group
 
 DAY = 86_400.0
 GOOD = 20  # good records before the fault and as many after it
@@ -614,3 +615,34 @@ def test_fault(
     )
     assert kinds[case.notice] == 1, kinds
     assert set(kinds) <= {case.notice} | case.also, kinds
+
+
+def test_gunicorn_keeps_answering_while_the_spool_is_read_only(
+    moto_url: str, group: str, logs: Any, tmp_path: Path, proxy: FaultProxy
+) -> None:
+    """A gevent gunicorn app under load: its spool directory turns read-only, then CloudWatch
+    fails for a few seconds (batches would go to the spool): every request is answered, and
+    every answered request's records arrive once CloudWatch is back."""
+    run = uuid.uuid4().hex
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(tmpfs(tmp_path / "spool", "32m"))
+        proc, port = start_gunicorn(tmp_path, proxy.url, group)
+        stack.callback(stop_group, proc)
+        with Load(port, run) as load:
+            time.sleep(1.0)
+            make_read_only(tmp_path / "spool", stack)
+            time.sleep(1.0)
+            proxy.mode = "reset"
+            time.sleep(5.0)  # past the workers' retries: their batches cannot be spooled
+            proxy.mode = "pass"
+            time.sleep(1.5)
+        attempted = load.next_seq
+        stop_group(proc)  # SIGTERM: the workers deliver what they hold
+        assert len(load.answered) > 100
+        assert len(load.answered) >= attempted - 4, "every request answered (4 were in flight)"
+        check_delivered(logs, group, run, load.answered)
+    output = (tmp_path / "gunicorn.out").read_text()
+    notices = [json.loads(line) for line in output.splitlines() if '"logger":"logship"' in line]
+    kinds = collections.Counter(n["data"]["notice"] for n in notices)
+    assert 1 <= kinds["spool-write"] <= 2, kinds  # once per worker at most
+    assert set(kinds) <= {"spool-write", "unhealthy"}, kinds

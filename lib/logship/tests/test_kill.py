@@ -228,6 +228,12 @@ class Load:
             except (OSError, http.client.HTTPException):  # the server is being killed
                 time.sleep(0.01)
 
+    @property
+    def next_seq(self) -> int:
+        """How many requests were started."""
+        with self._lock:
+            return self._next
+
     def __enter__(self) -> Load:
         for thread in self._threads:
             thread.start()
