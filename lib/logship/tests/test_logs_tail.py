@@ -24,6 +24,7 @@ def load() -> ModuleType:
     spec = importlib.util.spec_from_file_location("logs_tail", SCRIPT)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it executes
     spec.loader.exec_module(module)
     return module
 
@@ -47,7 +48,7 @@ def test_formats_logship_json_on_one_line() -> None:
     }
     line = tail.format_event(event(doc), color=False)
     assert line == (
-        "22:13:20.123 ERROR    bff [0123456789ab] upstream failed\\nretrying "
+        "22:13:20.123 ERROR    bff [0123456789abcdef] upstream failed\\nretrying "
         "exc=TimeoutError: read timed out status=502 upstream=catalog"
     )
     colored = tail.format_event(event(doc), color=True)

@@ -916,9 +916,15 @@ class CloudWatchHandler(watchtower.CloudWatchLogHandler):
         ``queued`` accepted into the buffer; ``sent`` accepted by CloudWatch (replays
         included); ``retried`` retry attempts (requests); ``spooled`` written to the spool;
         ``replayed`` delivered from the spool; ``dropped`` given up, by level; ``rejected``
-        refused by CloudWatch (``too_old``, ``too_new``, ``expired``, ``invalid``);
-        ``truncated`` cut to ``max_message_bytes``; ``suppressed`` records logged from inside
-        the handler and ignored.
+        refused by CloudWatch or, for their age, not sent (``too_old``, ``too_new``,
+        ``expired``, ``invalid``); ``truncated`` cut to ``max_message_bytes``; ``suppressed``
+        records logged from inside the handler and ignored; ``unjournaled`` not written to the
+        journal; ``journal_recovered`` / ``journal_corrupt`` records of dead processes moved
+        to the spool / unreadable; ``spool_failed`` events the spool could not take (kept in
+        memory); ``spool_corrupt`` unreadable spool lines and files; ``clock_adjusted`` records
+        shipped at logging time for a timestamp CloudWatch refuses; ``repaired`` records made
+        valid JSON, by reason (:data:`~logship.formatter.REPAIR_REASONS`); ``spool`` and
+        ``journal`` whether each is working.
         """
         with self._cond:
             counters = self._counters
