@@ -3,7 +3,7 @@ import "server-only";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import { performance } from "node:perf_hooks";
 
-import { getLogger } from "./logger";
+import { callerLocation, getLogger } from "./logger";
 import { contextFrom, runWithRequest, serverTraceparent, type RequestContext } from "./request-context";
 import { routeOf } from "./route-table";
 import { queryShape, scrubPath } from "./scrub";
@@ -22,6 +22,8 @@ import { queryShape, scrubPath } from "./scrub";
 
 const HOOKED = Symbol.for("web.log.request-hook");
 const access = getLogger("web.access");
+// Every access record is written from the same place: its location is read from the stack once.
+let accessLocation: ReturnType<typeof callerLocation> | undefined;
 
 function header(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
@@ -49,6 +51,7 @@ export function beginRequest(req: IncomingMessage, res: ServerResponse): Request
     if (done) return;
     done = true;
     try {
+      accessLocation ??= callerLocation(callerLocation);
       const { pathname, search } = splitUrl(req.url);
       const route = routeOf(pathname);
       const status = aborted && !res.headersSent ? 499 : res.statusCode;
@@ -73,6 +76,7 @@ export function beginRequest(req: IncomingMessage, res: ServerResponse): Request
             aborted,
           },
         },
+        accessLocation,
       );
     } catch {
       // an access record must never break the response

@@ -312,10 +312,18 @@ export function queryShape(query: string): string {
     .join("");
 }
 
+const keyCache = new Map<string, boolean>();
+
 /** Whether a data key names a secret (logship's `is_sensitive_key` with the default rules). */
 export function isSensitiveKey(key: string): boolean {
-  const name = key.trim().toLowerCase().replace(/-/g, "_").replace(/ /g, "_");
-  return SENSITIVE_KEYS.has(name) || SENSITIVE_KEY_PARTS.some((part) => name.includes(part));
+  let hit = keyCache.get(key);
+  if (hit === undefined) {
+    const name = key.trim().toLowerCase().replace(/-/g, "_").replace(/ /g, "_");
+    hit = SENSITIVE_KEYS.has(name) || SENSITIVE_KEY_PARTS.some((part) => name.includes(part));
+    if (keyCache.size >= CACHE_MAX) keyCache.clear();
+    keyCache.set(key, hit);
+  }
+  return hit;
 }
 
 function redactCookiePair(pair: string): string {
