@@ -16,7 +16,7 @@ SYSTEM_PACKAGES := nginx-light wrk redis-server chromium podman runc debootstrap
 # -rs: a skipped test says why (a missing container engine, say) instead of hiding in the count
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider -rs
 
-.PHONY: help dev logs test install system-deps lint typecheck fmt test-bff test-upstreams \
+.PHONY: help dev logs test install lock lock-check system-deps lint typecheck fmt test-bff test-upstreams \
         test-integration test-logship test-web bench-proxy bench-logs bench-web bench-ingest \
         bench-edge bench-deps bench-smoke test-images clean
 .PHONY: lint-docker lint-cfn images push deploy
@@ -34,17 +34,36 @@ logs: install ## follow the local CloudWatch log group (what `make dev` ships), 
 	 AWS_SECRET_ACCESS_KEY=$${AWS_SECRET_ACCESS_KEY:-local} \
 	 $(BIN)/python scripts/logs_tail.py $(ARGS)
 
-test: install system-deps lint typecheck test-web test-bff test-logship test-upstreams test-integration test-images bench-deps bench-smoke ## install what is missing, then run every check and test suite
+test: install system-deps lock-check lint typecheck test-web test-bff test-logship test-upstreams test-integration test-images bench-deps bench-smoke ## install what is missing, then run every check and test suite
 	@echo "==> all checks and tests passed"
 
 install: $(PY_STAMP) $(WEB_STAMP) ## create the venv and install Python and npm dependencies
 
-$(PY_STAMP): requirements/bff.txt requirements/upstreams.txt requirements/dev.txt bff/pyproject.toml lib/logship/pyproject.toml
+# Every package from a lock file with hashes (requirements/README.md); the two local packages
+# cannot be hash-checked, so they follow without dependencies, built by the locked setuptools.
+$(PY_STAMP): requirements/dev.txt requirements/build.txt bff/pyproject.toml lib/logship/pyproject.toml
 	@echo "==> creating the Python environment in $(VENV)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install --upgrade --progress-bar on pip
-	@$(BIN)/python -m pip install --progress-bar on -r requirements/dev.txt -e ./lib/logship -e ./bff
+	@$(BIN)/python -m pip install --progress-bar on --require-hashes -r requirements/dev.txt -r requirements/build.txt
+	@$(BIN)/python -m pip install --progress-bar on --no-deps --no-build-isolation -e ./lib/logship -e ./bff
+	@$(BIN)/python -m pip check
 	@touch $@
+
+# The order matters: a lock takes the versions of the locks its input names with -c.
+LOCKS := bff upstreams build dev emulator
+UV_COMPILE := $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+              --custom-compile-command "make lock"
+
+lock: install ## resolve requirements/*.in into the lock files with hashes (UPGRADE=1: newest allowed versions)
+	@for name in $(LOCKS); do \
+	  echo "==> requirements/$$name.txt"; \
+	  $(UV_COMPILE) $(if $(UPGRADE),--upgrade) requirements/$$name.in -o requirements/$$name.txt; \
+	done
+	@$(BIN)/python scripts/lock_check.py
+
+lock-check: install ## the lock files match their inputs (requirements/*.in), offline
+	@echo "==> lock files"
+	@$(BIN)/python scripts/lock_check.py
 
 $(WEB_STAMP): web/package.json web/package-lock.json
 	@echo "==> installing web dependencies (npm ci)"
@@ -76,6 +95,7 @@ typecheck: install ## mypy (strict on bff/src), tsc --noEmit
 	@$(BIN)/mypy
 	@$(BIN)/mypy --strict lib/logship/src scripts/logs_tail.py
 	@$(BIN)/mypy --strict deploy/deploy.py deploy/sourcemaps.py scripts/openapi_snapshot.py bench/web/run.py
+	@$(BIN)/mypy --strict scripts/lock_check.py
 	@MYPYPATH=bench $(BIN)/mypy --strict bench/proxy/run.py
 	@MYPYPATH=bench $(BIN)/mypy --strict bench/edge/run.py
 	@MYPYPATH=bench $(BIN)/mypy --strict bench/fleet/run.py

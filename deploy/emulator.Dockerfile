@@ -1,11 +1,14 @@
 # Local CloudWatch Logs / S3 emulator for docker-compose.yml (the `logs` service): moto's
-# server, pinned to the version in requirements/dev.txt. Not used in AWS.
+# server from requirements/emulator.txt (hash-checked, the versions of requirements/dev.txt).
+# Not used in AWS.
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 FROM ${PYTHON_IMAGE}
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
-RUN pip install --no-cache-dir "moto[server]==5.2.5" \
+COPY requirements/emulator.txt /tmp/emulator.txt
+RUN pip install --no-cache-dir --require-hashes -r /tmp/emulator.txt \
+ && rm /tmp/emulator.txt \
  && groupadd --system --gid 10001 app \
  && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent app
 USER 10001:10001

@@ -7,9 +7,13 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
 COPY requirements/upstreams.txt requirements/upstreams.txt
+COPY requirements/build.txt requirements/build.txt
 COPY lib/logship lib/logship
+# Hash-checked from the lock; lib/logship (a directory cannot be hash-checked) without dependencies
 RUN python -m venv /opt/venv \
- && /opt/venv/bin/pip install --no-cache-dir -r requirements/upstreams.txt ./lib/logship
+ && /opt/venv/bin/pip install --no-cache-dir --require-hashes -r requirements/upstreams.txt -r requirements/build.txt \
+ && /opt/venv/bin/pip install --no-cache-dir --no-deps --no-build-isolation ./lib/logship \
+ && /opt/venv/bin/pip check
 
 FROM ${PYTHON_IMAGE}
 RUN groupadd --system --gid 10001 app \

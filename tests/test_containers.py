@@ -253,16 +253,19 @@ def bff_image(tmp_path_factory: pytest.TempPathFactory) -> BffImage:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(export / src, target)
     (install,) = [r for r in builder.all("RUN") if "/opt/venv/bin/pip install" in r]
-    pip_args = shlex.split(install.split("/opt/venv/bin/pip install", 1)[1].split("&&")[0])
-    pip_args = [a for a in pip_args if a != "--no-cache-dir"]  # reuse the local pip cache
     venv = tmp_path_factory.mktemp("bff-venv") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run(
-        [str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", *pip_args],
-        cwd=context,
-        check=True,
-        timeout=300,
-    )
+    for step in install.split("&&"):  # the locked requirements, then the local packages
+        if "/opt/venv/bin/pip install" not in step:
+            continue
+        pip_args = shlex.split(step.split("/opt/venv/bin/pip install", 1)[1])
+        pip_args = [a for a in pip_args if a != "--no-cache-dir"]  # reuse the local pip cache
+        subprocess.run(
+            [str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", *pip_args],
+            cwd=context,
+            check=True,
+            timeout=300,
+        )
 
     # runtime stage: WORKDIR with only the files it COPYs from the build context.
     app_dir = tmp_path_factory.mktemp("bff-app")
@@ -518,9 +521,14 @@ def test_compose_ports_and_variables(compose: dict[str, Any]) -> None:
 
 
 def test_emulator_image_pins_the_same_moto_as_the_tests() -> None:
-    pin = re.search(r"^moto\[server\]==(\S+)", (ROOT / "requirements/dev.txt").read_text(), re.M)
-    assert pin
-    assert f'"moto[server]=={pin.group(1)}"' in (ROOT / "deploy/emulator.Dockerfile").read_text()
+    def moto_pin(lock: str) -> str:
+        found = re.search(r"^moto(?:\[server\])?==(\S+)", (ROOT / lock).read_text(), re.M)
+        assert found, lock
+        return found.group(1)
+
+    assert moto_pin("requirements/emulator.txt") == moto_pin("requirements/dev.txt")
+    dockerfile = (ROOT / "deploy/emulator.Dockerfile").read_text()
+    assert "--require-hashes -r /tmp/emulator.txt" in dockerfile
 
 
 def test_docker_compose_config_needs_the_compose_plugin() -> None:
