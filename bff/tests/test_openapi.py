@@ -75,3 +75,10 @@ def test_flask_errors_speak_like_the_proxy(
     assert doc["instance"] == path
     assert doc["request_id"] == "rid-flask-1" == resp.headers["X-Request-ID"]
     assert doc["status"] == status
+
+
+def test_ops_summary_shows_the_same_version(client: FlaskClient) -> None:
+    resp = client.get("/api/ops/summary")
+    assert resp.status_code == 200, resp.data
+    version = resp.get_json()["version"]
+    assert version == client.get("/openapi.json").get_json()["info"]["version"]
