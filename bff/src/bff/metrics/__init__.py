@@ -105,11 +105,13 @@ def _emf_formatter(base: Any) -> Any:
     that document (CloudWatch reads ``_aws`` only at the top level of an event)."""
     from logship.formatter import FormattedEvent, JsonFormatter
 
+    base_format_event = JsonFormatter.format_event
+
     class EmfPassthroughFormatter(JsonFormatter):
         def format_event(self, record: logging.LogRecord) -> FormattedEvent:
             text = record.__dict__.get(EMF_ATTR)
-            if text is None:
-                return super().format_event(record)
+            if text is None:  # every other record: one lookup more than logship's own path
+                return base_format_event(self, record)
             return FormattedEvent(text, len(text.encode("utf-8")), False)
 
     formatter = EmfPassthroughFormatter.__new__(EmfPassthroughFormatter)
