@@ -137,7 +137,7 @@ export async function ErrorGroupView({ fingerprint }: { fingerprint: string }) {
 
       <section className="ops-card" aria-labelledby="ops-group-latest">
         <h2 id="ops-group-latest">Latest occurrences</h2>
-        <div className="ops-related-wrap">
+        <div className="ops-related-wrap" tabIndex={0} role="region" aria-label="Latest occurrences, scrollable">
           <table className="ops-table ops-latest">
             <caption className="visually-hidden">Latest occurrences, newest first</caption>
             <thead>

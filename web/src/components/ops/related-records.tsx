@@ -38,7 +38,7 @@ export function RelatedRecords({ event, related }: { event: OpsEvent; related: R
   return (
     <>
       {heading}
-      <div className="ops-related-wrap">
+      <div className="ops-related-wrap" tabIndex={0} role="region" aria-label="Server records, scrollable">
         <table className="ops-table ops-related">
           <caption className="visually-hidden">Server records for this incident&apos;s failed requests</caption>
           <thead>
