@@ -40,6 +40,7 @@ USE_COLOUR = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 LEVEL_COLOURS = {"WARNING": "33", "ERROR": "31", "CRITICAL": "31;1"}
 #: A werkzeug request line of the emulator: `127.0.0.1 - - [date] "POST / HTTP/1.1" 200 -`.
 EMULATOR_REQUEST = re.compile(r'"[A-Z]+ \S+ HTTP/[0-9.]+" ([0-9]{3}) ')
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 HIDDEN_LOGGERS = frozenset({"logship.stats"})
 MAX_MESSAGE_CHARS = 240
 
@@ -201,7 +202,7 @@ def render(part_name: str, text: str, raw: bool = False) -> str | None:
     if raw:
         return text
     if part_name == "logs":
-        match = EMULATOR_REQUEST.search(text)
+        match = EMULATOR_REQUEST.search(ANSI.sub("", text))
         if match and int(match.group(1)) < 500:
             return None  # the emulator's own access lines: one per PutLogEvents
     if text.startswith("{"):

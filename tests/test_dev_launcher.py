@@ -135,6 +135,12 @@ def test_records_show_as_one_short_line_with_the_stack_below(dev: ModuleType) ->
             id="emu-5xx",
         ),
         pytest.param(
+            "logs",
+            '127.0.0.1 - - [07/Dec/2026 01:02:03] "\x1b[31m\x1b[1mPOST / HTTP/1.1\x1b[0m" 400 -',
+            False,
+            id="emu-coloured",
+        ),
+        pytest.param(
             "bff",
             json.dumps({**_RECORD, "logger": "logship.stats", "message": "logship stats"}),
             False,

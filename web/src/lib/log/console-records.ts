@@ -49,6 +49,7 @@ export function routeConsole(logger: Logger = getLogger("next")): void {
       try {
         if (!logger.isEnabledFor(level)) return;
         const { message, error } = consoleRecord(args);
+        if (!message && error === undefined) return; // the blank lines Next prints for spacing
         logger.log(level, message, error === undefined ? undefined : { error }, callerLocation(patched));
       } catch {
         // console output must never throw

@@ -119,6 +119,7 @@ describe("console output", () => {
       console.error(" \u001b[31m⨯\u001b[39m render failed for %s", "/products/[id]", new Error("boom"));
       console.warn("careful", { token: "t0k3n-value" });
       console.log("plain");
+      console.log("");
     } finally {
       Object.assign(console, saved);
     }
