@@ -144,30 +144,6 @@ def hook_op() -> Callable[[], object]:
     return op
 
 
-def formatter_ops() -> dict[str, Callable[[], object]]:
-    """logship's formatter against the EMF pass-through installed on the CloudWatch handler,
-    on an access-like record (the pass-through adds a lookup to every record)."""
-    import logging
-
-    from logship.formatter import JsonFormatter
-
-    from bff import metrics
-
-    plain = JsonFormatter("bff", "production")
-    passthrough = metrics._emf_formatter(JsonFormatter("bff", "production"))
-    data = {"method": "GET", "path": "/api/catalog/items", "status": 200, "duration_ms": 4.2}
-
-    def record() -> logging.LogRecord:
-        rec = logging.LogRecord("bff.access", logging.INFO, __file__, 1, "GET /x 200", (), None)
-        rec.data = data
-        return rec
-
-    return {
-        "logship_formatter": lambda: plain.format_event(record()),
-        "with_emf_passthrough": lambda: passthrough.format_event(record()),
-    }
-
-
 def library_request_op(lib: Any) -> Callable[[], object]:
     context_cls, serializer = lib
 
@@ -252,7 +228,6 @@ def writers(count: int, rounds: int) -> dict[str, Any]:
         "per_request_us": median_interleaved(per_request, count * 10, rounds),
         "per_document_us": median_interleaved(per_document, count, rounds),
         "hook_us": median_interleaved({"record_access": hook_op()}, count * 10, rounds),
-        "formatter_us": median_interleaved(formatter_ops(), count * 5, rounds),
     }
     return report
 
@@ -272,10 +247,6 @@ def print_writers(report: dict[str, Any]) -> None:
     if version is None:
         print("  (aws-embedded-metrics not installed: only the BFF's figures)")
     print(f"  the access path's hook (record_access) {report['hook_us']['record_access']:.2f} us")
-    fmt = report["formatter_us"]
-    print(f"  logship formatter per record {fmt['logship_formatter']:.2f} us, with the EMF "
-          f"pass-through {fmt['with_emf_passthrough']:.2f} us "
-          f"({fmt['with_emf_passthrough'] / fmt['logship_formatter']:.3f}x)")  # fmt: skip
 
 
 # -- part 2: BFF throughput ------------------------------------------------------------------------

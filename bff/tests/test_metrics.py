@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import math
@@ -261,17 +262,27 @@ def test_vitals_are_distributions_per_route() -> None:
 # -- writing ----------------------------------------------------------------------------------
 
 
-def test_the_passthrough_formatter_writes_the_document_alone() -> None:
-    base = JsonFormatter("bff", "test")
-    formatter = metrics._emf_formatter(base)
+def test_a_document_record_is_written_as_the_document_alone() -> None:
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(JsonFormatter("bff", "test"))
     doc = {"_aws": {"Timestamp": TS, "CloudWatchMetrics": []}, "Environment": "test"}
-    record = logging.LogRecord("bff.metrics", logging.INFO, __file__, 1, "emf", (), None)
-    record.__dict__[metrics.EMF_ATTR] = json.dumps(doc)
-    event = formatter.format_event(record)
-    assert json.loads(event.text) == doc and event.size == len(event.text.encode())
-    plain = logging.LogRecord("bff.x", logging.INFO, __file__, 1, "hello", (), None)
-    assert json.loads(formatter.format(plain))["message"] == "hello"
-    assert json.loads(formatter.format(plain))["service"] == "bff"
+    record = metrics._emf_record(handler, json.dumps(doc))
+    handler.handle(record)
+    handler.handle(logging.LogRecord("bff.x", logging.INFO, __file__, 1, "hello", (), None))
+    first, second = out.getvalue().splitlines()
+    assert json.loads(first) == doc  # no logship envelope around it
+    assert json.loads(second)["message"] == "hello" and json.loads(second)["service"] == "bff"
+
+
+def test_the_largest_documents_stay_far_below_the_event_limit() -> None:
+    recorder = Recorder("production")
+    route = "/" + "r" * 127
+    for name in ("LCP", "INP", "CLS", "FCP", "TTFB"):
+        for i in range(300):  # 5% apart: every value its own bucket
+            recorder.vital(name, route, 0.001 * 1.05**i)
+    docs = valid(recorder.flush())
+    assert max(len(json.dumps(d)) for d in docs) < metrics.MAX_EVENT_BYTES // 4
 
 
 def test_without_a_cloudwatch_handler_nothing_is_written() -> None:

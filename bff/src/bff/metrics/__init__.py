@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bff.metrics")
 
-EMF_ATTR: Final = "bff_emf_document"
+MAX_EVENT_BYTES: Final = 256 * 1024  # the EMF specification's bound on one document
 _current: Recorder | None = None
 _flusher: Flusher | None = None
 
@@ -100,38 +100,32 @@ def web_vital(name: str, route: str | None, value: float) -> None:
 # -- writing -----------------------------------------------------------------------------------
 
 
-def _emf_formatter(base: Any) -> Any:
-    """A copy of logship's formatter that writes a record carrying an EMF document as exactly
-    that document (CloudWatch reads ``_aws`` only at the top level of an event)."""
-    from logship.formatter import FormattedEvent, JsonFormatter
+def _emf_record(handler: logging.Handler, text: str) -> logging.LogRecord:
+    """A record that logship's CloudWatch handler writes as exactly ``text``.
 
-    base_format_event = JsonFormatter.format_event
+    CloudWatch reads ``_aws`` only at the top level of an event, and logship's formatter nests
+    caller data under ``data``. Its formatter caches each record's formatted event on the record
+    (``format_event``: "handlers sharing this formatter format once"); the record is handed
+    over with that cache already holding the document, so the handler's own fast path writes it
+    as it is, and no other record is touched. ``test_metrics`` and ``test_metrics_e2e`` pin
+    this behaviour.
+    """
+    from logship.formatter import _CACHE_ATTR, FormattedEvent
 
-    class EmfPassthroughFormatter(JsonFormatter):
-        def format_event(self, record: logging.LogRecord) -> FormattedEvent:
-            text = record.__dict__.get(EMF_ATTR)
-            if text is None:  # every other record: one lookup more than logship's own path
-                return base_format_event(self, record)
-            return FormattedEvent(text, len(text.encode("utf-8")), False)
-
-    formatter = EmfPassthroughFormatter.__new__(EmfPassthroughFormatter)
-    formatter.__dict__.update(base.__dict__)
-    return formatter
+    record = log.makeRecord(log.name, logging.INFO, __file__, 0, "emf", (), None)
+    record.__dict__[_CACHE_ATTR] = (
+        handler.formatter,
+        FormattedEvent(text, len(text.encode("utf-8")), False),
+    )
+    return record
 
 
 def _cloudwatch_handler() -> logging.Handler | None:
-    """logship's CloudWatch handler of this process (set up to pass EMF documents through)."""
+    """logship's CloudWatch handler of this process (its main stream), if it ships."""
     from logship import setup as logship_setup
 
     active = logship_setup.active()
-    handler = active.cloudwatch_handler if active is not None else None
-    if handler is None:
-        return None
-    if not hasattr(handler.formatter, "_bff_emf"):
-        formatter = _emf_formatter(handler.formatter)
-        formatter._bff_emf = True
-        handler.setFormatter(formatter)
-    return handler
+    return active.cloudwatch_handler if active is not None else None
 
 
 def write_documents(docs: Iterable[Mapping[str, Any]]) -> int:
@@ -140,12 +134,14 @@ def write_documents(docs: Iterable[Mapping[str, Any]]) -> int:
     handler = _cloudwatch_handler()
     if handler is None:
         return 0
+    limit = min(MAX_EVENT_BYTES, int(getattr(handler, "max_message_bytes", MAX_EVENT_BYTES)))
     written = 0
     for doc in docs:
-        record = log.makeRecord(
-            log.name, logging.INFO, __file__, 0, "emf", (), None, extra={EMF_ATTR: encode(doc)}
-        )
-        handler.handle(record)
+        text = encode(doc)
+        if len(text.encode("utf-8")) > limit:  # not reachable with the BFF's series (tested)
+            log.error("metrics: a document of %d bytes is over the event limit", len(text))
+            continue
+        handler.handle(_emf_record(handler, text))
         written += 1
     return written
 
@@ -333,7 +329,7 @@ def shutdown() -> None:
 
 
 __all__ = [
-    "EMF_ATTR",
+    "MAX_EVENT_BYTES",
     "Flusher",
     "client_error",
     "current",
