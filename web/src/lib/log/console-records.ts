@@ -50,7 +50,11 @@ export function routeConsole(logger: Logger = getLogger("next")): void {
         if (!logger.isEnabledFor(level)) return;
         const { message, error } = consoleRecord(args);
         if (!message && error === undefined) return; // the blank lines Next prints for spacing
-        logger.log(level, message, error === undefined ? undefined : { error }, callerLocation(patched));
+        const digest = (error as { digest?: unknown } | undefined)?.digest;
+        // A render error Next prints also becomes a `web.render` record (onRequestError); the
+        // digest (= incident code) joins the two.
+        const extra = error === undefined ? undefined : typeof digest === "string" ? { error, data: { digest } } : { error };
+        logger.log(level, message, extra, callerLocation(patched));
       } catch {
         // console output must never throw
       }

@@ -120,11 +120,13 @@ describe("console output", () => {
       console.warn("careful", { token: "t0k3n-value" });
       console.log("plain");
       console.log("");
+      console.error("⨯", Object.assign(new Error("render"), { digest: "1234567890" }));
     } finally {
       Object.assign(console, saved);
     }
     const all = records();
-    expect(all).toHaveLength(3);
+    expect(all).toHaveLength(4);
+    expect(all[3]).toMatchObject({ level: "ERROR", message: "⨯", data: { digest: "1234567890" } });
     expect(all[0]).toMatchObject({ level: "ERROR", logger: "next", message: "⨯ render failed for /products/[id]" });
     expect((all[0]!["exception"] as { stack: string }).stack).toContain("Error: boom\n    at ");
     expect(all[1]).toMatchObject({ level: "WARNING" });
