@@ -163,7 +163,7 @@ def test_a_new_group_is_logged_once(redis_url: str, caplog: pytest.LogCaptureFix
 
 @pytest.mark.parametrize(
     "query",
-    ["status=closed", "sort=random", "since=0", "since=abc"],
+    ["status=closed", "sort=random", "since=0", "since=abc", "limit=0", "limit=201", "limit=x"],
 )
 def test_bad_list_queries_are_400(redis_url: str, query: str) -> None:
     resp = app_on(redis_url).test_client().get(f"/api/ops/client-errors?{query}")

@@ -279,7 +279,7 @@ def ops_paths() -> dict[str, Any]:
                 "summary": "Error groups from the index",
                 "description": "Read from the error-group index in Redis, which every BFF task "
                 "updates as it ingests a report (never a scan of raw events): groups with an "
-                "event in the last `since` minutes, at most 100, `matched` counts them all. "
+                "event in the last `since` minutes, at most `limit`, `matched` counts them all. "
                 "`count` is every event of the group since it was first seen; `sparkline` the "
                 "events per minute over the last `sparkline_minutes` minutes, oldest first.",
                 "parameters": [
@@ -295,6 +295,13 @@ def ops_paths() -> dict[str, Any]:
                         "in": "query",
                         "required": False,
                         "schema": {"enum": ["count", "last_seen"], "default": "count"},
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "required": False,
+                        "description": "At most this many groups.",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
                     },
                 ],
                 "responses": {

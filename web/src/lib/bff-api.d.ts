@@ -157,7 +157,7 @@ export interface paths {
         };
         /**
          * Error groups from the index
-         * @description Read from the error-group index in Redis, which every BFF task updates as it ingests a report (never a scan of raw events): groups with an event in the last `since` minutes, at most 100, `matched` counts them all. `count` is every event of the group since it was first seen; `sparkline` the events per minute over the last `sparkline_minutes` minutes, oldest first.
+         * @description Read from the error-group index in Redis, which every BFF task updates as it ingests a report (never a scan of raw events): groups with an event in the last `since` minutes, at most `limit`, `matched` counts them all. `count` is every event of the group since it was first seen; `sparkline` the events per minute over the last `sparkline_minutes` minutes, oldest first.
          */
         get: operations["ops_client_errors"];
         put?: never;
@@ -1894,6 +1894,8 @@ export interface operations {
                 since?: number;
                 status?: "open" | "resolved" | "all";
                 sort?: "count" | "last_seen";
+                /** @description At most this many groups. */
+                limit?: number;
             };
             header?: never;
             path?: never;

@@ -15,7 +15,8 @@ from ..client_errors.ingest import INDEX_EXTENSION_KEY
 from ..errors import problem_response
 from .blueprint import DAY_MINUTES, RETENTION_MINUTES, bp, iso_ms, json_response, minutes_param
 
-MAX_GROUPS: Final = 100
+DEFAULT_GROUPS: Final = 50
+MAX_GROUPS: Final = 200
 SPARK_MINUTES: Final = 60
 FINGERPRINT: Final = re.compile(r"[0-9a-f]{16}")
 SORTS: Final = {"count": "count", "last_seen": "last_seen"}
@@ -60,6 +61,9 @@ def client_errors() -> Response:
             "bad-query",
             f"status must be one of {', '.join(STATUSES)} and sort one of {', '.join(SORTS)}",
         )
+    limit = _count_param("limit", DEFAULT_GROUPS, MAX_GROUPS)
+    if isinstance(limit, Response):
+        return limit
     index = current_index()
     if isinstance(index, Response):
         return index
@@ -69,7 +73,7 @@ def client_errors() -> Response:
             since_ms=now_ms - since * 60_000,
             status=status,
             sort=sort,
-            limit=MAX_GROUPS,
+            limit=limit,
             spark_minutes=SPARK_MINUTES,
             now_ms=now_ms,
         )
@@ -88,6 +92,17 @@ def client_errors() -> Response:
             "groups": [_times(group) for group in groups],
         }
     )
+
+
+def _count_param(name: str, default: int, maximum: int) -> int | Response:
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        return problem_response(
+            400, "bad-query", f"{name} must be a whole number from 1 to {maximum}"
+        )
+    return int(raw)
 
 
 def _fingerprint(raw: str) -> str | Response:
