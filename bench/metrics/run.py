@@ -32,11 +32,15 @@ import json
 import math
 import os
 import random
+import re
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -253,14 +257,80 @@ def print_writers(report: dict[str, Any]) -> None:
 
 
 @contextlib.contextmanager
+def static_upstream() -> Iterator[str]:
+    """nginx on a free loopback port serving a 1 KiB JSON file at /static/1k.json (its files
+    readable by nginx's worker user when this runs as root)."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        raise BenchError("nginx is needed (Debian package nginx-light; make system-deps)")
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="bench-metrics-nginx-") as tmp:
+        root = Path(tmp)
+        (root / "static").mkdir()
+        body = json.dumps({"items": ["x" * 40] * 40})
+        (root / "static" / "1k.json").write_text(body[:1000].rsplit(",", 1)[0] + "]}")
+        for path in (root, root / "static", root / "static" / "1k.json"):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        conf = root / "nginx.conf"
+        conf.write_text(
+            f"worker_processes 1; daemon off; pid {root}/nginx.pid; error_log {root}/error.log;\n"
+            "events { worker_connections 1024; }\n"
+            f"http {{ access_log off; server {{ listen 127.0.0.1:{port};\n"
+            f"  location /static/ {{ root {root}; }}\n"
+            '  location = /healthz { return 200 "ok"; } } }\n'
+        )
+        procs = Processes(root)
+        try:
+            proc = procs.start("nginx", [nginx, "-c", str(conf), "-p", str(root)], root)
+            base = f"http://127.0.0.1:{port}"
+
+            def not_ready() -> str | None:
+                try:
+                    with urllib.request.urlopen(base + "/static/1k.json", timeout=2) as resp:
+                        return None if resp.status == 200 else f"status {resp.status}"
+                except (urllib.error.URLError, OSError) as exc:
+                    return str(exc)
+
+            wait_until_ready(procs, "nginx", proc, not_ready, "serving /static/1k.json")
+            yield base
+        finally:
+            procs.close()
+
+
+@contextlib.contextmanager
 def servers(tmp: Path) -> Iterator[tuple[Processes, str, str]]:
     """A static nginx (the upstream) and bench/ingest's PutLogEvents sink."""
     procs = Processes(tmp)
     try:
-        with logs_bench().static_upstream() as upstream, logs_bench().logs_endpoint("sink") as sink:
+        with static_upstream() as upstream, logs_bench().logs_endpoint("sink") as sink:
             yield procs, upstream, sink
     finally:
         procs.close()
+
+
+def wrk(url: str, duration: float, connections: int) -> dict[str, float]:
+    """One wrk run: requests per second, p50 and p99 in ms; any non-2xx answer or socket error
+    fails the run (a proxy answering errors fast is not the figure wanted)."""
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{max(1, int(duration))}s", "--latency", url],
+        capture_output=True,
+        text=True,
+        timeout=duration + 60,
+        check=True,
+    ).stdout
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+    if bad or errors:
+        raise BenchError(f"wrk saw errors against {url}:\n{out}")
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+
+    def ms(pct: str) -> float:
+        found = re.search(rf"{pct}%\s+([\d.]+)(us|ms|s)\b", out)
+        if found is None:
+            return 0.0
+        return float(found.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[found.group(2)]
+
+    return {"rps": float(rps.group(1)) if rps else 0.0, "p50_ms": ms("50"), "p99_ms": ms("99")}
 
 
 def wrk_available() -> None:
@@ -316,9 +386,9 @@ def one_run(
     try:
         wait_until_ready(procs, name, proc, not_ready, "ready")
         url = base + "/api/static/1k.json"
-        bench.wrk_load(url, 1, connections)  # warm-up
+        wrk(url, 1, connections)  # warm-up
         before = group_jiffies(frozenset({proc.pid}))
-        result: dict[str, float] = bench.wrk_load(url, duration, connections)
+        result = wrk(url, duration, connections)
         used = group_jiffies(frozenset({proc.pid})) - before
         requests = result["rps"] * max(1, int(duration))
         result["cpu_us_per_request"] = (
@@ -371,6 +441,60 @@ def throughput(duration: float, rounds: int, connections: int) -> dict[str, Any]
     }
 
 
+def in_process(chunks: int, per_chunk: int) -> dict[str, Any]:
+    """CPU per proxied request of the BFF app in this process (Flask's test client, a static
+    nginx upstream), metrics on and off in alternating chunks: the same app and the same
+    requests, only the recorder differs, so other load on the machine falls on both alike."""
+    from bff.settings import load_settings
+
+    from bff import create_app, metrics
+
+    with static_upstream() as upstream:
+        settings = load_settings(
+            {
+                "BFF_ROUTES_FILE": str(ROOT / "bench" / "logs" / "static-routes.toml"),
+                "BFF_UPSTREAM_STATIC_URL": upstream,
+                "BFF_ENV": "production",
+                "BFF_METRICS_INTERVAL": "3600",
+            }
+        )
+        app = create_app(settings)
+        recorder = metrics.current()
+        if recorder is None:
+            raise BenchError("metrics did not turn on")
+        client = app.test_client()
+
+        def chunk() -> float:
+            start = time.process_time()
+            for _ in range(per_chunk):
+                resp = client.get("/api/static/1k.json", buffered=True)
+                if resp.status_code != 200:
+                    raise BenchError(f"in-process proxy answered {resp.status_code}")
+            return (time.process_time() - start) * 1e6 / per_chunk
+
+        chunk()  # warm-up: connections pooled, caches filled
+        samples: dict[str, list[float]] = {"off": [], "on": []}
+        for index in range(chunks):
+            for label in ("off", "on") if index % 2 == 0 else ("on", "off"):
+                metrics._current = recorder if label == "on" else None
+                samples[label].append(chunk())
+        metrics.shutdown()
+    ratios = [on / off for on, off in zip(samples["on"], samples["off"], strict=True)]
+    return {
+        "cpu_us_per_request": {k: statistics.median(v) for k, v in samples.items()},
+        "ratio_on_off": statistics.median(ratios),
+        "chunks": chunks,
+        "per_chunk": per_chunk,
+    }
+
+
+def print_in_process(report: dict[str, Any]) -> None:
+    cpu = report["cpu_us_per_request"]
+    print(f"\nIn-process proxy CPU per request ({report['chunks']} alternating chunks of "
+          f"{report['per_chunk']}): off {cpu['off']:.0f} us, on {cpu['on']:.0f} us, "
+          f"on/off {report['ratio_on_off']:.3f} (median of paired chunks)")  # fmt: skip
+
+
 def print_throughput(report: dict[str, Any]) -> None:
     print("\nBFF proxying 1 KiB, shipping logs, metrics off vs on (medians)")
     print(f"  {'metrics':8} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>11}")
@@ -388,18 +512,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=positive_int, default=3, help="interleaved rounds")
     parser.add_argument("--connections", type=positive_int, default=10)
     parser.add_argument("--docs", type=positive_int, default=2000, help="documents per round")
-    parser.add_argument("--skip-bff", action="store_true", help="only the writers")
+    parser.add_argument("--chunks", type=positive_int, default=40, help="in-process chunks")
+    parser.add_argument("--skip-bff", action="store_true", help="no gunicorn runs")
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 s, 1 round")
     parser.add_argument("--json", type=Path, help="write every figure as JSON")
     args = parser.parse_args(argv)
     if args.quick:
-        args.duration, args.rounds, args.docs = 1.0, 1, 200
+        args.duration, args.rounds, args.docs, args.chunks = 1.0, 1, 200, 2
 
     def run() -> int:
         warn_if_busy(busy_pct(), "before the run")
         report: dict[str, Any] = {"commit": repo_commit(ROOT)}
         report["writers"] = writers(args.docs, max(3, args.rounds))
         print_writers(report["writers"])
+        report["in_process"] = in_process(args.chunks, 10 if args.quick else 200)
+        print_in_process(report["in_process"])
         if not args.skip_bff:
             report["bff"] = throughput(args.duration, args.rounds, args.connections)
             print_throughput(report["bff"])
