@@ -191,6 +191,36 @@ def test_non_serialisable_extras_use_repr(fmt: JsonFormatter) -> None:
     assert data["aset"] == [3]
 
 
+@pytest.mark.parametrize(
+    ("record", "repairs"),
+    [
+        pytest.param(make_record(b"raw \xff"), {"bytes_message": 1}, id="bytes-message"),
+        pytest.param(make_record("lone \udc80"), {"invalid_text": 1}, id="surrogate-message"),
+        pytest.param(make_record(extra={"v": "x\ud800"}), {"invalid_text": 1}, id="surrogate-data"),
+        pytest.param(make_record("%d items", ("many",)), {"message_format": 1}, id="format-args"),
+        # the fast path serialises, then finds 13 digits and hands over: counted once
+        pytest.param(
+            make_record(extra={"obj": [Unserialisable()], "n": "1234567890123"}),
+            {"unserialisable": 1},
+            id="unserialisable-fast-path-declined",
+        ),
+        pytest.param(
+            make_record(extra={"obj": [BrokenRepr()], "ok": [1]}),
+            {"repr_failed": 1},
+            id="repr-raises",
+        ),
+        pytest.param(make_record("fine", extra={"n": 1}), {}, id="nothing"),
+    ],
+)
+def test_repairs_are_counted_once_per_value(
+    fmt: JsonFormatter, record: logging.LogRecord, repairs: dict[str, int]
+) -> None:
+    parse(fmt.format(record))
+    parse(fmt.format(record))  # cached on the record: not counted again
+    assert {reason: n for reason, n in fmt.repairs.items() if n} == repairs
+    assert fmt.repaired == sum(repairs.values())
+
+
 def test_secrets_in_data_and_message_are_redacted(fmt: JsonFormatter) -> None:
     record = make_record(
         "calling https://api/x?token=abc",

@@ -60,6 +60,11 @@ REPAIR_REASONS: Final = (
     "format_error",
 )  # fmt: skip
 _UNREPRESENTABLE: Final = "<unrepresentable "
+#: Types the orjson fallback turns into JSON without ``repr``.
+_DEFAULT_TYPES: Final = (
+    set, frozenset, Mapping, _dt.timedelta, bytes, bytearray, memoryview, decimal.Decimal,
+    os.PathLike,
+)  # fmt: skip
 
 
 #: Top-level keys owned by the formatter.
@@ -315,16 +320,6 @@ class JsonFormatter(logging.Formatter):
         self._repair("repr_failed" if text.startswith(_UNREPRESENTABLE) else "unserialisable")
         return text
 
-    def _counting_default(self, value: object) -> object:
-        """orjson fallback that counts values with no JSON form."""
-        if isinstance(
-            value,
-            (set, frozenset, Mapping, _dt.timedelta, bytes, bytearray, memoryview,
-             decimal.Decimal, os.PathLike),
-        ):  # fmt: skip
-            return _default(value)
-        return self._unserialisable(value)
-
     def format(self, record: logging.LogRecord) -> str:
         """The record as one line of JSON."""
         return self.format_event(record).text
@@ -539,8 +534,18 @@ class JsonFormatter(logging.Formatter):
         flat = self._flat_data(data)
         if flat is not False:
             return None if flat is True else flat
+        unserialisable: list[str] = []  # counted only if this path is taken
+
+        def default(value: object) -> object:
+            if isinstance(value, _DEFAULT_TYPES):
+                return _default(value)
+            text = _safe_repr(value)
+            failed = text.startswith(_UNREPRESENTABLE)
+            unserialisable.append("repr_failed" if failed else "unserialisable")
+            return text
+
         try:
-            encoded = orjson.dumps(data, default=self._counting_default)
+            encoded = orjson.dumps(data, default=default)
         except (TypeError, ValueError):
             return None
         if len(encoded) > _FAST_DATA_MAX or not encoded.isascii():
@@ -552,6 +557,8 @@ class JsonFormatter(logging.Formatter):
                 return None
         if len(encoded.translate(None, _NOT_DIGITS)) >= 13 and _DIGIT_RUN.search(lowered):
             return None  # a possible card number
+        for reason in unserialisable:
+            self._repair(reason)
         return orjson.Fragment(encoded)
 
     def _data(
