@@ -314,6 +314,23 @@ def python_load(url: str, duration: float, concurrency: int, max_requests: int) 
     }
 
 
+def session_cpu_seconds(session: int) -> float:
+    """CPU seconds (user + system) used so far by the live processes of ``session`` (Linux
+    /proc; a server started with ``start_new_session`` is its own session)."""
+    ticks = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path("/proc", entry, "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # after "(comm)": state ppid pgrp session ...
+        if int(fields[3]) == session:
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def wrk_load(url: str, duration: float, concurrency: int) -> dict[str, float]:
     out = subprocess.run(
         ["wrk", "-t2", f"-c{concurrency}", f"-d{max(1, int(duration))}s", "--latency", url],
@@ -323,6 +340,7 @@ def wrk_load(url: str, duration: float, concurrency: int) -> dict[str, float]:
         check=True,
     ).stdout
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    total = re.search(r"(\d+) requests in", out)
     p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
 
@@ -331,7 +349,12 @@ def wrk_load(url: str, duration: float, concurrency: int) -> dict[str, float]:
             return 0.0
         return float(match.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(2)]
 
-    return {"rps": float(rps.group(1)) if rps else 0.0, "p50_ms": ms(p50), "p99_ms": ms(p99)}
+    return {
+        "rps": float(rps.group(1)) if rps else 0.0,
+        "requests": float(total.group(1)) if total else 0.0,
+        "p50_ms": ms(p50),
+        "p99_ms": ms(p99),
+    }
 
 
 @contextlib.contextmanager
@@ -399,15 +422,24 @@ def proxy_throughput(
                     raise RuntimeError(f"server did not answer {base + health}")
                 url = base + path
                 python_load(url, 1.0, 2, 1000)  # warm-up
-                results[label] = (
+                cpu = session_cpu_seconds(proc.pid)
+                row: dict[str, Any] = dict(
                     wrk_load(url, duration, concurrency)
                     if wrk
                     else python_load(url, duration, concurrency, max_requests)
                 )
+                cpu = session_cpu_seconds(proc.pid) - cpu
+                row["server_cpu_us_per_request"] = (
+                    cpu / row["requests"] * 1e6 if row.get("requests") else 0.0
+                )
+                results[label] = row
             finally:
                 stop_process(proc)
     off, on = results["off"]["rps"], results["on"]["rps"]
     results["ratio_on_off"] = on / off if off else 0.0
+    cpu_off = results["off"]["server_cpu_us_per_request"]
+    cpu_on = results["on"]["server_cpu_us_per_request"]
+    results["cpu_ratio_on_off"] = cpu_on / cpu_off if cpu_off else 0.0
     results["load_tool"] = "wrk" if wrk else "python"
     results["logs"] = logs
     return results
@@ -489,11 +521,18 @@ def print_proxy_table(report: dict[str, Any]) -> None:
         f"\nProxy throughput, log shipping off vs on (load: {report['load_tool']}, "
         f"logs to {report.get('logs', 'moto')})"
     )
-    print(f"{'shipping':10} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
+    print(f"{'shipping':10} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'server CPU us/req':>18}")
     for label in ("off", "on"):
         row = report[label]
-        print(f"{label:10} {row['rps']:10.1f} {row['p50_ms']:8.2f} {row['p99_ms']:8.2f}")
+        print(
+            f"{label:10} {row['rps']:10.1f} {row['p50_ms']:8.2f} {row['p99_ms']:8.2f} "
+            f"{row.get('server_cpu_us_per_request', 0.0):18.1f}"
+        )
     print(f"on/off throughput ratio: {report['ratio_on_off']:.3f}")
+    print(
+        f"on/off server CPU per request: {report.get('cpu_ratio_on_off', 0.0):.3f} "
+        "(gunicorn master and workers; the log endpoint's CPU is not in it)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
