@@ -48,64 +48,78 @@ STATUSES: Final = ("open", "resolved", "all")
 SORTS: Final = ("count", "last_seen")
 
 _RECORD_LUA: Final = """
-local p, fp = ARGV[1], ARGV[2]
-local now, minute = tonumber(ARGV[3]), tonumber(ARGV[4])
-local release, route, session = ARGV[5], ARGV[6], ARGV[7]
-local ttl, ring, keep = tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
-local g = p .. 'g:' .. fp
-local is_new = redis.call('HSETNX', g, 'first_seen', now)
-redis.call('HSET', g, 'last_seen', now, 'type', ARGV[8], 'message', ARGV[9], 'sample', ARGV[10])
-local count = redis.call('HINCRBY', g, 'count', 1)
-local status = redis.call('HGET', g, 'status') or 'open'
-local reopened = 0
-if release ~= '' then
-  redis.call('HSET', g, 'last_release', release)
-  redis.call('ZINCRBY', g .. ':releases', 1, release)
-  redis.call('ZADD', p .. 'releases', 'NX', now, release)
-  if status == 'resolved' then
-    local resolved_at = tonumber(redis.call('HGET', g, 'resolved_at'))
-    local first = tonumber(redis.call('ZSCORE', p .. 'releases', release))
-    if first > resolved_at then
-      redis.call('HSET', g, 'status', 'open', 'reopened_at', now, 'reopened_in', release)
-      redis.call('HDEL', g, 'resolved_at', 'resolved_release')
-      redis.call('ZREM', p .. 'resolved:by_count', fp)
-      redis.call('ZREM', p .. 'resolved:by_last', fp)
-      status = 'open'
-      reopened = 1
+local p = ARGV[1]
+local ttl, ring, keep = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local traffic_ttl = tonumber(ARGV[5])
+local function record(a)
+  local fp = ARGV[a]
+  local now, minute = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  local release, route, session = ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
+  local g = p .. 'g:' .. fp
+  local state = redis.call('HMGET', g, 'first_seen', 'status', 'resolved_at')
+  local is_new = state[1] and 0 or 1
+  local status = state[2] or 'open'
+  redis.call('HSET', g, 'last_seen', now, 'type', ARGV[a + 6], 'message', ARGV[a + 7],
+    'sample', ARGV[a + 8], 'first_seen', state[1] or now,
+    'last_release', release ~= '' and release or (redis.call('HGET', g, 'last_release') or ''))
+  local count = redis.call('HINCRBY', g, 'count', 1)
+  local reopened = 0
+  if release ~= '' then
+    redis.call('ZINCRBY', g .. ':releases', 1, release)
+    redis.call('ZADD', p .. 'releases', 'NX', now, release)
+    if status == 'resolved' then
+      local resolved_at = tonumber(state[3])
+      local first = tonumber(redis.call('ZSCORE', p .. 'releases', release))
+      if first > resolved_at then
+        redis.call('HSET', g, 'status', 'open', 'reopened_at', now, 'reopened_in', release)
+        redis.call('HDEL', g, 'resolved_at', 'resolved_release')
+        redis.call('ZREM', p .. 'resolved:by_count', fp)
+        redis.call('ZREM', p .. 'resolved:by_last', fp)
+        status = 'open'
+        reopened = 1
+      end
     end
   end
-end
-redis.call('ZADD', p .. 'by_count', count, fp)
-redis.call('ZADD', p .. 'by_last', now, fp)
-redis.call('ZADD', p .. status .. ':by_count', count, fp)
-redis.call('ZADD', p .. status .. ':by_last', now, fp)
-if route ~= '' then redis.call('ZINCRBY', g .. ':routes', 1, route) end
-if session ~= '' then redis.call('PFADD', g .. ':sessions', session) end
-redis.call('LPUSH', g .. ':latest', ARGV[11])
-redis.call('LTRIM', g .. ':latest', 0, keep - 1)
-local t = p .. 't:' .. minute
-redis.call('HINCRBY', t, 'client_errors', 1)
-local slot = minute % ring
-local stamped = tonumber(redis.call('HGET', g .. ':m', slot))
-if stamped and math.floor(stamped / 16777216) == minute then
-  redis.call('HINCRBY', g .. ':m', slot, 1)
-  return {is_new, reopened, count}
-end
--- The group's first event in this minute: start the slot, and (once a minute, not per event)
--- refresh the expiries and forget groups idle for longer than the TTL.
-redis.call('HSET', g .. ':m', slot, minute * 16777216 + 1)
-redis.call('EXPIRE', t, tonumber(ARGV[15]))
-for _, suffix in ipairs({'', ':releases', ':routes', ':sessions', ':m', ':latest'}) do
-  redis.call('EXPIRE', g .. suffix, ttl)
-end
-local gone = redis.call('ZRANGEBYSCORE', p .. 'by_last', '-inf', now - ttl * 1000, 'LIMIT', 0, 10)
-for _, old in ipairs(gone) do
-  for _, set in ipairs({'by_last', 'by_count', 'open:by_last', 'open:by_count',
-                        'resolved:by_last', 'resolved:by_count'}) do
-    redis.call('ZREM', p .. set, old)
+  redis.call('ZADD', p .. 'by_count', count, fp)
+  redis.call('ZADD', p .. 'by_last', now, fp)
+  redis.call('ZADD', p .. status .. ':by_count', count, fp)
+  redis.call('ZADD', p .. status .. ':by_last', now, fp)
+  if route ~= '' then redis.call('ZINCRBY', g .. ':routes', 1, route) end
+  if session ~= '' then redis.call('PFADD', g .. ':sessions', session) end
+  redis.call('LPUSH', g .. ':latest', ARGV[a + 9])
+  redis.call('LTRIM', g .. ':latest', 0, keep - 1)
+  local t = p .. 't:' .. minute
+  redis.call('HINCRBY', t, 'client_errors', 1)
+  local slot = minute % ring
+  local stamped = tonumber(redis.call('HGET', g .. ':m', slot))
+  if stamped and math.floor(stamped / 16777216) == minute then
+    redis.call('HINCRBY', g .. ':m', slot, 1)
+    return is_new, reopened, count
   end
+  -- The group's first event in this minute: start the slot, and (once a minute, not per event)
+  -- refresh the expiries and forget groups idle for longer than the TTL.
+  redis.call('HSET', g .. ':m', slot, minute * 16777216 + 1)
+  redis.call('EXPIRE', t, traffic_ttl)
+  for _, suffix in ipairs({'', ':releases', ':routes', ':sessions', ':m', ':latest'}) do
+    redis.call('EXPIRE', g .. suffix, ttl)
+  end
+  local gone = redis.call('ZRANGEBYSCORE', p .. 'by_last', '-inf', now - ttl * 1000, 'LIMIT', 0, 10)
+  for _, old in ipairs(gone) do
+    for _, set in ipairs({'by_last', 'by_count', 'open:by_last', 'open:by_count',
+                          'resolved:by_last', 'resolved:by_count'}) do
+      redis.call('ZREM', p .. set, old)
+    end
+  end
+  return is_new, reopened, count
 end
-return {is_new, reopened, count}
+local out = {}
+for a = 6, #ARGV, 10 do
+  local is_new, reopened, count = record(a)
+  out[#out + 1] = is_new
+  out[#out + 1] = reopened
+  out[#out + 1] = count
+end
+return out
 """
 
 # The list walks the status's groups by count (or by last event) and keeps those with an event
@@ -304,7 +318,6 @@ class ErrorIndex:
             }
         )
         return (
-            self.prefix,
             fingerprint,
             now,
             now // 60_000,
@@ -315,23 +328,25 @@ class ErrorIndex:
             _text(data.get("message"), 1000),
             sample,
             occurrence,
+        )
+
+    def record_many(self, batch: Sequence[tuple[Any, ...]]) -> list[Recorded]:
+        """Run the ingest script once for every event of ``batch`` (``record_args``): one
+        command, one round trip."""
+        args: list[Any] = [
+            self.prefix,
             self.group_ttl,
             RING_MINUTES,
             LATEST_OCCURRENCES,
             TRAFFIC_TTL_SECONDS,
-        )
-
-    def record_many(self, batch: Sequence[tuple[Any, ...]]) -> list[Recorded]:
-        """Run the ingest script for each of ``batch`` (``record_args``) in one round trip."""
-
-        def write() -> list[Any]:
-            pipe = self.client.pipeline(transaction=False)
-            for args in batch:
-                self._record(args=args, client=pipe)
-            return list(pipe.execute())
-
-        replies = self._call("written", write)
-        return [Recorded(bool(new), bool(reopened), int(count)) for new, reopened, count in replies]
+        ]
+        for event in batch:
+            args.extend(event)
+        flat = self._call("written", lambda: self._record(args=args))
+        return [
+            Recorded(bool(flat[i]), bool(flat[i + 1]), int(flat[i + 2]))
+            for i in range(0, len(flat), 3)
+        ]
 
     def record(
         self,
@@ -346,8 +361,7 @@ class ErrorIndex:
         args = self.record_args(
             fingerprint, data, sample=sample, request_id=request_id, now_ms=now_ms
         )
-        new, reopened, count = self._call("written", lambda: self._record(args=args))
-        return Recorded(bool(new), bool(reopened), int(count))
+        return self.record_many([args])[0]
 
     def groups(
         self,
@@ -495,7 +509,7 @@ def _group_fields(fingerprint: str, fields: Sequence[Any]) -> dict[str, Any]:
         "last_seen": _int(values["last_seen"]),
         "type": _str(values["type"]) or "Error",
         "message": _str(values["message"]) or "",
-        "last_release": _str(values["last_release"]),
+        "last_release": _str(values["last_release"]) or None,
         "resolved_at": _int(values["resolved_at"]),
         "resolved_release": _str(values["resolved_release"]) or None,
         "reopened_at": _int(values["reopened_at"]),
@@ -691,7 +705,7 @@ class IndexFeed:
         self.stats["batches"] += 1
         for (args, data), recorded in zip(batch, results, strict=True):
             if recorded.new or recorded.reopened:
-                self._announce(str(args[1]), data, recorded)
+                self._announce(str(args[0]), data, recorded)
 
     def _announce(self, fingerprint: str, data: Mapping[str, Any], recorded: Recorded) -> None:
         """A new group, or a resolved one back in a newer release: counted for the
