@@ -620,7 +620,8 @@ WARN_INTERVAL_SECONDS: Final = 60.0
 
 
 MAX_PENDING: Final = 10_000  # events waiting for the index in one worker, at most
-MAX_ROUNDS: Final = 8  # batches one request writes before it leaves the rest to a thread
+MAX_ROUNDS: Final = 1  # batches a request writes (its own event is in the first) before a
+# thread takes over the queue, so that no request waits for other requests' events
 
 
 class IndexFeed:
