@@ -205,6 +205,17 @@ def test_requests_and_upstream_errors_are_aggregated() -> None:
     assert recorder.flush() == []  # a flush starts a new interval
 
 
+def test_requests_are_queued_and_drained_in_slices() -> None:
+    recorder = Recorder("test")
+    for _ in range(5):
+        recorder.request("catalog", 200, 1.0)
+    assert recorder.drain(2) == 2 and recorder.drain(2) == 2 and recorder.drain(2) == 1
+    assert recorder.drain() == 0
+    recorder.request("catalog", 200, 1.0)  # still queued at the flush: taken too
+    [doc] = valid(recorder.flush())
+    assert doc["Requests"] == 6
+
+
 def test_client_errors_by_kind_and_release_and_new_groups() -> None:
     recorder = Recorder("production")
     recorder.client_error("error", "build-1")

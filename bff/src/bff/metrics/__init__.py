@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("bff.metrics")
 
 MAX_EVENT_BYTES: Final = 256 * 1024  # the EMF specification's bound on one document
+DRAIN_SECONDS: Final = 1.0  # how often queued requests are aggregated
+DRAIN_SLICE: Final = 1000  # requests aggregated between two yields to the worker's requests
 _current: Recorder | None = None
 _flusher: Flusher | None = None
 
@@ -54,18 +56,18 @@ def record_access(environ: WSGIEnvironment, status: int, elapsed_ms: float) -> N
     recorder = _current
     if recorder is None:
         return
-    try:
-        recorder.request(
-            environ.get("bff.route") or "unmatched",
+    get = environ.get
+    recorder.observe(  # one append; Recorder.drain aggregates it off the request path
+        (
+            get("bff.route") or "unmatched",
             status,
             elapsed_ms,
-            environ.get("bff.upstream"),
-            environ.get("bff.upstream_ms"),
-            environ.get("bff.upstream_status"),
-            environ.get("bff.problem"),
+            get("bff.upstream"),
+            get("bff.upstream_ms"),
+            get("bff.upstream_status"),
+            get("bff.problem"),
         )
-    except Exception:  # noqa: BLE001 - metrics must never fail a request
-        log.exception("metrics: request not recorded")
+    )
 
 
 def client_error(kind: str, release: str | None) -> None:
@@ -169,8 +171,18 @@ class Flusher:
         self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.flush()
+        due = time.monotonic() + self.interval
+        while not self._stop.wait(min(DRAIN_SECONDS, self.interval)):
+            try:
+                # In slices, yielding between them: under gevent this thread is a greenlet
+                # of the worker, and a long slice would hold up its requests.
+                while self.recorder.drain(DRAIN_SLICE) == DRAIN_SLICE:
+                    time.sleep(0)
+            except Exception:  # noqa: BLE001 - a failed drain must not stop the flushes
+                log.exception("metrics: drain failed")
+            if time.monotonic() >= due:
+                due += self.interval
+                self.flush()
 
     def flush(self) -> int:
         """Write what was recorded since the last flush; the number of documents."""

@@ -1,9 +1,12 @@
 """Per-worker aggregation of the BFF's metrics, turned into EMF documents at each flush.
 
-Recording is a few dictionary operations under a lock held for no I/O; a flush swaps the
-aggregates out and builds the documents outside the lock. Dimension values that come from
-clients (a page's route, a release) are checked and capped per interval, so a hostile client
-cannot mint metrics (each distinct dimension value is a billed CloudWatch metric).
+A request is recorded by appending one tuple to a queue; the flusher aggregates the queue
+every second in slices (``drain``), so the request path does no more than the append. The
+rarer observations (client errors, vitals) are aggregated at once, under the same lock held
+for no I/O; a flush swaps the aggregates out and builds the documents outside the lock.
+Dimension values that come from clients (a page's route, a release) are checked and capped
+per interval, so a hostile client cannot mint metrics (each distinct dimension value is a
+billed CloudWatch metric).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import math
 import re
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -145,6 +149,11 @@ class Recorder:
         self._gauges = gauges
         self._lock = threading.Lock()
         self._now = _Interval()
+        # Requests are queued by the request path (deque appends are atomic) and aggregated
+        # by drain(): the per-request work is one append. observe() takes the tuple
+        # (route, status, elapsed_ms, upstream, upstream_ms, upstream_status, problem).
+        self._queue: deque[tuple[Any, ...]] = deque()
+        self.observe: Callable[[tuple[Any, ...]], None] = self._queue.append
 
     def set_gauges(self, gauges: Callable[[], list[Series]] | None) -> None:
         """Read ``gauges`` at each flush."""
@@ -163,33 +172,56 @@ class Recorder:
         problem: str | None = None,
     ) -> None:
         """One answered request: its route (a configured name), status and latency, and what
-        the upstream did (``problem`` is the problem slug the BFF answered with, if any)."""
-        key = (route, status_class(status))
+        the upstream did (``problem`` is the problem slug the BFF answered with, if any).
+
+        Only queued here (one append); :meth:`drain` aggregates, off the request path."""
+        self.observe((route, status, elapsed_ms, upstream, upstream_ms, upstream_status, problem))
+
+    def drain(self, limit: int = 0) -> int:
+        """Aggregate up to ``limit`` queued requests (all of them with 0); how many it took."""
+        queue = self._queue
         with self._lock:
-            now = self._now
-            histogram = now.requests.get(key)
-            if histogram is None:
-                histogram = now.requests[key] = Histogram()
-            histogram.add(elapsed_ms)
-            if upstream is None:
-                return
-            entry = now.upstreams.get(upstream)
-            if entry is None:
-                entry = now.upstreams[upstream] = _Upstream()
-            kind = None
-            if problem in UPSTREAM_PROBLEMS:
-                kind = problem
-            elif upstream_status is not None and upstream_status >= 500:
-                kind = "status-5xx"
-            if upstream_ms is not None and problem != "circuit-open":
-                entry.requests += 1
-                if entry.latency is None:
-                    entry.latency = Histogram()
-                entry.latency.add(upstream_ms)
-            if kind is not None:
-                entry.errors += 1
-                error_key = (upstream, kind)
-                now.upstream_errors[error_key] = now.upstream_errors.get(error_key, 0) + 1
+            count = 0
+            while queue and (not limit or count < limit):
+                self._aggregate(*queue.popleft())
+                count += 1
+        return count
+
+    def _aggregate(
+        self,
+        route: str,
+        status: int,
+        elapsed_ms: float,
+        upstream: str | None,
+        upstream_ms: float | None,
+        upstream_status: int | None,
+        problem: str | None,
+    ) -> None:
+        now = self._now
+        key = (route, status_class(status))
+        histogram = now.requests.get(key)
+        if histogram is None:
+            histogram = now.requests[key] = Histogram()
+        histogram.add(elapsed_ms)
+        if upstream is None:
+            return
+        entry = now.upstreams.get(upstream)
+        if entry is None:
+            entry = now.upstreams[upstream] = _Upstream()
+        kind = None
+        if problem in UPSTREAM_PROBLEMS:
+            kind = problem
+        elif upstream_status is not None and upstream_status >= 500:
+            kind = "status-5xx"
+        if upstream_ms is not None and problem != "circuit-open":
+            entry.requests += 1
+            if entry.latency is None:
+                entry.latency = Histogram()
+            entry.latency.add(upstream_ms)
+        if kind is not None:
+            entry.errors += 1
+            error_key = (upstream, kind)
+            now.upstream_errors[error_key] = now.upstream_errors.get(error_key, 0) + 1
 
     def client_error(self, kind: str, release: str | None) -> None:
         """One accepted client error report (counted by kind and release, never by group)."""
@@ -245,6 +277,7 @@ class Recorder:
 
     def take(self) -> list[Series]:
         """The series recorded since the last call (and the gauges as of now); starts afresh."""
+        self.drain()
         with self._lock:
             now, self._now = self._now, _Interval()
         return self._series(now) + (self._gauges() if self._gauges is not None else [])
