@@ -123,6 +123,8 @@ _new_event = tuple.__new__  # builds an Event without the NamedTuple constructor
 
 # Guards per-process (re)initialisation; re-created in a forked child.
 _PROCESS_LOCK = threading.Lock()
+# Guards the notices' rate limits (a dict lookup, never while writing); re-created after fork.
+_NOTICE_LOCK = threading.Lock()
 
 
 # Bumped in every forked child; cheaper to compare than calling os.getpid() per record.
@@ -136,8 +138,9 @@ def _sender_is_greenlet() -> bool:
 
 
 def _reset_process_lock() -> None:
-    global _PROCESS_LOCK, _FORK_GENERATION  # noqa: PLW0603 - fresh state after fork
+    global _PROCESS_LOCK, _NOTICE_LOCK, _FORK_GENERATION  # noqa: PLW0603 - fresh after fork
     _PROCESS_LOCK = threading.Lock()
+    _NOTICE_LOCK = threading.Lock()
     _FORK_GENERATION += 1
 
 
@@ -208,11 +211,10 @@ class _Notices:
         self.service = service
         self.environment = environment
         self._last: dict[str, float] = {}
-        self._lock = threading.Lock()  # held for a dict lookup only, never while writing
 
     def say(self, key: str, message: str, data: Mapping[str, Any] | None = None) -> None:
         now = time.monotonic()
-        with self._lock:
+        with _NOTICE_LOCK:
             last = self._last.get(key)
             if last is not None and now - last < self.interval:
                 return
