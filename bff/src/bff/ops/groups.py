@@ -10,7 +10,7 @@ from typing import Any, Final
 
 from flask import Response, current_app, request
 
-from ..client_errors.index import STATUSES, ErrorIndex, IndexUnavailable
+from ..client_errors.index import SORTS, STATUSES, ErrorIndex, IndexUnavailable
 from ..client_errors.ingest import INDEX_EXTENSION_KEY
 from ..errors import problem_response
 from .blueprint import DAY_MINUTES, RETENTION_MINUTES, bp, iso_ms, json_response, minutes_param
@@ -19,7 +19,6 @@ DEFAULT_GROUPS: Final = 50
 MAX_GROUPS: Final = 200
 SPARK_MINUTES: Final = 60
 FINGERPRINT: Final = re.compile(r"[0-9a-f]{16}")
-SORTS: Final = {"count": "count", "last_seen": "last_seen"}
 
 
 def index_unavailable(detail: str) -> Response:
