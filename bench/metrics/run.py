@@ -473,16 +473,24 @@ def in_process(chunks: int, per_chunk: int) -> dict[str, Any]:
             return (time.process_time() - start) * 1e6 / per_chunk
 
         chunk()  # warm-up: connections pooled, caches filled
-        samples: dict[str, list[float]] = {"off": [], "on": []}
+        samples: dict[str, list[float]] = {"off": [], "on": [], "off_a": [], "off_b": []}
         for index in range(chunks):
             for label in ("off", "on") if index % 2 == 0 else ("on", "off"):
                 metrics._current = recorder if label == "on" else None
                 samples[label].append(chunk())
+            # The same comparison with metrics off in both: the noise floor of the ratio.
+            metrics._current = None
+            for label in ("off_a", "off_b") if index % 2 == 0 else ("off_b", "off_a"):
+                samples[label].append(chunk())
         metrics.shutdown()
-    ratios = [on / off for on, off in zip(samples["on"], samples["off"], strict=True)]
+
+    def paired(a: str, b: str) -> float:
+        return statistics.median(x / y for x, y in zip(samples[a], samples[b], strict=True))
+
     return {
         "cpu_us_per_request": {k: statistics.median(v) for k, v in samples.items()},
-        "ratio_on_off": statistics.median(ratios),
+        "ratio_on_off": paired("on", "off"),
+        "ratio_off_off": paired("off_b", "off_a"),
         "chunks": chunks,
         "per_chunk": per_chunk,
     }
@@ -492,7 +500,8 @@ def print_in_process(report: dict[str, Any]) -> None:
     cpu = report["cpu_us_per_request"]
     print(f"\nIn-process proxy CPU per request ({report['chunks']} alternating chunks of "
           f"{report['per_chunk']}): off {cpu['off']:.0f} us, on {cpu['on']:.0f} us, "
-          f"on/off {report['ratio_on_off']:.3f} (median of paired chunks)")  # fmt: skip
+          f"on/off {report['ratio_on_off']:.3f} (median of paired chunks; off/off, the "
+          f"noise floor: {report['ratio_off_off']:.3f})")  # fmt: skip
 
 
 def print_throughput(report: dict[str, Any]) -> None:
