@@ -58,6 +58,8 @@ export function OrderForm({ itemId, itemName, maxQuantity }: { itemId: number; i
   }
 
   const words = failure ? describeProblem(failure.problem, "order service") : null;
+  // field errors that belong to no field of this form (an item gone from the catalog): nothing is highlighted
+  const unplaced = failure !== null && formErrors.length > 0 && !FIELDS.some((field) => failure.byField.has(field));
   const describedBy = (field: Field, hint?: string) =>
     [hint, errorsFor(field).length ? errorId(field) : undefined].filter(Boolean).join(" ") || undefined;
 
@@ -129,8 +131,8 @@ export function OrderForm({ itemId, itemName, maxQuantity }: { itemId: number; i
         {placed !== null && <p className="ok">Order {placed} placed. Opening your order…</p>}
         {failure && words && (
           <div className="form-error" role="alert">
-            <p className="form-error__heading">{words.heading}</p>
-            {failure.byField.size === 0 || formErrors.length > 0 ? <p>{words.message}</p> : null}
+            <p className="form-error__heading">{unplaced ? "The order could not be placed" : words.heading}</p>
+            {(failure.byField.size === 0 || formErrors.length > 0) && !unplaced ? <p>{words.message}</p> : null}
             {formErrors.map((message) => (
               <p key={message}>{message}</p>
             ))}
