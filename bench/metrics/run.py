@@ -1,22 +1,25 @@
-"""What the BFF's metrics cost: the EMF writers' CPU, and BFF throughput with metrics on vs off.
+"""What the BFF's metrics cost: the EMF writers' CPU, and the BFF with metrics on vs off.
 
-Two parts, each printed as ratios against a reference measured in the same run:
+Three parts, each printed as ratios against a reference measured in the same run:
 
 1. **Writers**, in this process (CPU time, median of interleaved rounds):
    * per request: the BFF's ``Recorder.request`` and its share of ``drain`` (queue, then
-     aggregate in memory) against
-     ``aws-embedded-metrics`` writing one document per request (what its ``metric_scope``
-     does: a context with the dimensions and two metrics, serialized);
+     aggregate in memory) against ``aws-embedded-metrics`` writing one document per request
+     (what its ``metric_scope`` does: a context with the dimensions and two metrics,
+     serialized); and the access path's hook (``record_access``) alone;
    * per document: one document with a request count and a 100-value latency distribution,
      built and encoded by ``bff.metrics.emf`` and by ``aws-embedded-metrics``'s serializer
      (100 raw values: it has no Values/Counts form).
    ``aws-embedded-metrics`` is not a dependency of the project: install it where this runs
    (``pip install aws-embedded-metrics==3.5.0``, or ``PYTHONPATH`` to a ``pip install
    --target`` directory); without it only the BFF's figures are printed.
-2. **BFF throughput**: the BFF under its production gunicorn config proxying 1 KiB from a
-   static nginx, shipping its logs to bench/ingest's PutLogEvents sink, with
-   ``BFF_METRICS_INTERVAL=10`` (on) and ``0`` (off), interleaved rounds; requests per second
-   (wrk) and the BFF's CPU per request (its process group's jiffies), on/off.
+2. **In process**: the BFF app proxying 1 KiB from a static nginx through Flask's test client,
+   CPU per request with the recorder on and off in alternating chunks (same app, same
+   requests), and the same with off in both chunks as the ratio's noise floor.
+3. **Under gunicorn**: the BFF under its production gunicorn config, shipping its logs to
+   bench/ingest's PutLogEvents sink, with ``BFF_METRICS_INTERVAL=10`` (on) and ``0`` (off),
+   interleaved rounds; requests per second (wrk) and the BFF's CPU per request (its process
+   group's jiffies), on/off.
 
 Run: ``.venv/bin/python bench/metrics/run.py [--duration 10] [--rounds 3]``; ``--quick`` is a
 smoke run. Only 127.0.0.1 is contacted.
