@@ -37,7 +37,7 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for harness.py
 sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "ingest"))  # the logs sink
@@ -279,7 +279,8 @@ def index_counts(redis_url: str) -> dict[str, int]:
     import redis
 
     client = redis.Redis.from_url(redis_url)
-    fingerprints = [bytes(fp).decode() for fp in client.zrange("bff:errors:by_count", 0, -1)]
+    members = cast(list[bytes], client.zrange("bff:errors:by_count", 0, -1))
+    fingerprints = [member.decode() for member in members]
     pipe = client.pipeline(transaction=False)
     for fp in fingerprints:
         pipe.hmget(f"bff:errors:g:{fp}", ["message", "count"])
