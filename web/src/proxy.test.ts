@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { resourceOf } from "./proxy";
+import { RecentlySeen, resourceOf } from "./proxy";
 
 describe("resourceOf", () => {
   it.each([
@@ -16,5 +16,23 @@ describe("resourceOf", () => {
     ["/api/orders/3", null],
   ])("%s", (pathname, expected) => {
     expect(resourceOf(pathname)).toEqual(expected);
+  });
+});
+
+describe("RecentlySeen", () => {
+  it("forgets after the ttl and keeps at most max, oldest out first", () => {
+    let now = 1_000;
+    const seen = new RecentlySeen(100, 2, () => now);
+    seen.add("products/1");
+    expect(seen.has("products/1")).toBe(true);
+    now += 99;
+    expect(seen.has("products/1")).toBe(true);
+    now += 1;
+    expect(seen.has("products/1")).toBe(false);
+    seen.add("products/1");
+    seen.add("products/2");
+    seen.add("products/1"); // seen again: now the newest
+    seen.add("orders/3");
+    expect([seen.has("products/1"), seen.has("products/2"), seen.has("orders/3")]).toEqual([true, false, true]);
   });
 });

@@ -13,9 +13,10 @@ import { parseId } from "@/lib/format";
  * not-found page words it by the kind of resource the proxy names in a request header. The pages keep `notFound()`
  * for what changes between this check and their own fetch.
  *
- * Only `GET`s of `/products/<id>` and `/orders/<id>` pass through here (see `config`), so no
- * request body is ever buffered. When the BFF cannot answer, the page renders as usual and
- * shows its own problem notice.
+ * Only `/products/<id>` and `/orders/<id>` pass through here (see `config`), and only their
+ * `GET`s are checked. When the BFF cannot answer, the page renders as usual and shows its own
+ * problem notice. What the check costs, and why recently seen ones are not checked again, is in
+ * `RecentlySeen`.
  */
 
 /** An address no route matches: Next renders the root not-found page there, with status 404. */
@@ -38,12 +39,62 @@ export function resourceOf(pathname: string): { kind: "products" | "orders"; id:
   return { kind: match[1] === "orders" ? "orders" : "products", id: parseId(segment) };
 }
 
+/** How long a product or order seen to exist is not asked about again, and how many are kept. */
+export const KNOWN_TTL_MS = 30_000;
+export const KNOWN_MAX = 10_000;
+
+/**
+ * Products and orders seen to exist recently, with when they were seen: a page view costs the
+ * BFF one call, not two, while an address keeps being visited. One that disappears meanwhile is
+ * still a 404 (the page's own `notFound()`), only without its content in the server HTML.
+ */
+export class RecentlySeen {
+  private readonly seen = new Map<string, number>();
+
+  constructor(
+    private readonly ttlMs: number = KNOWN_TTL_MS,
+    private readonly max: number = KNOWN_MAX,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  has(key: string): boolean {
+    const at = this.seen.get(key);
+    if (at === undefined) return false;
+    if (this.now() - at < this.ttlMs) return true;
+    this.seen.delete(key);
+    return false;
+  }
+
+  add(key: string): void {
+    this.seen.delete(key);
+    this.seen.set(key, this.now());
+    if (this.seen.size > this.max) {
+      const oldest = this.seen.keys().next();
+      if (!oldest.done) this.seen.delete(oldest.value);
+    }
+  }
+}
+
+const known = new RecentlySeen();
+
 async function exists(kind: "products" | "orders", id: number, request: NextRequest): Promise<boolean> {
+  const key = `${kind}/${id}`;
+  if (known.has(key)) return true;
+  const answer = await askBff(kind, id, request);
+  if (answer === "found") known.add(key);
+  return answer !== "missing"; // when the BFF cannot tell, the page renders and says so
+}
+
+async function askBff(
+  kind: "products" | "orders",
+  id: number,
+  request: NextRequest,
+): Promise<"found" | "missing" | "unknown"> {
   let base: string;
   try {
     base = bffUrl();
   } catch (err) {
-    if (err instanceof ConfigError) return true; // the page reports the configuration problem
+    if (err instanceof ConfigError) return "unknown"; // the page reports the configuration problem
     throw err;
   }
   const ids = {
@@ -54,7 +105,8 @@ async function exists(kind: "products" | "orders", id: number, request: NextRequ
     kind === "products"
       ? await apiRequest(base, "get", "/api/catalog/items/{item_id}", { path: { item_id: id }, ...ids })
       : await apiRequest(base, "get", "/api/orders/{order_id}", { path: { order_id: id }, ...ids });
-  return result.ok || result.status !== 404;
+  if (result.ok) return "found";
+  return result.status === 404 ? "missing" : "unknown";
 }
 
 export async function proxy(request: NextRequest): Promise<NextResponse> {
