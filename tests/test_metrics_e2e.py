@@ -183,6 +183,7 @@ def test_every_emf_document_is_valid_and_counts_add_up(
     for doc in docs:
         assert validation.problems(doc) == [], doc
         assert doc["Environment"] == "test"
+        assert (doc["logger"], doc["service"], doc["level"]) == ("bff.metrics", "bff", "INFO")
         assert doc["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "FrontDoor/BFF"
 
     assert total(docs, "Requests", Route="catalog", StatusClass="2xx") == 6

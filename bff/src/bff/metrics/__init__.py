@@ -130,16 +130,24 @@ def _cloudwatch_handler() -> logging.Handler | None:
     return active.cloudwatch_handler if active is not None else None
 
 
-def write_documents(docs: Iterable[Mapping[str, Any]]) -> int:
+def envelope(service: str) -> dict[str, str]:
+    """Root members every document also carries, as logship's records do, so ``make logs``,
+    Logs Insights (``filter logger = "bff.metrics"``) and the ops queries can tell them apart.
+    EMF ignores members it does not reference; none of these is a metric or dimension name."""
+    return {"level": "INFO", "logger": log.name, "message": "metrics", "service": service}
+
+
+def write_documents(docs: Iterable[Mapping[str, Any]], service: str = "bff") -> int:
     """Write each document as one log event of this worker's CloudWatch stream; the count
     written (0 without a CloudWatch handler)."""
     handler = _cloudwatch_handler()
     if handler is None:
         return 0
     limit = min(MAX_EVENT_BYTES, int(getattr(handler, "max_message_bytes", MAX_EVENT_BYTES)))
+    root = envelope(service)
     written = 0
     for doc in docs:
-        text = encode(doc)
+        text = encode({**root, **doc})
         if len(text.encode("utf-8")) > limit:  # not reachable with the BFF's series (tested)
             log.error("metrics: a document of %d bytes is over the event limit", len(text))
             continue
@@ -308,7 +316,11 @@ def init_app(app: Flask, settings: Settings, clients: UpstreamClients | None = N
     gauges = Gauges(recorder.series, clients, settings.upstreams)
     recorder.set_gauges(gauges)
     _current = recorder
-    _flusher = Flusher(recorder, settings.metrics_interval)
+    _flusher = Flusher(
+        recorder,
+        settings.metrics_interval,
+        lambda docs: write_documents(docs, settings.service),
+    )
     _flusher.start()
     atexit.unregister(flush_on_exit)
     atexit.register(flush_on_exit)
