@@ -234,7 +234,7 @@ def test_client_dimension_values_are_capped_and_nothing_is_dropped() -> None:
     recorder = Recorder("test")
     for i in range(MAX_ROUTES + 30):
         recorder.vital("LCP", f"/page-{i}", 1000.0 + i)
-    for route in ("/x\nInjected", "not-a-path", "/" + "a" * 300, "/caf\u00e9"):
+    for route in ("/x\nInjected", "not-a-path", "/" + "a" * 300, "/caf\u00e9", "/u/bob@x.io"):
         recorder.vital("LCP", route, 100.0)
     recorder.vital("LCP", None, 100.0)
     for i in range(MAX_RELEASES + 5):
@@ -243,8 +243,8 @@ def test_client_dimension_values_are_capped_and_nothing_is_dropped() -> None:
     docs = valid(recorder.flush())
     routes = {d["Route"]: d["LCP"]["Count"] for d in docs if "LCP" in d}
     assert len(routes) == MAX_ROUTES + 2  # the first 50, "other" and "none"
-    assert routes["other"] == 30 + 4 and routes["none"] == 1
-    assert sum(routes.values()) == MAX_ROUTES + 30 + 5
+    assert routes["other"] == 30 + 5 and routes["none"] == 1
+    assert sum(routes.values()) == MAX_ROUTES + 30 + 6
     releases = {d["Release"]: d["ClientErrors"] for d in docs if "ClientErrors" in d}
     assert len(releases) == MAX_RELEASES + 1 and releases["other"] == 6
 

@@ -44,7 +44,7 @@ ERROR_KINDS: Final = frozenset(
 UPSTREAM_PROBLEMS: Final = frozenset(
     {"upstream-unreachable", "upstream-timeout", "upstream-bad-response", "circuit-open"}
 )
-_PAGE_ROUTE = re.compile(r"/[A-Za-z0-9_\-./\[\]()@~]{0,127}")
+_PAGE_ROUTE = re.compile(r"/[A-Za-z0-9_\-./\[\]()]{0,127}")
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,127}")
 # Buckets 4% wide on a log scale: a bucket's middle is within 2% of every value in it (AWS's
 # Java EMF library uses 10%); 1 ms to 60 s spans about 280 buckets.
