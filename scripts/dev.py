@@ -2,9 +2,11 @@
 """Run the whole stack locally: Django, FastAPI, the BFF (gunicorn) and `next dev`.
 
 Every part gets an embedded default, including a local CloudWatch Logs emulator (moto server)
+and a redis-server for the BFF's rate limits and the ops view's error-group index
 that every service ships its JSON logs to (`make logs` follows them); the web server's records
 (JSON lines on its stdout) are shipped by a forwarder here (scripts/log_forwarder.py). Override
-ports with DEV_WEB_PORT, DEV_BFF_PORT, DEV_DJANGO_PORT, DEV_FASTAPI_PORT, DEV_LOGS_PORT.
+ports with DEV_WEB_PORT, DEV_BFF_PORT, DEV_DJANGO_PORT, DEV_FASTAPI_PORT, DEV_LOGS_PORT,
+DEV_REDIS_PORT.
 
 Output of each part is prefixed with its name, and JSON records are shown as one short line
 (``time service level logger message request_id``, the stack under an error); the emulator's
@@ -18,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -35,7 +38,7 @@ from log_forwarder import Forwarder  # noqa: E402 - a sibling script, found thro
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = ROOT / ".venv" / "bin"
-COLOURS = {"logs": "34", "django": "32", "fastapi": "36", "bff": "35", "web": "33"}
+COLOURS = {"logs": "34", "redis": "31", "django": "32", "fastapi": "36", "bff": "35", "web": "33"}
 USE_COLOUR = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 LEVEL_COLOURS = {"WARNING": "33", "ERROR": "31", "CRITICAL": "31;1"}
 #: A werkzeug request line of the emulator: `127.0.0.1 - - [date] "POST / HTTP/1.1" 200 -`.
@@ -52,7 +55,8 @@ class Part:
     name: str
     argv: list[str]
     port: int
-    health: str
+    #: An HTTP path to poll, or None for a Redis PING on the port.
+    health: str | None
     env: dict[str, str]
     cwd: Path = ROOT
     proc: subprocess.Popen[bytes] | None = None
@@ -94,6 +98,7 @@ def stack() -> list[Part]:
     django = port_from("DEV_DJANGO_PORT", 8001)
     fastapi = port_from("DEV_FASTAPI_PORT", 8002)
     logs = port_from("DEV_LOGS_PORT", 4566)
+    redis = port_from("DEV_REDIS_PORT", 6379)
     py = str(VENV_BIN / "python")
     data_dir = ROOT / ".run"
     data_dir.mkdir(exist_ok=True)
@@ -120,6 +125,17 @@ def stack() -> list[Part]:
             {},
         ),
         Part(
+            "redis",
+            [
+                "redis-server",
+                *("--bind", "127.0.0.1", "--port", str(redis), "--save", ""),
+                *("--appendonly", "no", "--loglevel", "warning"),
+            ],
+            redis,
+            None,
+            {},
+        ),
+        Part(
             "django",
             [py, "upstreams/django_api/run.py", "--host", "127.0.0.1", "--port", str(django)],
             django,
@@ -143,6 +159,7 @@ def stack() -> list[Part]:
                 "BFF_UPSTREAM_CATALOG_URL": f"http://127.0.0.1:{django}",
                 "BFF_UPSTREAM_ORDERS_URL": f"http://127.0.0.1:{fastapi}",
                 "BFF_ENV": "development",
+                "BFF_RATELIMIT_STORAGE_URI": f"redis://127.0.0.1:{redis}/0",
                 **logging_env("bff"),
             },
         ),
@@ -235,13 +252,29 @@ def pump(part: Part) -> None:
         part.forwarder.close()
 
 
+def redis_answers(port: int) -> bool:
+    """True when a Redis server on the loopback port answers PING."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
 def wait_healthy(part: Part, timeout: float) -> bool:
-    """Poll the part's health URL until it answers below 500, it dies, or time runs out."""
+    """Poll the part's health URL (or Redis PING) until it answers below 500, it dies, or time
+    runs out."""
     url = f"http://127.0.0.1:{part.port}{part.health}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if part.proc is None or part.proc.poll() is not None:
             return False
+        if part.health is None:
+            if redis_answers(part.port):
+                return True
+            time.sleep(0.1)
+            continue
         try:
             with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 (loopback)
                 if resp.status < 500:
@@ -290,6 +323,12 @@ def _terminate(parts: list[Part], grace: float) -> None:
 def main() -> int:
     """Start everything, print where it listens, and supervise until Ctrl-C."""
     parts = stack()
+    if shutil.which("redis-server") is None:
+        print(
+            "dev: redis-server is not installed (make system-deps or apt-get install redis-server)",
+            file=sys.stderr,
+        )
+        return 1
     busy = [p for p in parts if not port_is_free(p.port)]
     if busy:
         for p in busy:
@@ -346,6 +385,8 @@ def main() -> int:
             f"    FastAPI orders API   http://127.0.0.1:{port['fastapi']}/orders  (docs: /docs)",
             f"    CloudWatch Logs      http://127.0.0.1:{port['logs']}  (local emulator; "
             "`make logs` follows every service)",
+            f"    Redis                redis://127.0.0.1:{port['redis']}/0  "
+            "(rate limits, the ops view's error-group index)",
             "  Ctrl-C stops everything.",
             "",
         ]

@@ -11,7 +11,7 @@ from types import ModuleType
 
 import pytest
 
-from .procs import ROOT
+from .procs import ROOT, free_port
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def dev() -> ModuleType:
 
 def test_every_python_service_ships_logs_to_the_emulator(dev: ModuleType) -> None:
     parts = {p.name: p for p in dev.stack()}
-    assert list(parts) == ["logs", "django", "fastapi", "bff", "web"]
+    assert list(parts) == ["logs", "redis", "django", "fastapi", "bff", "web"]
     emulator = f"http://127.0.0.1:{parts['logs'].port}"
     for name, service in (("django", "catalog"), ("fastapi", "orders"), ("bff", "bff")):
         env = parts[name].env
@@ -43,6 +43,22 @@ def test_parts_point_at_each_other(dev: ModuleType) -> None:
     assert bff["BFF_UPSTREAM_ORDERS_URL"].endswith(f":{parts['fastapi'].port}")
     assert parts["fastapi"].env["CATALOG_API_URL"].endswith(f":{parts['django'].port}")
     assert parts["web"].env["BFF_URL"] == f"http://127.0.0.1:{parts['bff'].port}"
+    assert bff["BFF_RATELIMIT_STORAGE_URI"] == f"redis://127.0.0.1:{parts['redis'].port}/0"
+
+
+def test_redis_comes_up_and_answers_ping(dev: ModuleType, tmp_path: Path) -> None:
+    part = next(p for p in dev.stack() if p.name == "redis")
+    port = free_port()
+    argv = list(part.argv)
+    argv[argv.index("--port") + 1] = str(port)
+    part.port = port
+    part.proc = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.DEVNULL)  # noqa: S603
+    try:
+        assert dev.wait_healthy(part, 30)
+    finally:
+        part.proc.terminate()
+        part.proc.wait(10)
+    assert not dev.redis_answers(port)
 
 
 _ON_TERM = """
