@@ -14,7 +14,7 @@ Functions other modules call (each returns at once and never raises):
 * :func:`web_vital` — ``POST /api/vitals``, once per metric;
 * :func:`new_error_group` — the error-group index, when it sees a group for the first time.
 
-Metrics, dimensions and the alarms built on them are listed in docs/ops.md ("Metrics").
+Metrics, dimensions and the alarms built on them: docs/ops.md, "Metrics, alarms and queries".
 """
 
 from __future__ import annotations
