@@ -44,7 +44,7 @@ LEVEL_COLOURS = {"WARNING": "33", "ERROR": "31", "CRITICAL": "31;1"}
 #: A werkzeug request line of the emulator: `127.0.0.1 - - [date] "POST / HTTP/1.1" 200 -`.
 EMULATOR_REQUEST = re.compile(r'"[A-Z]+ \S+ HTTP/[0-9.]+" ([0-9]{3}) ')
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-HIDDEN_LOGGERS = frozenset({"logship.stats"})
+HIDDEN_LOGGERS = frozenset({"logship.stats", "bff.metrics"})
 MAX_MESSAGE_CHARS = 240
 
 

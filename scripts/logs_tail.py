@@ -82,12 +82,18 @@ def parse_level(text: str) -> str:
     return value
 
 
+#: Loggers whose records are for machines (CloudWatch metrics, shipping statistics), not people.
+MACHINE_LOGGERS = frozenset({"bff.metrics", "logship.stats"})
+
+
 @dataclass(frozen=True)
 class Selection:
     """Which events to print: one request id, and a level and above (both optional)."""
 
     request_id: str | None = None
     min_level: str | None = None
+    #: Leave out machine records (EMF metric documents, logship's periodic statistics).
+    quiet: bool = True
 
     def levels(self) -> tuple[str, ...]:
         """The level names kept (all of them without a level filter)."""
@@ -106,13 +112,15 @@ class Selection:
 
     def keeps(self, event: Mapping[str, Any]) -> bool:
         """True when ``event`` matches (checked here too, whatever the server did)."""
-        if self.request_id is None and self.min_level is None:
+        if self.request_id is None and self.min_level is None and not self.quiet:
             return True
         try:
             doc = json.loads(str(event.get("message", "")))
         except ValueError:
-            return False
+            return self.request_id is None and self.min_level is None
         if not isinstance(doc, dict):
+            return self.request_id is None and self.min_level is None
+        if self.quiet and doc.get("logger") in MACHINE_LOGGERS:
             return False
         if self.request_id is not None and doc.get("request_id") != self.request_id:
             return False
@@ -241,7 +249,7 @@ def follow(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     color = not args.no_color and out.isatty() and not os.environ.get("NO_COLOR")
     client = make_client(args.endpoint_url, args.region)
     seen = Seen()
-    selection = Selection(args.request_id, args.level)
+    selection = Selection(args.request_id, args.level, quiet=not args.all)
     start = int(time.time() * 1000) - args.since
     cursor = start
     waiting_note = False
@@ -319,6 +327,11 @@ def main(argv: list[str] | None = None) -> int:
         type=parse_level,
         default=None,
         help="only records at this level and above: DEBUG, INFO, WARNING, ERROR, CRITICAL",
+    )
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="also print metric documents (bff.metrics) and logship's statistics records",
     )
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
     parser.add_argument("--no-color", action="store_true", help="plain output (also NO_COLOR)")

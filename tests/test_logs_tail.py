@@ -102,6 +102,8 @@ def test_request_id_and_level_filters_on_the_emulator(moto: Service) -> None:
         _record("ERROR", other, "boom"),
         _record("DEBUG", LONG_ID, "cache miss"),
         "plain text line",
+        json.dumps({"level": "INFO", "logger": "bff.metrics", "message": "metrics"}),
+        json.dumps({"level": "INFO", "logger": "logship.stats", "message": "logship stats"}),
     ]
     now = int(time.time() * 1000)
     logs.put_log_events(
@@ -110,7 +112,8 @@ def test_request_id_and_level_filters_on_the_emulator(moto: Service) -> None:
         logEvents=[{"timestamp": now - 5000 + i, "message": m} for i, m in enumerate(records)],
     )
     everything = _tail(moto, group)
-    assert len(everything) == 5
+    assert len(everything) == 5  # metric documents and shipping statistics left out
+    assert len(_tail(moto, group, "--all")) == 7
     assert sum(f"[{LONG_ID}]" in line for line in everything) == 3
     one_request = _tail(moto, group, "--request-id", LONG_ID)
     assert [line.split(f"[{LONG_ID}] ")[1] for line in one_request] == [
