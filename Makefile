@@ -18,13 +18,14 @@ PYTEST := $(BIN)/python -m pytest -p no:cacheprovider -rs
 
 .PHONY: help dev logs test install lock lock-check system-deps lint typecheck fmt test-bff test-upstreams \
         test-integration test-logship test-web bench-proxy bench-logs bench-web bench-ingest \
-        bench-edge bench-deps bench-smoke test-images clean
+        bench-edge bench-deps bench-metrics bench-ops bench-smoke test-images clean
 .PHONY: lint-docker lint-cfn images push deploy
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 dev: install ## run web, BFF, Django and FastAPI locally (Ctrl-C stops all)
+	@scripts/system-deps.sh redis-server
 	@$(BIN)/python scripts/dev.py
 
 logs: install ## follow the local CloudWatch log group (what `make dev` ships), like aws logs tail --follow
@@ -93,12 +94,15 @@ lint: install lint-docker lint-cfn ## ruff (lint + format check), ESLint, hadoli
 typecheck: install ## mypy (strict on bff/src), tsc --noEmit
 	@echo "==> mypy"
 	@$(BIN)/mypy
-	@$(BIN)/mypy --strict lib/logship/src scripts/logs_tail.py
+	@$(BIN)/mypy --strict lib/logship/src scripts/logs_tail.py scripts/dev.py scripts/log_forwarder.py
 	@$(BIN)/mypy --strict deploy/deploy.py deploy/sourcemaps.py scripts/openapi_snapshot.py bench/web/run.py
 	@$(BIN)/mypy --strict scripts/lock_check.py
 	@MYPYPATH=bench $(BIN)/mypy --strict bench/proxy/run.py
 	@MYPYPATH=bench $(BIN)/mypy --strict bench/edge/run.py
 	@MYPYPATH=bench $(BIN)/mypy --strict bench/fleet/run.py
+	@MYPYPATH=bench $(BIN)/mypy --strict bench/metrics/run.py
+	@MYPYPATH=bench:bench/ingest $(BIN)/mypy --strict bench/ops/run.py
+	@MYPYPATH=bench:bench/ingest $(BIN)/mypy --strict bench/logs/run.py
 	@$(BIN)/mypy --config-file upstreams/mypy.ini upstreams/django_api
 	@$(BIN)/mypy --config-file upstreams/mypy.ini upstreams/fastapi_api
 	@echo "==> tsc"
@@ -156,12 +160,17 @@ bench-ops: install system-deps ## ops view: the error-group index at 1,000,000 e
 
 bench-deps: $(BENCH_STAMP) $(BENCH_WEB_STAMP) ## every benchmark's npm install (npm ci), so a lock that no longer installs fails make test
 
-bench-smoke: install system-deps $(BENCH_STAMP) ## short runs of the proxy, ingest, edge and fleet benchmark harnesses
+bench-metrics: install system-deps ## EMF metrics: writers' CPU, the BFF with metrics on vs off
+	@$(BIN)/python bench/metrics/run.py $(ARGS)
+
+bench-smoke: install system-deps $(BENCH_STAMP) ## short runs of the proxy, ingest, edge, fleet, ops and metrics benchmark harnesses
 	@echo "==> benchmark harness smoke runs"
 	@$(BIN)/python bench/proxy/run.py --duration 1 --sizes 1k --quick
 	@$(BIN)/python bench/ingest/run.py --quick
 	@$(BIN)/python bench/edge/run.py --quick
 	@$(BIN)/python bench/fleet/run.py --quick
+	@$(BIN)/python bench/ops/run.py --quick
+	@$(BIN)/python bench/metrics/run.py --quick
 
 # --- containers and deployment (docs/deploy.md) ------------------------------------------------
 DOCKERFILES := Dockerfile.bff Dockerfile.web deploy/emulator.Dockerfile deploy/upstreams.Dockerfile
