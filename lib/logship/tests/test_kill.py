@@ -203,11 +203,15 @@ def start_gunicorn(
 
 
 class Load:
-    """Keep-alive-free GETs from a few threads; remembers which requests were answered."""
+    """Keep-alive-free GETs from a few threads; remembers which requests were answered.
 
-    def __init__(self, port: int, run: str, threads: int = 4) -> None:
+    ``rate`` caps the requests per second of all threads together (None: as fast as they go)."""
+
+    def __init__(self, port: int, run: str, threads: int = 4, rate: float | None = None) -> None:
         self.port = port
         self.run = run
+        self._gap = 1.0 / rate if rate else 0.0
+        self._due = time.monotonic()
         self.answered: list[int] = []
         self._next = 0
         self._lock = threading.Lock()
@@ -219,6 +223,9 @@ class Load:
             with self._lock:
                 seq = self._next
                 self._next += 1
+                due = self._due = max(self._due + self._gap, time.monotonic())
+            if self._gap:
+                time.sleep(max(0.0, due - time.monotonic()))
             url = f"http://127.0.0.1:{self.port}/log?{self.run}&{seq}"
             try:
                 with urllib.request.urlopen(url, timeout=5) as response:
