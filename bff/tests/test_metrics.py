@@ -395,3 +395,20 @@ def test_metrics_can_be_turned_off(stub: StubServer) -> None:
 def test_bad_interval_is_refused(stub: StubServer, raw: str) -> None:
     with pytest.raises(SettingsError, match="BFF_METRICS_INTERVAL"):
         make_settings(stub.url, BFF_METRICS_INTERVAL=raw)
+
+
+def test_documents_carry_logships_reserved_keys() -> None:
+    root = metrics.envelope("bff", "production")
+    assert set(root) == {
+        "timestamp",
+        "level",
+        "logger",
+        "message",
+        "service",
+        "environment",
+        "request_id",
+        "trace_id",
+        "location",
+    }
+    assert root["logger"] == "bff.metrics" and root["environment"] == "production"
+    assert root["timestamp"].endswith("Z") and len(root["timestamp"]) == 24

@@ -130,21 +130,36 @@ def _cloudwatch_handler() -> logging.Handler | None:
     return active.cloudwatch_handler if active is not None else None
 
 
-def envelope(service: str) -> dict[str, str]:
-    """Root members every document also carries, as logship's records do, so ``make logs``,
-    Logs Insights (``filter logger = "bff.metrics"``) and the ops queries can tell them apart.
-    EMF ignores members it does not reference; none of these is a metric or dimension name."""
-    return {"level": "INFO", "logger": log.name, "message": "metrics", "service": service}
+def envelope(service: str, environment: str | None = None) -> dict[str, Any]:
+    """Root members every document also carries: logship's reserved keys (the same record
+    schema as every other record, so ``make logs``, Logs Insights (``filter logger =
+    "bff.metrics"``) and the ops queries can tell them apart). EMF ignores members it does not
+    reference; none of these is a metric or dimension name (the dimension is ``Environment``)."""
+    now = time.time()
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+    return {
+        "timestamp": stamp,
+        "level": "INFO",
+        "logger": log.name,
+        "message": "metrics",
+        "service": service,
+        "environment": environment,
+        "request_id": None,
+        "trace_id": None,
+        "location": None,
+    }
 
 
-def write_documents(docs: Iterable[Mapping[str, Any]], service: str = "bff") -> int:
+def write_documents(
+    docs: Iterable[Mapping[str, Any]], service: str = "bff", environment: str | None = None
+) -> int:
     """Write each document as one log event of this worker's CloudWatch stream; the count
     written (0 without a CloudWatch handler)."""
     handler = _cloudwatch_handler()
     if handler is None:
         return 0
     limit = min(MAX_EVENT_BYTES, int(getattr(handler, "max_message_bytes", MAX_EVENT_BYTES)))
-    root = envelope(service)
+    root = envelope(service, environment)
     written = 0
     for doc in docs:
         text = encode({**root, **doc})
@@ -319,7 +334,7 @@ def init_app(app: Flask, settings: Settings, clients: UpstreamClients | None = N
     _flusher = Flusher(
         recorder,
         settings.metrics_interval,
-        lambda docs: write_documents(docs, settings.service),
+        lambda docs: write_documents(docs, settings.service, settings.environment),
     )
     _flusher.start()
     atexit.unregister(flush_on_exit)
