@@ -249,6 +249,24 @@ def test_client_dimension_values_are_capped_and_nothing_is_dropped() -> None:
     assert len(releases) == MAX_RELEASES + 1 and releases["other"] == 6
 
 
+def test_dimension_values_logship_would_scrub_never_become_dimensions() -> None:
+    recorder = Recorder("test")
+    card = "4111111111111111"  # Luhn-valid test card
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
+    recorder.vital("LCP", f"/products/{card}", 100.0)
+    recorder.vital("LCP", "/products/[id]", 100.0)
+    recorder.client_error("error", card)
+    recorder.client_error("error", jwt)
+    recorder.client_error("error", "2026.12.07-1f3e9a0")
+    docs = valid(recorder.flush())
+    text = json.dumps(docs)
+    assert card not in text and jwt not in text
+    routes = {d["Route"] for d in docs if "LCP" in d}
+    assert routes == {"other", "/products/[id]"}
+    releases = {d["Release"]: d["ClientErrors"] for d in docs if "ClientErrors" in d}
+    assert releases == {"other": 2, "2026.12.07-1f3e9a0": 1}
+
+
 def test_unknown_vitals_and_bad_values_are_ignored() -> None:
     recorder = Recorder("test")
     recorder.vital("FID", "/", 10.0)

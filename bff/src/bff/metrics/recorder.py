@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from logship.scrub import scrub_path, scrub_text
+
 from .emf import Distribution, Series, documents
 
 NAMESPACE: Final = "FrontDoor/BFF"
@@ -257,7 +259,11 @@ class Recorder:
         seen = self._now.releases
         if release in seen:
             return release
-        if len(seen) >= MAX_RELEASES or not _TOKEN.fullmatch(release):
+        if (
+            len(seen) >= MAX_RELEASES
+            or not _TOKEN.fullmatch(release)
+            or scrub_text(release) != release  # logship's rules: no card number, no secret
+        ):
             return OTHER
         seen.add(release)
         return release
@@ -268,7 +274,12 @@ class Recorder:
         seen = self._now.routes
         if route in seen:
             return route
-        if len(seen) >= MAX_ROUTES or not _PAGE_ROUTE.fullmatch(route) or not route.isascii():
+        if (
+            len(seen) >= MAX_ROUTES
+            or not _PAGE_ROUTE.fullmatch(route)
+            or not route.isascii()
+            or scrub_path(route) != route  # logship's rules: no card number, no token
+        ):
             return OTHER
         seen.add(route)
         return route
