@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from logship.access import log_access
 
 from . import metrics
+from .client_errors.index import count_request
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -20,6 +21,7 @@ def emit(environ: WSGIEnvironment, status: int, bytes_out: int, *, aborted: bool
     """Log the request described by ``environ`` (the proxy records its facts there as it goes)."""
     elapsed_ms = (time.monotonic() - environ["bff.started"]) * 1000.0
     metrics.record_access(environ, status, elapsed_ms)
+    count_request(status)
     level = logging.WARNING if aborted or status >= 500 else logging.INFO
     if not log.isEnabledFor(level):
         return

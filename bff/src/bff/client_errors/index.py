@@ -531,7 +531,7 @@ def index_from_uri(uri: str, **kwargs: Any) -> ErrorIndex | None:
 
 
 class TrafficCounter:
-    """Proxied requests per minute, counted from this worker's ``bff.access`` records in memory
+    """Proxied requests per minute, counted by this worker's access path in memory
     and added to the index every ``interval`` seconds by a background thread (a greenlet under
     gevent), so a proxied request never waits for Redis. A failed flush keeps the counts (the
     last 24 h) for the next one; a worker that dies loses at most ``interval`` seconds."""
@@ -596,23 +596,6 @@ class TrafficCounter:
         """Stop the thread after a last flush."""
         self._stop.set()
         self.flush()
-
-
-class AccessCounting(logging.Filter):
-    """A filter on logger ``bff.access`` that counts every access record into a counter (it
-    never drops a record)."""
-
-    def __init__(self, counter: TrafficCounter) -> None:
-        super().__init__("bff.access")
-        self.counter = counter
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Count the record's status; always keep the record."""
-        data = getattr(record, "data", None)
-        status = data.get("status") if isinstance(data, Mapping) else None
-        if isinstance(status, int):
-            self.counter.count(status, record.created)
-        return True
 
 
 RETRY_SECONDS: Final = 5.0
@@ -732,15 +715,18 @@ class IndexFeed:
         )
 
 
-_ACCESS_FILTER: AccessCounting | None = None
+_TRAFFIC: TrafficCounter | None = None
 
 
 def count_access_records(counter: TrafficCounter) -> None:
-    """Count ``bff.access`` records into ``counter`` (one filter per process; the last app
-    built wins, as there is one app per worker)."""
-    global _ACCESS_FILTER
-    if _ACCESS_FILTER is None:
-        _ACCESS_FILTER = AccessCounting(counter)
-        logging.getLogger("bff.access").addFilter(_ACCESS_FILTER)
-    else:
-        _ACCESS_FILTER.counter = counter
+    """Make ``counter`` this process's traffic counter, fed by :func:`count_request` (the last
+    app built wins, as there is one app per worker)."""
+    global _TRAFFIC  # noqa: PLW0603 - one counter per worker process
+    _TRAFFIC = counter
+
+
+def count_request(status: int) -> None:
+    """Count one answered request (called by the access path, whatever the log level)."""
+    counter = _TRAFFIC
+    if counter is not None:
+        counter.count(status)
