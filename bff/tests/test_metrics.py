@@ -15,7 +15,7 @@ from bff.metrics.emf import MAX_DIMENSIONS, Distribution, Series, documents
 from bff.metrics.recorder import MAX_RELEASES, MAX_ROUTES, Histogram, Recorder, status_class
 from bff.settings import SettingsError
 from flask import Flask
-from logship.formatter import JsonFormatter
+from logship.formatter import RESERVED_KEYS, JsonFormatter
 
 from bff import create_app, metrics
 
@@ -417,16 +417,7 @@ def test_bad_interval_is_refused(stub: StubServer, raw: str) -> None:
 
 def test_documents_carry_logships_reserved_keys() -> None:
     root = metrics.envelope("bff", "production")
-    assert set(root) == {
-        "timestamp",
-        "level",
-        "logger",
-        "message",
-        "service",
-        "environment",
-        "request_id",
-        "trace_id",
-        "location",
-    }
+    # every key a logship record always has (exception, data and truncated only when present)
+    assert set(root) == RESERVED_KEYS - {"exception", "data", "truncated"}
     assert root["logger"] == "bff.metrics" and root["environment"] == "production"
     assert root["timestamp"].endswith("Z") and len(root["timestamp"]) == 24
