@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -116,6 +117,19 @@ def start_moto(log_dir: Path) -> Service:
     port = free_port()
     argv = [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]
     return start("moto", argv, port, log_dir, health="/moto-api/")
+
+
+def logs_client(moto: Service) -> Any:
+    """A boto3 CloudWatch Logs client of the emulator ``moto``."""
+    import boto3  # noqa: PLC0415 - only the tests that read logs need it
+
+    return boto3.client(
+        "logs",
+        endpoint_url=moto.url,
+        region_name="eu-west-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
 
 
 def start_django(log_dir: Path, db_path: Path, env: dict[str, str] | None = None) -> Service:

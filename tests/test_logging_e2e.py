@@ -10,20 +10,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from .procs import Service, start_bff
-
-
-def logs_client(moto: Service) -> Any:
-    return boto3.client(
-        "logs",
-        endpoint_url=moto.url,
-        region_name="eu-west-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+from .procs import Service, logs_client, start_bff
 
 
 def events(moto: Service, group: str) -> list[dict[str, Any]]:

@@ -11,12 +11,11 @@ import sys
 import time
 import uuid
 
-import boto3
 import pytest
 
 from scripts import logs_tail
 
-from .procs import ROOT, Service
+from .procs import ROOT, Service, logs_client
 
 LONG_ID = "3f2a9c0e-7b1d-4e8a-9c55-0d1e2f3a4b5c"
 
@@ -85,13 +84,7 @@ def _tail(moto: Service, group: str, *args: str) -> list[str]:
 
 
 def test_request_id_and_level_filters_on_the_emulator(moto: Service) -> None:
-    logs = boto3.client(
-        "logs",
-        endpoint_url=moto.url,
-        region_name="eu-west-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    logs = logs_client(moto)
     group = f"/test/logs-tail-{uuid.uuid4().hex[:8]}"
     logs.create_log_group(logGroupName=group)
     logs.create_log_stream(logGroupName=group, logStreamName="catalog/h/1")

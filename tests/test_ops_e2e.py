@@ -15,10 +15,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from .procs import Service, free_port, start_bff
+from .procs import Service, free_port, logs_client, start_bff
 
 TOKEN = "ops-e2e-" + "k" * 40
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -190,13 +189,7 @@ def client_error_record(incident: str, fingerprint: str, message: str) -> dict[s
 @pytest.fixture(scope="module")
 def written(moto: Service, log_group: str) -> dict[str, str]:
     """Three client errors (two fingerprints) written straight into a client-errors stream."""
-    logs = boto3.client(
-        "logs",
-        endpoint_url=moto.url,
-        region_name="eu-west-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    logs = logs_client(moto)
     try:
         logs.create_log_group(logGroupName=log_group)
     except logs.exceptions.ResourceAlreadyExistsException:
@@ -309,13 +302,7 @@ def test_client_errors_stream_holds_reports_only(
 ) -> None:
     """logship's periodic stats records (every second here) go to the BFF's own stream, never
     to the client-errors stream, where they were counted as an error group."""
-    logs = boto3.client(
-        "logs",
-        endpoint_url=moto.url,
-        region_name="eu-west-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    logs = logs_client(moto)
     since = int(time.time() * 1000) - 120_000
 
     def loggers(prefix: str) -> list[str]:
@@ -367,13 +354,7 @@ def test_incident_joins_server_records_of_failed_requests(
         f"{ops_bff.url}/api/catalog/items?page_size=1", {"X-Request-ID": f"e2e-ok-{tag}"}
     )
     assert status == 200
-    logs = boto3.client(
-        "logs",
-        endpoint_url=moto.url,
-        region_name="eu-west-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    logs = logs_client(moto)
     stream = f"client-errors/e2e-host/{tag}"
     logs.create_log_stream(logGroupName=log_group, logStreamName=stream)
     code = f"E2E-JOIN-{tag.upper()}"

@@ -13,10 +13,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import boto3
 import pytest
 
-from .procs import Service, free_port, start_bff
+from .procs import Service, free_port, logs_client, start_bff
 from .web_site import WebBuild, start_web
 
 if TYPE_CHECKING:
@@ -57,16 +56,6 @@ def web(
     svc = start_web(log_dir, web_build, bff_down.url, "web-logs", env, forward_logs=True)
     yield svc
     svc.stop()
-
-
-def logs_client(moto: Service) -> Any:
-    return boto3.client(
-        "logs",
-        endpoint_url=moto.url,
-        region_name="eu-west-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
 
 
 def events(moto: Service, group: str) -> list[tuple[str, dict[str, Any]]]:
