@@ -314,6 +314,16 @@ def test_upstream_problems_carry_the_public_instance_and_request_id(client: Flas
     assert (doc["type"], doc["title"], doc["status"]) == ("about:blank", "Conflict", 409)
 
 
+def test_head_of_an_upstream_problem_sends_no_stale_length(client: FlaskClient) -> None:
+    # The GET body is rewritten (public instance, request id), so the upstream's length would be
+    # wrong for it: the HEAD answer omits Content-Length instead of misstating it.
+    get = client.get("/api/catalog/problem")
+    head = client.head("/api/catalog/problem")
+    assert head.status_code == get.status_code == 409
+    assert head.data == b""
+    assert head.headers.get("Content-Length") in (None, get.headers["Content-Length"])
+
+
 @pytest.mark.parametrize(
     "name", ["problem-gzip", "problem-large", "problem-invalid", "problem-array", "problem-chunked"]
 )

@@ -145,7 +145,13 @@ def _public_problem(
     data: bytes, headers: list[tuple[str, str]], environ: WSGIEnvironment
 ) -> tuple[bytes, list[tuple[str, str]]]:
     """An upstream's small problem document as the BFF's own: the public path as ``instance``
-    and the request id; its Content-Length follows. Anything else passes unchanged."""
+    and the request id; its Content-Length follows. Anything else passes unchanged.
+
+    A HEAD response has no body to rewrite, so its Content-Length (the upstream's GET length)
+    is dropped rather than sent wrong: the rewritten GET body has another length (RFC 9110
+    section 8.6 lets a HEAD response omit it, never misstate it)."""
+    if environ.get("REQUEST_METHOD") == "HEAD":
+        return data, [(name, value) for name, value in headers if name.lower() != "content-length"]
     body = public_problem(data, environ.get("PATH_INFO", ""), environ["bff.request_id"])
     if body is None:
         return data, headers
