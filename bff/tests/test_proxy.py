@@ -277,6 +277,31 @@ def test_truncated_small_upstream_body_is_a_502(client: FlaskClient) -> None:
     assert resp.get_json()["type"].endswith("upstream-bad-response")
 
 
+def test_upstream_failure_records_carry_the_request_and_trace_ids(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    with caplog.at_level("WARNING", logger="bff.proxy"):
+        client.get(
+            "/api/catalog/truncated",
+            headers={
+                "X-Request-ID": "rid-trace-1",
+                "traceparent": f"00-{trace}-00f067aa0ba902b7-01",
+            },
+        )
+        with pytest.raises(UpstreamAborted):
+            client.get(
+                "/api/catalog/truncated-large",
+                headers={
+                    "X-Request-ID": "rid-trace-2",
+                    "traceparent": f"00-{trace}-00f067aa0ba902b7-01",
+                },
+            )
+    records = [r for r in caplog.records if r.name.startswith("bff.proxy")]
+    assert {getattr(r, "request_id", None) for r in records} == {"rid-trace-1", "rid-trace-2"}
+    assert {getattr(r, "trace_id", None) for r in records} == {trace}
+
+
 def test_a_malformed_upstream_head_is_a_502(client: FlaskClient) -> None:
     """Invalid field names or control characters in an upstream's head fail the exchange: the
     response is never repaired and passed on."""

@@ -218,7 +218,10 @@ class _Body(Iterable[bytes]):
                 self._route.upstream.name,
                 sent,
                 exc,
-                extra={"request_id": self._request_id},
+                extra={
+                    "request_id": self._request_id,
+                    "trace_id": self._environ.get("bff.trace_id"),
+                },
             )
             raise UpstreamAborted(str(exc)) from exc
         self._finished = True
@@ -486,7 +489,7 @@ class ProxyApp:
                 upstream.name,
                 detail,
                 slug,
-                extra={"request_id": request_id},
+                extra={"request_id": request_id, "trace_id": environ.get("bff.trace_id")},
             )
             return self._problem(start_response, status, slug, detail, request_id, environ)
 
@@ -503,7 +506,7 @@ class ProxyApp:
                     "upstream %s: broken response body: %s",
                     upstream.name,
                     exc,
-                    extra={"request_id": request_id},
+                    extra={"request_id": request_id, "trace_id": environ.get("bff.trace_id")},
                 )
                 slug, status = (
                     ("upstream-timeout", 504)
