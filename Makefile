@@ -17,7 +17,7 @@ SYSTEM_PACKAGES := nginx-light wrk redis-server chromium podman runc debootstrap
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider -rs
 
 .PHONY: help dev logs test install lock lock-check system-deps lint typecheck fmt test-bff test-upstreams \
-        test-integration test-logship test-web bench-proxy bench-logs bench-web bench-ingest \
+        test-integration test-testkit test-logship test-web bench-proxy bench-logs bench-web bench-ingest \
         bench-edge bench-deps bench-metrics bench-ops bench-smoke test-images clean
 .PHONY: lint-docker lint-cfn images push deploy
 
@@ -35,18 +35,21 @@ logs: install ## follow the local CloudWatch log group (what `make dev` ships), 
 	 AWS_SECRET_ACCESS_KEY=$${AWS_SECRET_ACCESS_KEY:-local} \
 	 $(BIN)/python scripts/logs_tail.py $(ARGS)
 
-test: install system-deps lock-check lint typecheck test-web test-bff test-logship test-upstreams test-integration test-images bench-deps bench-smoke ## install what is missing, then run every check and test suite
+test: install system-deps lock-check lint typecheck test-web test-testkit test-bff test-logship test-upstreams test-integration test-images bench-deps bench-smoke ## install what is missing, then run every check and test suite
 	@echo "==> all checks and tests passed"
 
 install: $(PY_STAMP) $(WEB_STAMP) ## create the venv and install Python and npm dependencies
 
-# Every package from a lock file with hashes (requirements/README.md); the two local packages
+# Every package from a lock file with hashes (requirements/README.md); the local packages
 # cannot be hash-checked, so they follow without dependencies, built by the locked setuptools.
-$(PY_STAMP): requirements/dev.txt requirements/build.txt bff/pyproject.toml lib/logship/pyproject.toml
+# testkit (test and benchmark support) is for this venv only, never an image.
+$(PY_STAMP): requirements/dev.txt requirements/build.txt bff/pyproject.toml lib/logship/pyproject.toml \
+             lib/testkit/pyproject.toml
 	@echo "==> creating the Python environment in $(VENV)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --progress-bar on --require-hashes -r requirements/dev.txt -r requirements/build.txt
-	@$(BIN)/python -m pip install --progress-bar on --no-deps --no-build-isolation -e ./lib/logship -e ./bff
+	@$(BIN)/python -m pip install --progress-bar on --no-deps --no-build-isolation -e ./lib/logship -e ./bff \
+	  -e ./lib/testkit
 	@$(BIN)/python -m pip check
 	@touch $@
 
@@ -94,6 +97,7 @@ lint: install lint-docker lint-cfn ## ruff (lint + format check), ESLint, hadoli
 typecheck: install ## mypy (strict on bff/src), tsc --noEmit
 	@echo "==> mypy"
 	@$(BIN)/mypy
+	@$(BIN)/mypy --strict lib/testkit/src lib/testkit/tests
 	@$(BIN)/mypy --strict lib/logship/src scripts/logs_tail.py scripts/dev.py scripts/log_forwarder.py
 	@$(BIN)/mypy --strict deploy/deploy.py deploy/sourcemaps.py scripts/openapi_snapshot.py bench/web/run.py
 	@$(BIN)/mypy --strict scripts/lock_check.py
@@ -115,6 +119,10 @@ fmt: install ## format Python code
 test-bff: install ## BFF unit tests
 	@echo "==> BFF tests"
 	@$(PYTEST) bff/tests -q
+
+test-testkit: install ## test-support package (lib/testkit): processes, redis-server, moto server
+	@echo "==> testkit tests"
+	@$(PYTEST) lib/testkit/tests -q
 
 test-logship: install ## logging library: real moto server, fault-injection proxy, real gunicorn
 	@echo "==> logship tests"
