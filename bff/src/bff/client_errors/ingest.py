@@ -19,10 +19,16 @@ from urllib.parse import urlsplit
 import orjson
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from logship import setup as logship_setup
+from pydantic import BaseModel
 
 from .. import metrics as bff_metrics
 from ..errors import current_request_id, problem_response
 from ..ratelimit import Decision, RateLimits, client_key
+from ..schemas.ingest import (
+    BrowserReportsAccepted,
+    EnvelopeAccepted,
+    ReportAccepted,
+)
 from ..settings import ClientErrorSettings
 from .envelope import parse_envelope
 from .events import ClientError, InvalidInput, event_data, truncate_ip
@@ -249,9 +255,9 @@ def check_media_type(allowed: Iterable[str]) -> None:
         raise InvalidInput(415, "unsupported-media-type", f"Content-Type must be one of {kinds}")
 
 
-def _accepted(payload: dict[str, Any]) -> Response:
+def _accepted(answer: BaseModel) -> Response:
     return Response(
-        orjson.dumps(payload),
+        orjson.dumps(answer.model_dump()),
         202,
         mimetype="application/json",
         headers={"Cache-Control": "no-store"},
@@ -275,7 +281,7 @@ def client_errors() -> Response:
         return rate_limited_response(
             Decision(False, outcome.retry_after), "too many reports of this error"
         )
-    return _accepted({"incident": error.incident, "request_id": current_request_id()})
+    return _accepted(ReportAccepted(incident=error.incident, request_id=current_request_id()))
 
 
 @bp.post("/api/client-errors/envelope")
@@ -304,7 +310,7 @@ def sentry_envelope() -> Response:
     event_id = envelope.event_id
     if event_id is None and envelope.errors:
         event_id = envelope.errors[0].incident.lower()
-    return _accepted({"id": event_id, "request_id": current_request_id()})
+    return _accepted(EnvelopeAccepted(id=event_id, request_id=current_request_id()))
 
 
 @bp.post("/api/client-errors/reports")
@@ -317,7 +323,11 @@ def browser_reports() -> Response:
         if not decision.allowed:
             return rate_limited_response(decision, "too many reports from this client")
         doc = parse_json(read_body(REPORTS_MAX_BYTES))
-        if _media_type() == "application/reports+json" or isinstance(doc, list):
+        media = _media_type()
+        # each media type has one shape; plain application/json may carry either
+        if media == "application/reports+json" or (
+            media != "application/csp-report" and isinstance(doc, list)
+        ):
             errors = parse_reporting_api(doc)
         else:
             errors = [parse_csp_report(doc)]
@@ -330,12 +340,12 @@ def browser_reports() -> Response:
         retry = max(o.retry_after for o in limited)
         return rate_limited_response(Decision(False, retry), "too many reports of this kind")
     return _accepted(
-        {
-            "accepted": states.count("accepted"),
-            "filtered": states.count("filtered"),
-            "rate_limited": len(limited),
-            "request_id": current_request_id(),
-        }
+        BrowserReportsAccepted(
+            accepted=states.count("accepted"),
+            filtered=states.count("filtered"),
+            rate_limited=len(limited),
+            request_id=current_request_id(),
+        )
     )
 
 

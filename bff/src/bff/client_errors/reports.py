@@ -5,11 +5,27 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from .events import ClientError, InvalidInput, new_incident
-from .report import MAX_MESSAGE_CHARS, MAX_URL_CHARS
+from pydantic import TypeAdapter, ValidationError
 
-MAX_REPORTS: Final = 32
+from ..schemas.ingest import (
+    MAX_MESSAGE_CHARS,
+    MAX_REPORTS,
+    MAX_URL_CHARS,
+    CspReport,
+    ReportingApiBatch,
+)
+from ..schemas.validation import field_errors, summary
+from .events import ClientError, InvalidInput, new_incident
+
+__all__ = ["MAX_REPORTS", "parse_csp_report", "parse_reporting_api"]
+
 _TEXT_LIMIT: Final = 1024
+_BATCH: Final = TypeAdapter(ReportingApiBatch)
+
+
+def _refused(exc: ValidationError, what: str) -> InvalidInput:
+    errors = field_errors(exc)
+    return InvalidInput(422, "invalid-report", f"{what}: {summary(errors)}", errors)
 
 
 def _text(value: Any, limit: int = _TEXT_LIMIT) -> str | None:
@@ -52,9 +68,10 @@ def _csp_error(
 
 def parse_csp_report(doc: Any) -> ClientError:
     """A legacy ``{"csp-report": {...}}`` body (``report-uri``)."""
-    if not isinstance(doc, dict) or not isinstance(doc.get("csp-report"), dict):
-        raise InvalidInput(422, "invalid-report", 'a CSP report must be {"csp-report": {...}}')
-    body = doc["csp-report"]
+    try:
+        body = CspReport.model_validate(doc).csp_report
+    except ValidationError as exc:
+        raise _refused(exc, 'a CSP report must be {"csp-report": {...}}') from None
     return _csp_error(
         source="csp",
         directive=_text(body.get("effective-directive"), 128)
@@ -106,8 +123,10 @@ def _reporting_api_item(item: Any, index: int) -> ClientError:
 
 def parse_reporting_api(doc: Any) -> list[ClientError]:
     """A Reporting API batch: a JSON array of ``{type, age, url, user_agent, body}``."""
-    if not isinstance(doc, list):
-        raise InvalidInput(422, "invalid-report", "a reports+json body must be a JSON array")
-    if len(doc) > MAX_REPORTS:
-        raise InvalidInput(422, "invalid-report", f"at most {MAX_REPORTS} reports per request")
+    try:
+        _BATCH.validate_python(doc)
+    except ValidationError as exc:
+        raise _refused(
+            exc, f"a reports+json body must be an array of at most {MAX_REPORTS} reports"
+        ) from None
     return [_reporting_api_item(item, index) for index, item in enumerate(doc)]
