@@ -234,12 +234,39 @@ def test_cache_can_be_turned_off(stub: StubServer) -> None:
     assert sum(stub.hits.values()) == 2 * probes
 
 
-@pytest.mark.parametrize("since", ["abc", "0", "-5", "1.5", "20161", "9" * 30], ids=repr)
+@pytest.mark.parametrize(
+    "since",
+    ["abc", "0", "-5", "1.5", "20161", "9" * 30, "", "²", "\u0661\u0662", " 5", "+5"],
+    ids=repr,
+)
 def test_bad_since_is_400(ops: FlaskClient, logs: FakeLogs, since: str) -> None:
-    resp = ops.get(f"/api/ops/client-errors?since={since}")
+    resp = ops.get("/api/ops/client-errors", query_string={"since": since})
     assert resp.status_code == 400
-    assert resp.get_json(force=True)["type"] == "urn:bff:problem:bad-query"
+    body = resp.get_json(force=True)
+    assert body["type"] == "urn:bff:problem:bad-query"
+    assert body["errors"][0]["parameter"] == "since"
+    assert body["detail"].startswith("since: must be")
     assert logs.calls == []
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/api/ops/traffic?minutes=", "minutes"),
+        ("/api/ops/traffic?minutes=%C2%B2", "minutes"),
+        ("/api/ops/traffic?minutes=1441", "minutes"),
+        ("/api/ops/client-errors/0123456789abcdef?minutes=0", "minutes"),
+        ("/api/ops/incidents/ABC-123?since=", "since"),
+        ("/api/ops/client-errors?limit=201", "limit"),
+        ("/api/ops/client-errors?status=closed", "status"),
+    ],
+)
+def test_every_query_is_read_through_its_model(ops: FlaskClient, path: str, name: str) -> None:
+    resp = ops.get(path)
+    assert resp.status_code == 400, resp.data
+    body = resp.get_json(force=True)
+    assert body["type"] == "urn:bff:problem:bad-query"
+    assert [e["parameter"] for e in body["errors"]] == [name]
 
 
 def test_no_log_group_is_explained_not_an_error() -> None:
@@ -415,7 +442,14 @@ def test_incident_joins_server_records_of_failed_requests() -> None:
 
 def test_incident_without_request_ids_reads_nothing_more(ops: FlaskClient, logs: FakeLogs) -> None:
     body = ops.get("/api/ops/incidents/INC-000002").get_json()
-    assert body["related"] == {"request_ids": [], "truncated": False, "records": []}
+    assert body["related"] == {
+        "request_ids": [],
+        "start": None,
+        "end": None,
+        "truncated": False,
+        "unavailable": None,
+        "records": [],
+    }
     assert len(logs.calls) == 3  # the incident scan's pages only
 
 

@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import hmac
 from datetime import UTC, datetime
-from typing import Any
+from typing import TypeVar
 
-import orjson
 from flask import Blueprint, Response, current_app, request
+from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import NotFound
 
 from ..errors import problem_response
 from ..ratelimit import client_key
+from ..schemas.ops import DAY_MINUTES, RETENTION_MINUTES
+from ..schemas.validation import field_errors, query_model, summary
 from ..settings import Settings
 
 bp = Blueprint("ops", __name__, url_prefix="/api/ops")
 
-DAY_MINUTES = 1440
-RETENTION_MINUTES = 14 * DAY_MINUTES
+__all__ = ["DAY_MINUTES", "RETENTION_MINUTES", "bp", "iso_ms", "json_response", "query"]
+
+Q = TypeVar("Q", bound=BaseModel)
 
 
 def token_matches(expected: str, authorization: str | None) -> bool:
@@ -79,21 +82,16 @@ def iso_ms(epoch_ms: int) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
 
 
-def json_response(payload: Any, status: int = 200) -> Response:
-    """``payload`` as an ``application/json`` response."""
-    return Response(orjson.dumps(payload), status=status, content_type="application/json")
+def json_response(answer: BaseModel, status: int = 200) -> Response:
+    """``answer`` (its model is the operation's documented response) as ``application/json``."""
+    return Response(answer.model_dump_json(), status=status, content_type="application/json")
 
 
-def minutes_param(name: str, default: int, maximum: int) -> int | Response:
-    """Query parameter ``name`` as whole minutes in 1..``maximum``, or a 400 problem."""
-    raw = request.args.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    text = raw.strip()
-    if not text.isdigit() or not 1 <= int(text) <= maximum:
-        return problem_response(
-            400,
-            "bad-query",
-            f"{name} must be a whole number of minutes from 1 to {maximum}, got {raw[:40]!r}",
-        )
-    return int(text)
+def query(model: type[Q]) -> Q | Response:
+    """The request's query string read through ``model``, or a 400 problem naming every
+    refused parameter (an empty ``minutes=`` or ``minutes=²`` included)."""
+    try:
+        return query_model(model, request.args)
+    except ValidationError as exc:
+        errors = field_errors(exc, query=True)
+        return problem_response(400, "bad-query", summary(errors), extra={"errors": errors})

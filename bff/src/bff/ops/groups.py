@@ -8,17 +8,23 @@ import re
 import time
 from typing import Any, Final
 
-from flask import Response, current_app, request
+from flask import Response, current_app
 
-from ..client_errors.index import SORTS, STATUSES, ErrorIndex, IndexUnavailable
+from ..client_errors.index import ErrorIndex, IndexUnavailable
 from ..client_errors.ingest import INDEX_EXTENSION_KEY
 from ..errors import problem_response
-from .blueprint import DAY_MINUTES, RETENTION_MINUTES, bp, iso_ms, json_response, minutes_param
+from ..schemas.ops import (
+    FINGERPRINT_PATTERN,
+    ClientErrors,
+    ErrorGroupPage,
+    GroupQuery,
+    GroupsQuery,
+    Resolution,
+)
+from .blueprint import bp, iso_ms, json_response, query
 
-DEFAULT_GROUPS: Final = 50
-MAX_GROUPS: Final = 200
 SPARK_MINUTES: Final = 60
-FINGERPRINT: Final = re.compile(r"[0-9a-f]{16}")
+FINGERPRINT: Final = re.compile(FINGERPRINT_PATTERN.strip("^$"))
 
 
 def index_unavailable(detail: str) -> Response:
@@ -49,59 +55,39 @@ def _times(group: dict[str, Any]) -> dict[str, Any]:
 @bp.get("/client-errors")
 def client_errors() -> Response:
     """Groups with an event in the last ``since`` minutes, from the index."""
-    since = minutes_param("since", DAY_MINUTES, RETENTION_MINUTES)
-    if isinstance(since, Response):
-        return since
-    status = request.args.get("status", "open")
-    sort = request.args.get("sort", "count")
-    if status not in STATUSES or sort not in SORTS:
-        return problem_response(
-            400,
-            "bad-query",
-            f"status must be one of {', '.join(STATUSES)} and sort one of {', '.join(SORTS)}",
-        )
-    limit = _count_param("limit", DEFAULT_GROUPS, MAX_GROUPS)
-    if isinstance(limit, Response):
-        return limit
+    params = query(GroupsQuery)
+    if isinstance(params, Response):
+        return params
     index = current_index()
     if isinstance(index, Response):
         return index
     now_ms = int(time.time() * 1000)
     try:
         matched, groups = index.groups(
-            since_ms=now_ms - since * 60_000,
-            status=status,
-            sort=sort,
-            limit=limit,
+            since_ms=now_ms - params.since * 60_000,
+            status=params.status,
+            sort=params.sort,
+            limit=params.limit,
             spark_minutes=SPARK_MINUTES,
             now_ms=now_ms,
         )
     except IndexUnavailable as exc:
         return index_unavailable(str(exc))
     return json_response(
-        {
-            "configured": True,
-            "since_minutes": since,
-            "status": status,
-            "sort": sort,
-            "generated_at": iso_ms(now_ms),
-            "matched": matched,
-            "truncated": matched > len(groups),
-            "sparkline_minutes": SPARK_MINUTES,
-            "groups": [_times(group) for group in groups],
-        }
-    )
-
-
-def _count_param(name: str, default: int, maximum: int) -> int | Response:
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
-        return problem_response(
-            400, "bad-query", f"{name} must be a whole number from 1 to {maximum}"
+        ClientErrors.model_validate(
+            {
+                "configured": True,
+                "since_minutes": params.since,
+                "status": params.status,
+                "sort": params.sort,
+                "generated_at": iso_ms(now_ms),
+                "matched": matched,
+                "truncated": matched > len(groups),
+                "sparkline_minutes": SPARK_MINUTES,
+                "groups": [_times(group) for group in groups],
+            }
         )
-    return int(raw)
+    )
 
 
 def _fingerprint(raw: str) -> str | Response:
@@ -128,15 +114,15 @@ def error_group(fingerprint: str) -> Response:
     checked = _fingerprint(fingerprint)
     if isinstance(checked, Response):
         return checked
-    minutes = minutes_param("minutes", DAY_MINUTES, DAY_MINUTES)
-    if isinstance(minutes, Response):
-        return minutes
+    params = query(GroupQuery)
+    if isinstance(params, Response):
+        return params
     index = current_index()
     if isinstance(index, Response):
         return index
     now_ms = int(time.time() * 1000)
     try:
-        group = index.group(checked, minutes=minutes, now_ms=now_ms)
+        group = index.group(checked, minutes=params.minutes, now_ms=now_ms)
     except IndexUnavailable as exc:
         return index_unavailable(str(exc))
     if group is None:
@@ -149,7 +135,9 @@ def error_group(fingerprint: str) -> Response:
         entry["timestamp"] = iso_ms(stamp) if isinstance(stamp, int) else None
         entry.pop("t", None)
     group["minutes"] = [{"t": iso_ms(m["t"]), "count": m["count"]} for m in group["minutes"]]
-    return json_response({"generated_at": iso_ms(now_ms), **_times(group)})
+    return json_response(
+        ErrorGroupPage.model_validate({"generated_at": iso_ms(now_ms), **_times(group)})
+    )
 
 
 def _set_status(fingerprint: str, status: str) -> Response:
@@ -167,12 +155,12 @@ def _set_status(fingerprint: str, status: str) -> Response:
     if group is None:
         return _not_found(checked)
     return json_response(
-        {
-            "fingerprint": checked,
-            "status": group["status"],
-            "resolved_at": iso_ms(group["resolved_at"]) if group["resolved_at"] else None,
-            "resolved_release": group["resolved_release"],
-        }
+        Resolution(
+            fingerprint=checked,
+            status=group["status"],
+            resolved_at=iso_ms(group["resolved_at"]) if group["resolved_at"] else None,
+            resolved_release=group["resolved_release"],
+        )
     )
 
 

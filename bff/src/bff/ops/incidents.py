@@ -11,19 +11,27 @@ from typing import Any
 from flask import Response, current_app
 
 from ..errors import problem_response
-from .blueprint import DAY_MINUTES, RETENTION_MINUTES, bp, iso_ms, json_response, minutes_param
+from ..schemas.ops import (
+    INCIDENT_CODE_PATTERN,
+    Incident,
+    IncidentNotConfigured,
+    IncidentQuery,
+    OpsEvent,
+    Related,
+)
+from .blueprint import bp, iso_ms, json_response, query
 from .logs import (
     CLIENT_ERRORS_STREAM_PREFIX,
     EXTENSION_KEY,
+    LOG_GROUP_MISSING,
     LogsClient,
     LogsSource,
     LogsUnavailable,
-    log_group_missing,
     scan_events,
     unavailable,
 )
 
-INCIDENT_CODE = re.compile(r"[A-Z0-9-]{6,32}")
+INCIDENT_CODE = re.compile(INCIDENT_CODE_PATTERN.strip("^$"))
 MAX_INCIDENT_EVENTS = 20
 MAX_RELATED_IDS = 10  # request ids of failed calls looked up per incident
 MAX_RELATED_RECORDS = 200
@@ -33,33 +41,43 @@ REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")  # what the BFF accepts as X-R
 RELATED_DATA_FIELDS = ("status", "method", "path", "duration_ms", "upstream_status")
 
 
-def event_view(timestamp: int, stream: str, record: Mapping[str, Any]) -> dict[str, Any]:
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def event_view(timestamp: int, stream: str, record: Mapping[str, Any]) -> OpsEvent:
     """One client-error record as the ops API shows it."""
-    return {
-        "timestamp": iso_ms(timestamp),
-        "stream": stream,
-        "message": record.get("message"),
-        "request_id": record.get("request_id"),
-        "data": record.get("data"),
-    }
+    data = record.get("data")
+    return OpsEvent.model_validate(
+        {
+            "timestamp": iso_ms(timestamp),
+            "stream": stream,
+            "message": _text(record.get("message")),
+            "request_id": _text(record.get("request_id")),
+            "data": data if isinstance(data, dict) else {},
+        }
+    )
 
 
 @bp.get("/incidents/<code>")
 def incident(code: str) -> Response:
     """Every client-error event carrying incident ``code`` (the code users quote)."""
-    normalized = code.strip().upper()
-    if not INCIDENT_CODE.fullmatch(normalized):
+    if not INCIDENT_CODE.fullmatch(code):
         return problem_response(
             400,
             "bad-incident-code",
             "an incident code is 6 to 32 letters, digits and '-'",
         )
-    since = minutes_param("since", 7 * DAY_MINUTES, RETENTION_MINUTES)
-    if isinstance(since, Response):
-        return since
+    normalized = code.upper()
+    params = query(IncidentQuery)
+    if isinstance(params, Response):
+        return params
+    since = params.since
     source: LogsSource = current_app.extensions[EXTENSION_KEY]
     if source.group is None:
-        return log_group_missing({"incident": normalized, "events": []})
+        return json_response(
+            IncidentNotConfigured(detail=LOG_GROUP_MISSING, incident=normalized, events=[])
+        )
     group_name = source.group
 
     def matches(record: dict[str, Any]) -> bool:
@@ -89,14 +107,16 @@ def incident(code: str) -> Response:
         )
     newest_first = sorted(scan.events, key=lambda item: item[0], reverse=True)[:MAX_INCIDENT_EVENTS]
     return json_response(
-        {
-            "incident": normalized,
-            "log_group": group_name,
-            "since_minutes": since,
-            "truncated": scan.truncated,
-            "events": [event_view(*item) for item in newest_first],
-            "related": related_records(source.client(), group_name, newest_first, end_ms),
-        }
+        Incident(
+            incident=normalized,
+            log_group=group_name,
+            since_minutes=since,
+            truncated=scan.truncated,
+            events=[event_view(*item) for item in newest_first],
+            related=Related.model_validate(
+                related_records(source.client(), group_name, newest_first, end_ms)
+            ),
+        )
     )
 
 

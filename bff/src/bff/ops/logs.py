@@ -14,7 +14,6 @@ from flask import Response
 from logship.config import parse_env as parse_log_env
 
 from ..errors import problem_response
-from .blueprint import json_response
 
 if TYPE_CHECKING:
     from mypy_boto3_logs.client import CloudWatchLogsClient
@@ -160,11 +159,8 @@ def scan_events(
     return scan
 
 
-def log_group_missing(payload: dict[str, Any]) -> Response:
-    """200 with ``configured: false``: the BFF ships no logs, so there is nothing to read."""
-    payload.update(
-        configured=False,
-        detail="LOG_CLOUDWATCH_GROUP is not set: the BFF ships no logs, so there is nothing "
-        "to read. Set it (and LOG_CLOUDWATCH_ENDPOINT for the local emulator).",
-    )
-    return json_response(payload)
+#: Why the incident view has nothing to read (answered 200 with ``configured: false``).
+LOG_GROUP_MISSING = (
+    "LOG_CLOUDWATCH_GROUP is not set: the BFF ships no logs, so there is nothing to read. "
+    "Set it (and LOG_CLOUDWATCH_ENDPOINT for the local emulator)."
+)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 import time
-from importlib import metadata
 from typing import Any
 
 from flask import Response, current_app
 from logship import setup as logship_setup
 
 from ..health import check_upstreams
+from ..openapi import package_version
 from ..proxy.pool import UpstreamClients
+from ..schemas.ops import OpsSummary
 from ..settings import Settings
 from .blueprint import bp, iso_ms, json_response
 from .cache import cached
@@ -27,13 +28,6 @@ def shipping_counters() -> dict[str, Any]:
         "group": getattr(handler, "log_group_name", None),
         "stats": active.stats() if active is not None else {},
     }
-
-
-def _bff_version() -> str:
-    try:
-        return metadata.version("bff")
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 @bp.get("/summary")
@@ -61,11 +55,11 @@ def summary() -> Response:
         return {
             "service": settings.service,
             "environment": settings.environment,
-            "version": _bff_version(),
+            "version": package_version(),
             "generated_at": iso_ms(int(time.time() * 1000)),
             "upstreams": upstreams,
         }
 
     payload = dict(cached(("summary",), build))
     payload["logging"] = shipping_counters()  # per worker and cheap: never cached
-    return json_response(payload)
+    return json_response(OpsSummary.model_validate(payload))

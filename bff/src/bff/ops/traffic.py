@@ -8,7 +8,8 @@ import time
 from flask import Response
 
 from ..client_errors.index import IndexUnavailable
-from .blueprint import DAY_MINUTES, bp, iso_ms, json_response, minutes_param
+from ..schemas.ops import Traffic, TrafficQuery
+from .blueprint import bp, iso_ms, json_response, query
 from .groups import current_index, index_unavailable
 
 SERIES = ("requests", "errors_4xx", "errors_5xx", "client_errors")
@@ -17,9 +18,10 @@ SERIES = ("requests", "errors_4xx", "errors_5xx", "client_errors")
 @bp.get("/traffic")
 def traffic() -> Response:
     """One bucket per minute over the last ``minutes`` minutes, empty minutes included."""
-    minutes = minutes_param("minutes", 60, DAY_MINUTES)
-    if isinstance(minutes, Response):
-        return minutes
+    params = query(TrafficQuery)
+    if isinstance(params, Response):
+        return params
+    minutes = params.minutes
     index = current_index()
     if isinstance(index, Response):
         return index
@@ -31,12 +33,14 @@ def traffic() -> Response:
         return index_unavailable(str(exc))
     buckets = [{"t": iso_ms(row["minute"] * 60_000), **{s: row[s] for s in SERIES}} for row in rows]
     return json_response(
-        {
-            "configured": True,
-            "minutes": minutes,
-            "bucket_seconds": 60,
-            "generated_at": iso_ms(now_ms),
-            "totals": {s: sum(b[s] for b in buckets) for s in SERIES},
-            "buckets": buckets,
-        }
+        Traffic.model_validate(
+            {
+                "configured": True,
+                "minutes": minutes,
+                "bucket_seconds": 60,
+                "generated_at": iso_ms(now_ms),
+                "totals": {s: sum(b[s] for b in buckets) for s in SERIES},
+                "buckets": buckets,
+            }
+        )
     )
