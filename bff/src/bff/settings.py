@@ -1,19 +1,38 @@
-"""Typed settings, parsed once from ``BFF_*`` environment variables by a pure function."""
+"""Typed settings: one pydantic-settings model, :class:`Settings`, read once from the ``BFF_*``
+environment variables by the pure function :func:`load_settings`.
+
+Every variable is a field whose alias is the variable's name and whose description documents
+it (``scripts/settings_doc.py`` prints the tables in docs/configuration.md from these models).
+The gunicorn settings are a section of the same model (:class:`ServerSettings`), read by
+``bff/gunicorn.conf.py`` in the master. A bad value raises :class:`SettingsError` with one
+line naming the variable, its problem and what is allowed. The route table (which upstreams
+exist, which prefixes go where) is a TOML file, ``BFF_ROUTES_FILE`` or the packaged
+``routes.toml``; each upstream's base URL comes from ``BFF_UPSTREAM_<NAME>_URL``.
+"""
 
 from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
+
+from logship.config import (
+    WholeNumber,
+    read_environment,
+    validate_stream_template,
+)
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 ENVIRONMENTS = ("development", "test", "staging", "production")
 PLACEHOLDERS = frozenset({"", "changeme", "change-me", "todo", "xxx", "placeholder"})
+GUNICORN_LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
 class SettingsError(ValueError):
@@ -61,79 +80,406 @@ class Route:
         return self.upstream.base_path + self.upstream_prefix
 
 
-@dataclass(frozen=True, slots=True)
-class ClientErrorSettings:
+# --- value rules (each raises ValueError naming the variable; pydantic reports it) ---------
+
+
+def _rate(name: str) -> AfterValidator:
+    """A rate limit such as ``60/minute`` or ``10 per second`` (the ``limits`` syntax)."""
+
+    def check(value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(f"{name} must be a rate like 60/minute, got {value!r}") from None
+        return value
+
+    return AfterValidator(check)
+
+
+def _storage_uri(value: str) -> str:
+    scheme = urlsplit(value).scheme
+    if scheme not in ("memory", "redis", "rediss") or (scheme != "memory" and "//" not in value):
+        raise ValueError(
+            f"BFF_RATELIMIT_STORAGE_URI must be memory:// or redis(s)://host:port/db, got {value!r}"
+        )
+    return value
+
+
+def _absolute_dir(value: str | None) -> str | None:
+    if value is not None and not Path(value).is_absolute():
+        raise ValueError(f"BFF_SOURCEMAPS_DIR must be an absolute path, got {value!r}")
+    return value
+
+
+def _s3_uri(value: str | None) -> str | None:
+    if value is not None:
+        parts = urlsplit(value)
+        if parts.scheme != "s3" or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError(f"BFF_SOURCEMAPS_S3_URI must be s3://bucket/prefix, got {value!r}")
+    return value
+
+
+def _http_url(value: str | None) -> str | None:
+    if value is not None and urlsplit(value).scheme not in ("http", "https"):
+        raise ValueError(f"BFF_SOURCEMAPS_S3_ENDPOINT must be an http(s) URL, got {value!r}")
+    return value
+
+
+def _ops_token(value: str | None) -> str | None:
+    if value is not None and (
+        value.lower() in PLACEHOLDERS or len(value) < 32 or not value.isprintable()
+    ):
+        raise ValueError(
+            "BFF_OPS_TOKEN must be at least 32 printable characters, not a placeholder"
+        )
+    return value
+
+
+def _stream_template(value: str) -> str:
+    return validate_stream_template(value, "LOG_CLOUDWATCH_CLIENT_ERRORS_STREAM")
+
+
+def _lower(value: object) -> object:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+_SECTION = ConfigDict(
+    frozen=True,
+    extra="forbid",
+    validate_by_name=True,
+    validate_by_alias=True,
+    allow_inf_nan=False,
+)
+
+
+class ClientErrorSettings(BaseModel):
     """Client-error and web-vitals ingest: rate limits, source maps, scrubbing."""
 
-    rate: str = "60/minute"
-    fingerprint_rate: str = "100/minute"
-    vitals_rate: str = "120/minute"
-    ops_auth_rate: str = "10/minute"
-    ratelimit_storage_uri: str = "memory://"
-    sourcemaps_dir: str | None = None
-    sourcemaps_s3_uri: str | None = None
-    sourcemaps_s3_endpoint: str | None = None
-    sourcemaps_cache_maps: int = 64
-    sourcemaps_cache_bytes: int = 64 * 1024 * 1024
-    scrub: bool = True
+    model_config = _SECTION
+
+    rate: Annotated[str, _rate("BFF_CLIENT_ERRORS_RATE")] = Field(
+        default="60/minute",
+        validation_alias="BFF_CLIENT_ERRORS_RATE",
+        description="reports per client IP (all three report endpoints)",
+    )
+    fingerprint_rate: Annotated[str, _rate("BFF_CLIENT_ERRORS_FINGERPRINT_RATE")] = Field(
+        default="100/minute",
+        validation_alias="BFF_CLIENT_ERRORS_FINGERPRINT_RATE",
+        description="records per error fingerprint, across clients",
+    )
+    vitals_rate: Annotated[str, _rate("BFF_VITALS_RATE")] = Field(
+        default="120/minute",
+        validation_alias="BFF_VITALS_RATE",
+        description="web-vitals batches per client IP",
+    )
+    ops_auth_rate: Annotated[str, _rate("BFF_OPS_AUTH_RATE")] = Field(
+        default="10/minute",
+        validation_alias="BFF_OPS_AUTH_RATE",
+        description="failed `/api/ops` authentications per client IP",
+    )
+    ratelimit_storage_uri: Annotated[str, AfterValidator(_storage_uri)] = Field(
+        default="memory://",
+        validation_alias="BFF_RATELIMIT_STORAGE_URI",
+        description="rate-limit and ops-index storage: `memory://` (per worker) or "
+        "`redis(s)://host:port/db` (shared)",
+    )
+    sourcemaps_dir: Annotated[str | None, AfterValidator(_absolute_dir)] = Field(
+        default=None,
+        validation_alias="BFF_SOURCEMAPS_DIR",
+        description="absolute path of `<release>/<URL path>.map` files",
+    )
+    sourcemaps_s3_uri: Annotated[str | None, AfterValidator(_s3_uri)] = Field(
+        default=None,
+        validation_alias="BFF_SOURCEMAPS_S3_URI",
+        description="`s3://bucket/prefix` of the same files (exclusive with the directory)",
+    )
+    sourcemaps_s3_endpoint: Annotated[str | None, AfterValidator(_http_url)] = Field(
+        default=None,
+        validation_alias="BFF_SOURCEMAPS_S3_ENDPOINT",
+        description="S3 endpoint URL (the emulator locally); unset: AWS",
+    )
+    sourcemaps_cache_maps: WholeNumber = Field(
+        default=64,
+        ge=1,
+        le=100_000,
+        validation_alias="BFF_SOURCEMAPS_CACHE_MAPS",
+        description="parsed source maps kept per worker",
+    )
+    sourcemaps_cache_mb: WholeNumber = Field(
+        default=64,
+        ge=1,
+        le=65_536,
+        validation_alias="BFF_SOURCEMAPS_CACHE_MB",
+        description="MiB of source-map JSON kept per worker",
+    )
+    scrub: bool = Field(
+        default=True,
+        validation_alias="BFF_CLIENT_ERRORS_SCRUB",
+        description="PII scrubbing of client reports (true/false, 1/0, yes/no, on/off)",
+    )
+
+    @property
+    def sourcemaps_cache_bytes(self) -> int:
+        """``BFF_SOURCEMAPS_CACHE_MB`` in bytes."""
+        return self.sourcemaps_cache_mb * 1024 * 1024
+
+    @model_validator(mode="after")
+    def _one_map_store(self) -> ClientErrorSettings:
+        if self.sourcemaps_dir and self.sourcemaps_s3_uri:
+            raise ValueError("BFF_SOURCEMAPS_DIR and BFF_SOURCEMAPS_S3_URI are exclusive: set one")
+        return self
 
 
-@dataclass(frozen=True, slots=True)
-class EdgeSettings:
+class EdgeSettings(BaseModel):
     """The HTTP server's limits and timeouts (docs/proxy.md, "Security", says what each bounds)."""
 
-    header_timeout: float = 10.0  # a request head must be complete this long after its first byte
-    body_timeout: float = 30.0  # longest wait for the next piece of a request body
-    keepalive_timeout: float = 75.0  # idle keep-alive connection (above the ALB's 60 s)
-    send_timeout: float = 30.0  # longest a write to a client that does not read may block
-    body_min_rate: int = 500  # bytes/s a body must average after body_timeout (0: no floor)
+    model_config = _SECTION
+
+    header_timeout: float = Field(
+        default=10.0,
+        ge=0.05,
+        le=3600,
+        validation_alias="BFF_HEADER_TIMEOUT",
+        description="seconds from a request's first byte until its head is complete (408)",
+    )
+    body_timeout: float = Field(
+        default=30.0,
+        ge=0.05,
+        le=3600,
+        validation_alias="BFF_BODY_TIMEOUT",
+        description="longest wait in seconds for the next piece of a request body (400, close)",
+    )
+    keepalive_timeout: float = Field(
+        default=75.0,
+        ge=0.05,
+        le=3600,
+        validation_alias="BFF_KEEPALIVE_TIMEOUT",
+        description="seconds an idle keep-alive connection stays open (above the ALB's 60 s)",
+    )
+    send_timeout: float = Field(
+        default=30.0,
+        ge=0.05,
+        le=3600,
+        validation_alias="BFF_SEND_TIMEOUT",
+        description="longest a write to a client that does not read may block (then cut)",
+    )
+    body_min_rate: WholeNumber = Field(
+        default=500,
+        ge=0,
+        le=1_000_000_000,
+        validation_alias="BFF_BODY_MIN_RATE",
+        description="bytes/s a request body must average once `BFF_BODY_TIMEOUT` has passed "
+        "(0: no floor)",
+    )
+    proxy_buffer_kb: WholeNumber = Field(
+        default=256,
+        ge=16,
+        le=1_048_576,
+        validation_alias="BFF_PROXY_BUFFER_KB",
+        description="KiB of a proxied response held in memory per request while the client reads",
+    )
+    proxy_max_temp_file_mb: WholeNumber = Field(
+        default=1024,
+        ge=0,
+        le=1_048_576,
+        validation_alias="BFF_PROXY_MAX_TEMP_FILE_MB",
+        description="MiB of it then held on disk, so the upstream is freed (0: stream, holding "
+        "the upstream)",
+    )
+    # Fixed limits, not variables (gunicorn.conf.py hands the same numbers to gunicorn).
     max_request_line: int = 8190
     max_header_fields: int = 100
     max_header_line: int = 8190
     max_head_bytes: int = 65_536
-    proxy_buffer_bytes: int = 262_144  # a proxied response held in memory per request
-    proxy_max_temp_file_bytes: int = 1_073_741_824  # then on disk, so the upstream is freed
+
+    @property
+    def proxy_buffer_bytes(self) -> int:
+        """``BFF_PROXY_BUFFER_KB`` in bytes."""
+        return self.proxy_buffer_kb * 1024
+
+    @property
+    def proxy_max_temp_file_bytes(self) -> int:
+        """``BFF_PROXY_MAX_TEMP_FILE_MB`` in bytes."""
+        return self.proxy_max_temp_file_mb * 1_048_576
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
-    """Everything the BFF needs to run; build it with :func:`load_settings`."""
+class ServerSettings(BaseModel):
+    """gunicorn's settings (``bff/gunicorn.conf.py`` reads them once, in the master)."""
 
-    environment: str = "development"
-    service: str = "bff"
+    model_config = _SECTION
+
+    bind: str = Field(
+        default="127.0.0.1:8080",
+        min_length=1,
+        validation_alias="BFF_BIND",
+        description="gunicorn bind address (`0.0.0.0:8080` in a container)",
+    )
+    workers: WholeNumber = Field(
+        default=2,
+        ge=1,
+        le=64,
+        validation_alias="BFF_WORKERS",
+        description="gunicorn worker processes (one per core the BFF gets)",
+    )
+    worker_class: str = Field(
+        default="bff.proxy.server.Worker",
+        min_length=1,
+        validation_alias="BFF_WORKER_CLASS",
+        description="gunicorn worker class",
+    )
+    worker_connections: WholeNumber = Field(
+        default=10_000,
+        ge=1,
+        le=100_000,
+        validation_alias="BFF_WORKER_CONNECTIONS",
+        description="concurrent connections per gevent worker (each wait is bounded)",
+    )
+    graceful_timeout: WholeNumber = Field(
+        default=20,
+        ge=1,
+        le=600,
+        validation_alias="BFF_GRACEFUL_TIMEOUT",
+        description="seconds to finish in-flight requests on SIGTERM",
+    )
+    log_level: Annotated[
+        Literal["debug", "info", "warning", "error", "critical"], BeforeValidator(_lower)
+    ] = Field(
+        default="info",
+        validation_alias="BFF_LOG_LEVEL",
+        description="gunicorn's own log level",
+    )
+    client_errors_stream: Annotated[str, AfterValidator(_stream_template)] = Field(
+        default="client-errors/{hostname}/{pid}",
+        validation_alias="LOG_CLOUDWATCH_CLIENT_ERRORS_STREAM",
+        description="CloudWatch stream template of the client-error records (logger "
+        "`bff.client_errors`), same fields as `LOG_CLOUDWATCH_STREAM`",
+    )
+
+
+class Settings(BaseSettings):
+    """Everything the BFF needs to run; build it with :func:`load_settings`.
+
+    Built with keyword arguments in code it reads no environment; ``routes`` and
+    ``upstreams`` come from the route table, not from variables.
+    """
+
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="forbid",
+        validate_by_name=True,
+        validate_by_alias=True,
+        allow_inf_nan=False,
+        arbitrary_types_allowed=True,
+    )
+
+    environment: Literal["development", "test", "staging", "production"] = Field(
+        default="development",
+        validation_alias="BFF_ENV",
+        description="`development`, `test`, `staging` or `production` (without "
+        "`BFF_OPS_TOKEN`, production answers 404 on `/api/ops`)",
+    )
+    service: str = Field(
+        default="bff",
+        validation_alias="BFF_SERVICE_NAME",
+        description="`service` of every log record and metric",
+    )
+    routes_file: str | None = Field(
+        default=None,
+        validation_alias="BFF_ROUTES_FILE",
+        description="a route table (TOML) replacing the packaged `bff/src/bff/routes.toml`",
+    )
+    trusted_proxies: WholeNumber = Field(
+        default=0,
+        ge=0,
+        le=10,
+        validation_alias="BFF_TRUSTED_PROXIES",
+        description="proxies in front whose `X-Forwarded-*` is trusted (ALB: 1)",
+    )
+    circuit_failures: WholeNumber = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        validation_alias="BFF_CIRCUIT_FAILURES",
+        description="consecutive failures that open an upstream's circuit",
+    )
+    circuit_reset_seconds: float = Field(
+        default=10.0,
+        ge=0.01,
+        le=3600,
+        validation_alias="BFF_CIRCUIT_RESET_SECONDS",
+        description="how long an open circuit answers 503 before probing",
+    )
+    pool_maxsize: WholeNumber = Field(
+        default=64,
+        ge=1,
+        le=10_000,
+        validation_alias="BFF_POOL_MAXSIZE",
+        description="idle keep-alive connections kept per upstream per worker",
+    )
+    pool_idle_seconds: float = Field(
+        default=4.0,
+        ge=0.1,
+        le=3600,
+        validation_alias="BFF_POOL_IDLE_SECONDS",
+        description="seconds an idle upstream connection is kept (below the upstream's own "
+        "keep-alive)",
+    )
+    readiness_timeout: float = Field(
+        default=1.0,
+        ge=0.01,
+        le=30,
+        validation_alias="BFF_READINESS_TIMEOUT",
+        description="seconds each upstream health path has to answer for `/readyz`",
+    )
+    readiness_cache_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=60,
+        validation_alias="BFF_READINESS_CACHE_SECONDS",
+        description="seconds a `/readyz` result is reused",
+    )
+    ops_token: Annotated[str | None, AfterValidator(_ops_token)] = Field(
+        default=None,
+        repr=False,  # never printed
+        validation_alias="BFF_OPS_TOKEN",
+        description="bearer token of `/api/ops`: 32+ printable characters, no placeholder",
+    )
+    ops_cache_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        le=300,
+        validation_alias="BFF_OPS_CACHE_SECONDS",
+        description="seconds the ops summary is cached per worker (0: off)",
+    )
+    metrics_interval: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        validation_alias="BFF_METRICS_INTERVAL",
+        description="seconds between EMF metric flushes per worker (0: metrics off)",
+    )
+    client_errors: ClientErrorSettings = ClientErrorSettings()
+    edge: EdgeSettings = EdgeSettings()
+    server: ServerSettings = ServerSettings()
     routes: tuple[Route, ...] = ()
-    upstreams: Mapping[str, Upstream] = field(default_factory=dict)
-    trusted_proxies: int = 0
-    circuit_failures: int = 5
-    circuit_reset_seconds: float = 10.0
-    pool_maxsize: int = 64
-    pool_idle_seconds: float = 4.0
-    readiness_timeout: float = 1.0
-    readiness_cache_seconds: float = 2.0
-    client_errors: ClientErrorSettings = field(default_factory=ClientErrorSettings)
-    ops_token: str | None = field(default=None, repr=False)  # never printed
-    ops_cache_seconds: float = 10.0
-    edge: EdgeSettings = field(default_factory=EdgeSettings)
-    metrics_interval: float = 0.0  # seconds between EMF flushes per worker; 0: metrics off
+    upstreams: Mapping[str, Upstream] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only the values given: the environment is read by :func:`load_settings`."""
+        return (init_settings,)
 
 
-_N = TypeVar("_N", int, float)
-
-
-def _env_number(env: Mapping[str, str], name: str, default: _N, low: _N, high: _N) -> _N:
-    """``env[name]`` parsed as the type of ``default`` and held to ``[low, high]``."""
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    kind = type(default)
-    try:
-        value = kind(raw)
-    except ValueError:
-        noun = "an integer" if kind is int else "a number"
-        raise SettingsError(f"{name} must be {noun}, got {raw!r}") from None
-    if not low <= value <= high:
-        raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
-    return value
+# --- the route table --------------------------------------------------------------------
 
 
 def parse_upstream_url(name: str, variable: str, raw: str | None, health_path: str) -> Upstream:
@@ -289,115 +635,9 @@ def load_route_document(path: str | None) -> dict[str, Any]:
         raise SettingsError(f"BFF_ROUTES_FILE is not valid TOML: {exc}") from None
 
 
-def parse_ops_token(raw: str | None) -> str | None:
-    """``BFF_OPS_TOKEN``: unset or empty means none; otherwise 32+ characters, no placeholder."""
-    if raw is None or raw.strip() == "":
-        return None
-    token = raw.strip()
-    if token.lower() in PLACEHOLDERS or len(token) < 32 or not token.isprintable():
-        raise SettingsError(
-            "BFF_OPS_TOKEN must be at least 32 printable characters, not a placeholder"
-        )
-    return token
-
-
-def _env_rate(env: Mapping[str, str], name: str, default: str) -> str:
-    """A rate limit such as ``60/minute`` or ``10 per second``."""
-    from limits import parse
-
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        parse(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a rate like 60/minute, got {raw!r}") from None
-    return raw
-
-
-def parse_client_error_settings(env: Mapping[str, str]) -> ClientErrorSettings:
-    """The ingest settings: ``BFF_CLIENT_ERRORS_*``, ``BFF_VITALS_RATE``, ``BFF_RATELIMIT_*``,
-    ``BFF_SOURCEMAPS_*``."""
-    storage = (env.get("BFF_RATELIMIT_STORAGE_URI") or "").strip() or "memory://"
-    scheme = urlsplit(storage).scheme
-    if scheme not in ("memory", "redis", "rediss") or (scheme != "memory" and "//" not in storage):
-        raise SettingsError(
-            "BFF_RATELIMIT_STORAGE_URI must be memory:// or redis(s)://host:port/db, "
-            f"got {storage!r}"
-        )
-    maps_dir = (env.get("BFF_SOURCEMAPS_DIR") or "").strip() or None
-    s3_uri = (env.get("BFF_SOURCEMAPS_S3_URI") or "").strip() or None
-    if maps_dir and s3_uri:
-        raise SettingsError("BFF_SOURCEMAPS_DIR and BFF_SOURCEMAPS_S3_URI are exclusive: set one")
-    if maps_dir is not None and not Path(maps_dir).is_absolute():
-        raise SettingsError(f"BFF_SOURCEMAPS_DIR must be an absolute path, got {maps_dir!r}")
-    if s3_uri is not None:
-        parts = urlsplit(s3_uri)
-        if parts.scheme != "s3" or not parts.netloc or parts.query or parts.fragment:
-            raise SettingsError(f"BFF_SOURCEMAPS_S3_URI must be s3://bucket/prefix, got {s3_uri!r}")
-    endpoint = (env.get("BFF_SOURCEMAPS_S3_ENDPOINT") or "").strip() or None
-    if endpoint is not None and urlsplit(endpoint).scheme not in ("http", "https"):
-        raise SettingsError(f"BFF_SOURCEMAPS_S3_ENDPOINT must be an http(s) URL, got {endpoint!r}")
-    scrub_raw = (env.get("BFF_CLIENT_ERRORS_SCRUB") or "1").strip().lower()
-    if scrub_raw not in ("1", "0", "true", "false", "on", "off", "yes", "no"):
-        raise SettingsError(f"BFF_CLIENT_ERRORS_SCRUB must be true or false, got {scrub_raw!r}")
-    return ClientErrorSettings(
-        rate=_env_rate(env, "BFF_CLIENT_ERRORS_RATE", "60/minute"),
-        fingerprint_rate=_env_rate(env, "BFF_CLIENT_ERRORS_FINGERPRINT_RATE", "100/minute"),
-        vitals_rate=_env_rate(env, "BFF_VITALS_RATE", "120/minute"),
-        ops_auth_rate=_env_rate(env, "BFF_OPS_AUTH_RATE", "10/minute"),
-        ratelimit_storage_uri=storage,
-        sourcemaps_dir=maps_dir,
-        sourcemaps_s3_uri=s3_uri,
-        sourcemaps_s3_endpoint=endpoint,
-        sourcemaps_cache_maps=_env_number(env, "BFF_SOURCEMAPS_CACHE_MAPS", 64, 1, 100_000),
-        sourcemaps_cache_bytes=_env_number(env, "BFF_SOURCEMAPS_CACHE_MB", 64, 1, 65_536)
-        * 1024
-        * 1024,
-        scrub=scrub_raw in ("1", "true", "on", "yes"),
-    )
-
-
-def parse_edge_settings(env: Mapping[str, str]) -> EdgeSettings:
-    """The server's timeouts and limits: ``BFF_HEADER_TIMEOUT``, ``BFF_BODY_TIMEOUT``,
-    ``BFF_KEEPALIVE_TIMEOUT``, ``BFF_SEND_TIMEOUT``, ``BFF_BODY_MIN_RATE``, ``BFF_PROXY_BUFFER_KB``,
-    ``BFF_PROXY_MAX_TEMP_FILE_MB``."""
-    return EdgeSettings(
-        header_timeout=_env_number(env, "BFF_HEADER_TIMEOUT", 10.0, 0.05, 3600),
-        body_timeout=_env_number(env, "BFF_BODY_TIMEOUT", 30.0, 0.05, 3600),
-        keepalive_timeout=_env_number(env, "BFF_KEEPALIVE_TIMEOUT", 75.0, 0.05, 3600),
-        send_timeout=_env_number(env, "BFF_SEND_TIMEOUT", 30.0, 0.05, 3600),
-        body_min_rate=_env_number(env, "BFF_BODY_MIN_RATE", 500, 0, 1_000_000_000),
-        proxy_buffer_bytes=_env_number(env, "BFF_PROXY_BUFFER_KB", 256, 16, 1_048_576) * 1024,
-        proxy_max_temp_file_bytes=_env_number(env, "BFF_PROXY_MAX_TEMP_FILE_MB", 1024, 0, 1_048_576)
-        * 1_048_576,
-    )
-
-
 def load_settings(env: Mapping[str, str]) -> Settings:
-    """Parse and validate every ``BFF_*`` variable; :class:`SettingsError` names the bad one."""
-    environment = env.get("BFF_ENV", "development").strip() or "development"
-    if environment not in ENVIRONMENTS:
-        raise SettingsError(
-            f"BFF_ENV must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}"
-        )
-    routes_file = env.get("BFF_ROUTES_FILE") or None
-    routes, upstreams = parse_route_table(load_route_document(routes_file), env)
-    return Settings(
-        environment=environment,
-        service=env.get("BFF_SERVICE_NAME", "bff").strip() or "bff",
-        routes=routes,
-        upstreams=upstreams,
-        trusted_proxies=_env_number(env, "BFF_TRUSTED_PROXIES", 0, 0, 10),
-        circuit_failures=_env_number(env, "BFF_CIRCUIT_FAILURES", 5, 1, 1000),
-        circuit_reset_seconds=_env_number(env, "BFF_CIRCUIT_RESET_SECONDS", 10.0, 0.01, 3600),
-        pool_maxsize=_env_number(env, "BFF_POOL_MAXSIZE", 64, 1, 10_000),
-        pool_idle_seconds=_env_number(env, "BFF_POOL_IDLE_SECONDS", 4.0, 0.1, 3600),
-        readiness_timeout=_env_number(env, "BFF_READINESS_TIMEOUT", 1.0, 0.01, 30),
-        readiness_cache_seconds=_env_number(env, "BFF_READINESS_CACHE_SECONDS", 2.0, 0, 60),
-        client_errors=parse_client_error_settings(env),
-        ops_token=parse_ops_token(env.get("BFF_OPS_TOKEN")),
-        ops_cache_seconds=_env_number(env, "BFF_OPS_CACHE_SECONDS", 10.0, 0, 300),
-        edge=parse_edge_settings(env),
-        metrics_interval=_env_number(env, "BFF_METRICS_INTERVAL", 60.0, 0.0, 3600.0),
-    )
+    """Parse and validate every ``BFF_*`` variable and the route table;
+    :class:`SettingsError` names the bad one in one line."""
+    settings = read_environment(Settings, env, SettingsError)
+    routes, upstreams = parse_route_table(load_route_document(settings.routes_file), env)
+    return settings.model_copy(update={"routes": routes, "upstreams": upstreams})

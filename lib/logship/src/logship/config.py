@@ -1,30 +1,16 @@
-"""``LOG_*`` environment variables: pure parsing into :class:`LogSettings`.
+"""``LOG_*`` environment variables, read by one pydantic-settings model: :class:`LogSettings`.
 
-=================================  =========================================================
-LOG_LEVEL                          DEBUG, INFO (default), WARNING, ERROR, CRITICAL or a number
-LOG_SERVICE / LOG_ENVIRONMENT      service / environment names when not passed in code
-LOG_CLOUDWATCH_GROUP               log group; CloudWatch shipping is on when set
-LOG_CLOUDWATCH_STREAM              stream template (default ``{service}/{hostname}/{pid}``)
-LOG_CLOUDWATCH_ENDPOINT            endpoint URL (an emulator); unset means AWS itself
-LOG_CLOUDWATCH_CREATE_GROUP        create the group if missing (bool, default false)
-LOG_CLOUDWATCH_RETENTION_DAYS      retention to set when creating (CloudWatch's allowed values)
-LOG_SPOOL_DIR                      spool directory (default ``$TMPDIR/logship-spool``; ``off``)
-LOG_SPOOL_MAX_BYTES                spool cap (default 100M)
-LOG_BUFFER_MAX_BYTES               in-memory buffer cap (default 8M)
-LOG_BUFFER_MAX_EVENTS              in-memory buffer cap in events (default 20000)
-LOG_FLUSH_INTERVAL                 seconds between sends (default 5)
-LOG_SHUTDOWN_TIMEOUT               flush/close deadline in seconds (default 10)
-LOG_STATS_INTERVAL                 seconds between ``logship.stats`` records (default 60; 0 off)
-LOG_MAX_MESSAGE_BYTES              cap on one formatted record (default 256K, max 1048550)
-LOG_STDOUT                         ``always`` (default): every record also on stdout;
-                                   ``unshipped``: a process that ships to CloudWatch prints
-                                   nothing (one path per record where stdout is collected too)
-AWS_REGION / AWS_DEFAULT_REGION    region
-=================================  =========================================================
+Every variable is a field of :class:`LogSettings` whose alias is the variable's name and whose
+description is its documentation (``scripts/settings_doc.py`` prints the table in
+``lib/logship/README.md`` from it). Sizes accept ``K``/``M``/``G`` suffixes (powers of 1024,
+optional ``i``/``B``); durations accept ``ms``/``s``/``m``/``h``; booleans accept 1/0,
+true/false, yes/no, on/off. Empty values count as unset. A bad value raises
+:class:`ConfigError` with one line naming the variable.
 
-Sizes accept ``K``/``M``/``G`` suffixes (powers of 1024, optional ``i``/``B``); durations
-accept ``ms``/``s``/``m``/``h``; booleans accept 1/0, true/false, yes/no, on/off. Empty values
-count as unset. Bad values raise :class:`ConfigError` naming the variable.
+The pieces every service's settings model shares live here too: :class:`EnvironmentSource`
+(a pydantic-settings source over one mapping, so parsing stays a pure function of the
+environment it is given), :func:`read_environment` and :func:`error_line` (a validation error
+as one line naming the variable, its problem and what is allowed).
 """
 
 from __future__ import annotations
@@ -35,9 +21,22 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from typing import Any, Final
+import typing
+from collections.abc import Callable, Iterator, Mapping
+from typing import Annotated, Any, Final, TypeVar
+
+from annotated_types import Ge, Gt, Le, Lt
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .limits import (
     DEFAULT_MAX_MESSAGE_BYTES,
@@ -51,12 +50,17 @@ __all__ = [
     "DEFAULT_STREAM_TEMPLATE",
     "STREAM_FIELDS",
     "ConfigError",
+    "EnvironmentSource",
     "LogSettings",
+    "WholeNumber",
+    "env_variables",
+    "error_line",
     "parse_bool",
     "parse_bytes",
     "parse_env",
     "parse_level",
     "parse_seconds",
+    "read_environment",
     "validate_stream_template",
 ]
 
@@ -78,13 +82,190 @@ _LEVELS: Final = {
 }
 _SIZE: Final = re.compile(r"^\s*(\d+)\s*(?:([kmg])(?:i?b)?|b)?\s*$", re.IGNORECASE)
 _DURATION: Final = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$", re.IGNORECASE)
+_WHOLE: Final = re.compile(r"^-?\d+$")
 _TRUE: Final = frozenset({"1", "true", "yes", "on", "y", "t"})
 _FALSE: Final = frozenset({"0", "false", "no", "off", "n", "f"})
 _OFF: Final = frozenset({"off", "none", "disabled", "false", "0", "no"})
 
+_Model = TypeVar("_Model", bound=BaseModel)
+
 
 class ConfigError(ValueError):
     """A ``LOG_*`` setting has a bad value; the message names the variable."""
+
+
+# --- the settings machinery every service shares -------------------------------------------
+
+
+def _variable_names(field: FieldInfo) -> tuple[str, ...]:
+    """The environment variables a field reads, first one first (its validation alias)."""
+    alias = field.validation_alias
+    if isinstance(alias, str):
+        return (alias,)
+    if isinstance(alias, AliasChoices):
+        return tuple(choice for choice in alias.choices if isinstance(choice, str))
+    return ()
+
+
+def _section(field: FieldInfo) -> type[BaseModel] | None:
+    """The model of a nested section (a field whose type is a model and has no variable)."""
+    kind = field.annotation
+    if isinstance(kind, type) and issubclass(kind, BaseModel) and not _variable_names(field):
+        return kind
+    return None
+
+
+def env_variables(model: type[BaseModel]) -> Iterator[tuple[str, FieldInfo]]:
+    """Every ``(variable name, field)`` of a settings model, nested sections included, in
+    declaration order; a field read from several variables appears once, by its first name."""
+    for field in model.model_fields.values():
+        section = _section(field)
+        if section is not None:
+            yield from env_variables(section)
+        elif names := _variable_names(field):
+            yield names[0], field
+
+
+def _values(model: type[BaseModel], env: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        section = _section(field)
+        if section is not None:
+            values[name] = _values(section, env)
+            continue
+        for variable in _variable_names(field):
+            raw = env.get(variable)
+            if raw is not None and raw.strip():
+                values[variable] = raw.strip()
+                break
+    return values
+
+
+class EnvironmentSource(PydanticBaseSettingsSource):
+    """A settings source over one mapping of environment variables.
+
+    Each field is read from the variable its ``validation_alias`` names (the first of an
+    :class:`~pydantic.AliasChoices` that is set wins); values are stripped and blank ones count
+    as unset; nested sections (fields typed as a model, without an alias) read their own
+    fields the same way. Nothing else is read, so a model built from it is a pure function of
+    the mapping.
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        self._env = env
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """The stripped value of the field's variable, or None when it is unset or blank."""
+        for variable in _variable_names(field):
+            raw = self._env.get(variable)
+            if raw is not None and raw.strip():
+                return raw.strip(), variable, False
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return _values(self.settings_cls, self._env)
+
+
+def _field_by_variable(model: type[BaseModel], name: str) -> FieldInfo | None:
+    for variable, field in env_variables(model):
+        if name == variable or name in _variable_names(field):
+            return field
+    return None
+
+
+def _bounds(field: FieldInfo) -> tuple[object | None, object | None]:
+    low: object | None = None
+    high: object | None = None
+    for item in field.metadata:
+        if isinstance(item, Ge | Gt):
+            low = item.ge if isinstance(item, Ge) else item.gt
+        elif isinstance(item, Le | Lt):
+            high = item.le if isinstance(item, Le) else item.lt
+    return low, high
+
+
+def _number_rule(field: FieldInfo) -> str:
+    kind = field.annotation
+    while typing.get_origin(kind) is not None:  # Optional[int] and the like
+        kind = next(arg for arg in typing.get_args(kind) if arg is not type(None))
+    noun = "an integer" if kind is int else "a number"
+    low, high = _bounds(field)
+    if low is not None and high is not None:
+        return f"must be {noun} between {low} and {high}"
+    if low is not None:
+        return f"must be {noun} of at least {low}"
+    if high is not None:
+        return f"must be {noun} of at most {high}"
+    return f"must be {noun}"
+
+
+_NUMBER_ERRORS: Final = frozenset(
+    {
+        "int_parsing", "int_from_float", "int_type", "float_parsing", "float_type",
+        "finite_number", "greater_than", "greater_than_equal", "less_than", "less_than_equal",
+    }
+)  # fmt: skip
+
+
+def error_line(exc: ValidationError, model: type[BaseModel]) -> str:
+    """The first error of ``exc`` as one line: the variable, what is wrong, what is allowed.
+
+    A validator's own message is used as written when it names the variable; pydantic's
+    type and bound errors are rewritten from the field (``BFF_WORKERS must be an integer
+    between 1 and 64, got 'x'``).
+    """
+    error = exc.errors(include_url=False)[0]
+    loc = error["loc"]
+    name = str(loc[-1]) if loc else ""
+    raw = error.get("input")
+    kind = error["type"]
+    if kind == "value_error":
+        message = str(error.get("ctx", {}).get("error", error["msg"]))
+        return message if not name or message.startswith(name) else f"{name}: {message}"
+    if kind == "missing":
+        return f"{name} is required"
+    field = _field_by_variable(model, name)
+    if field is None:
+        return f"{name or model.__name__}: {error['msg']}"
+    if kind in _NUMBER_ERRORS:
+        return f"{name} {_number_rule(field)}, got {raw!r}"
+    if kind == "bool_parsing":
+        return f"{name} must be true or false, got {raw!r}"
+    if kind == "literal_error":
+        kind_args = typing.get_args(field.annotation)
+        allowed = ", ".join(str(arg) for arg in kind_args) or error["msg"]
+        return f"{name} must be one of {allowed}, got {raw!r}"
+    return f"{name}: {error['msg'][0].lower()}{error['msg'][1:]}, got {raw!r}"
+
+
+def read_environment(
+    model: type[_Model],
+    env: Mapping[str, str],
+    error: Callable[[str], Exception] = ConfigError,
+) -> _Model:
+    """Build the settings ``model`` from ``env`` alone; a bad value raises ``error`` with one
+    line naming the variable (never pydantic's multi-line report)."""
+    try:
+        if issubclass(model, BaseSettings):
+            source = EnvironmentSource(model, env)
+            return model(_build_sources=((source,), {}))
+        return model.model_validate(_values(model, env))
+    except ValidationError as exc:
+        raise error(error_line(exc, model)) from None
+
+
+def _whole_number(value: object) -> object:
+    if isinstance(value, str) and not _WHOLE.match(value.strip()):
+        raise PydanticCustomError("int_parsing", "not a whole number")
+    return value
+
+
+#: An ``int`` that, from text, must be written as one (``5``, not ``5.0``, ``1_0`` or ``+5``).
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+
+
+# --- the LOG_* value parsers (also used on their own) ------------------------------------
 
 
 def parse_level(name: str, value: str) -> int:
@@ -169,39 +350,230 @@ def validate_stream_template(template: str, name: str = "stream template") -> st
     return template
 
 
-@dataclass(frozen=True)
-class LogSettings:
-    """Everything :func:`logship.setup.configure` needs besides service and environment."""
+# --- the model ----------------------------------------------------------------------------
 
-    level: int = logging.INFO
-    service: str | None = None
-    environment: str | None = None
-    cloudwatch_group: str | None = None
-    stream_template: str = DEFAULT_STREAM_TEMPLATE
-    endpoint_url: str | None = None
-    create_group: bool = False
-    retention_days: int | None = None
-    spool_dir: str | None = DEFAULT_SPOOL_DIR
-    spool_max_bytes: int = 100 * 1024 * 1024
-    buffer_max_bytes: int = 8 * 1024 * 1024
-    buffer_max_events: int = 20_000
-    flush_interval: float = 5.0
-    shutdown_timeout: float = 10.0
-    stats_interval: float = 60.0
-    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
-    region: str | None = None
-    stdout: str = "always"  # or "unshipped"
 
-    def __post_init__(self) -> None:
+def _text(parse: Callable[[str], object]) -> BeforeValidator:
+    """Parse text (an environment value) with ``parse``; values given in code pass through to
+    the field's type."""
+    return BeforeValidator(lambda value: parse(value) if isinstance(value, str) else value)
+
+
+def _group(value: str) -> str:
+    if len(value) > 512 or not re.fullmatch(r"[\w\-./#]+", value):
+        raise ConfigError(
+            f"LOG_CLOUDWATCH_GROUP: 1-512 characters of letters, digits, _ - . / #, got {value!r}"
+        )
+    return value
+
+
+def _endpoint(value: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise ConfigError(
+            f"LOG_CLOUDWATCH_ENDPOINT: expected an http(s) URL like http://127.0.0.1:4566, "
+            f"got {value!r}"
+        )
+    return value
+
+
+def _retention(value: str) -> int:
+    days = _parse_int("LOG_CLOUDWATCH_RETENTION_DAYS", value, 1, 3653)
+    if days not in RETENTION_DAYS:
+        raise ConfigError(
+            f"LOG_CLOUDWATCH_RETENTION_DAYS: must be one of {sorted(RETENTION_DAYS)}, got {value!r}"
+        )
+    return days
+
+
+def _spool_dir(value: str) -> str | None:
+    return None if value.strip().lower() in _OFF else value
+
+
+def _stdout(value: str) -> str:
+    mode = value.strip().lower()
+    if mode not in ("always", "unshipped"):
+        raise ConfigError(f"LOG_STDOUT: must be always or unshipped, got {value!r}")
+    return mode
+
+
+def _region(value: str) -> str:
+    if not re.fullmatch(r"[a-z0-9-]{2,32}", value):
+        raise ConfigError(f"AWS_REGION: expected a region like eu-west-1, got {value!r}")
+    return value
+
+
+class LogSettings(BaseSettings):
+    """Everything :func:`logship.setup.configure` needs besides service and environment.
+
+    Built from the environment by :func:`parse_env`; built with keyword arguments in code
+    (field names), it reads no environment at all.
+    """
+
+    model_config = SettingsConfigDict(
+        frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True
+    )
+
+    level: Annotated[int, _text(lambda v: parse_level("LOG_LEVEL", v))] = Field(
+        default=logging.INFO,
+        validation_alias="LOG_LEVEL",
+        description="root level: DEBUG, INFO, WARNING, ERROR, CRITICAL or a number 0..100",
+        json_schema_extra={"shown": "INFO"},
+    )
+    service: str | None = Field(
+        default=None,
+        validation_alias="LOG_SERVICE",
+        description="`service` of every record, when not passed in code",
+    )
+    environment: str | None = Field(
+        default=None,
+        validation_alias="LOG_ENVIRONMENT",
+        description="`environment` of every record, when not passed in code",
+    )
+    cloudwatch_group: Annotated[str | None, _text(_group)] = Field(
+        default=None,
+        validation_alias="LOG_CLOUDWATCH_GROUP",
+        description="log group (1-512 of letters, digits, `_ - . / #`); shipping is on when set",
+    )
+    stream_template: Annotated[
+        str, _text(lambda v: validate_stream_template(v, "LOG_CLOUDWATCH_STREAM"))
+    ] = Field(
+        default=DEFAULT_STREAM_TEMPLATE,
+        validation_alias="LOG_CLOUDWATCH_STREAM",
+        description="stream template: `{service}` `{environment}` `{hostname}` `{pid}` "
+        "`{program}` `{uuid}` `{strftime:%Y-%m-%d}` (+ watchtower's names)",
+    )
+    endpoint_url: Annotated[str | None, _text(_endpoint)] = Field(
+        default=None,
+        validation_alias="LOG_CLOUDWATCH_ENDPOINT",
+        description="endpoint URL (`http(s)://...`), e.g. the local emulator; unset: AWS",
+    )
+    create_group: Annotated[bool, _text(lambda v: parse_bool("LOG_CLOUDWATCH_CREATE_GROUP", v))] = (
+        Field(
+            default=False,
+            validation_alias="LOG_CLOUDWATCH_CREATE_GROUP",
+            description="create the group if missing (in the background)",
+        )
+    )
+    retention_days: Annotated[int | None, _text(_retention)] = Field(
+        default=None,
+        validation_alias="LOG_CLOUDWATCH_RETENTION_DAYS",
+        description="retention to set when creating: one of CloudWatch's values "
+        "(1, 3, 5, 7, 14, 30, 60, 90, ... 3653)",
+    )
+    spool_dir: Annotated[str | None, _text(_spool_dir)] = Field(
+        default=DEFAULT_SPOOL_DIR,
+        validation_alias="LOG_SPOOL_DIR",
+        description="spool directory for batches CloudWatch did not take; `off` disables it",
+        json_schema_extra={"shown": "$TMPDIR/logship-spool"},
+    )
+    spool_max_bytes: Annotated[
+        int, _text(lambda v: parse_bytes("LOG_SPOOL_MAX_BYTES", v, minimum=64 * 1024))
+    ] = Field(
+        default=100 * 1024 * 1024,
+        validation_alias="LOG_SPOOL_MAX_BYTES",
+        description="spool cap (whole directory), at least 64K",
+        json_schema_extra={"shown": "100M"},
+    )
+    buffer_max_bytes: Annotated[
+        int, _text(lambda v: parse_bytes("LOG_BUFFER_MAX_BYTES", v, minimum=2048))
+    ] = Field(
+        default=8 * 1024 * 1024,
+        validation_alias="LOG_BUFFER_MAX_BYTES",
+        description="memory bound per process (UTF-8 bytes + 26 per event); must hold one "
+        "message of `LOG_MAX_MESSAGE_BYTES`",
+        json_schema_extra={"shown": "8M"},
+    )
+    buffer_max_events: Annotated[
+        int, _text(lambda v: _parse_int("LOG_BUFFER_MAX_EVENTS", v, 1, 10_000_000))
+    ] = Field(
+        default=20_000,
+        validation_alias="LOG_BUFFER_MAX_EVENTS",
+        description="memory bound in events, 1..10000000",
+    )
+    flush_interval: Annotated[float, _text(lambda v: parse_seconds("LOG_FLUSH_INTERVAL", v))] = (
+        Field(
+            default=5.0,
+            validation_alias="LOG_FLUSH_INTERVAL",
+            description="seconds between sends when batches do not fill up (> 0, at most a day)",
+            json_schema_extra={"shown": "5"},
+        )
+    )
+    shutdown_timeout: Annotated[
+        float, _text(lambda v: parse_seconds("LOG_SHUTDOWN_TIMEOUT", v, allow_zero=True))
+    ] = Field(
+        default=10.0,
+        validation_alias="LOG_SHUTDOWN_TIMEOUT",
+        description="deadline of flush/close in seconds (gunicorn `worker_exit`, exit)",
+        json_schema_extra={"shown": "10"},
+    )
+    stats_interval: Annotated[
+        float, _text(lambda v: parse_seconds("LOG_STATS_INTERVAL", v, allow_zero=True))
+    ] = Field(
+        default=60.0,
+        validation_alias="LOG_STATS_INTERVAL",
+        description="seconds between `logship.stats` records; `0` disables",
+        json_schema_extra={"shown": "60"},
+    )
+    max_message_bytes: Annotated[
+        int,
+        _text(
+            lambda v: parse_bytes(
+                "LOG_MAX_MESSAGE_BYTES",
+                v,
+                minimum=MIN_MESSAGE_BYTES,
+                maximum=MAX_MESSAGE_BYTES_HARD,
+            )
+        ),
+    ] = Field(
+        default=DEFAULT_MAX_MESSAGE_BYTES,
+        validation_alias="LOG_MAX_MESSAGE_BYTES",
+        description=f"cap on one formatted record, {MIN_MESSAGE_BYTES} to "
+        f"{MAX_MESSAGE_BYTES_HARD} bytes",
+        json_schema_extra={"shown": "256K"},
+    )
+    region: Annotated[str | None, _text(_region)] = Field(
+        default=None,
+        validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"),
+        description="AWS region (`AWS_DEFAULT_REGION` when this is unset)",
+    )
+    stdout: Annotated[str, _text(_stdout)] = Field(
+        default="always",
+        validation_alias="LOG_STDOUT",
+        description="`always`: every record also on stdout; `unshipped`: a process that ships "
+        "to CloudWatch prints nothing (where stdout is collected too, as by ECS's awslogs "
+        "driver; see docs/deploy.md)",
+    )
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise ConfigError(error_line(exc, type(self))) from None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only the values given: the environment is read by :func:`parse_env`, explicitly."""
+        return (init_settings,)
+
+    @model_validator(mode="after")
+    def _buffer_holds_one_message(self) -> LogSettings:
         if self.buffer_max_bytes < self.max_message_bytes + 26:
-            raise ConfigError(
+            raise ValueError(
                 "LOG_BUFFER_MAX_BYTES: must hold at least one message of LOG_MAX_MESSAGE_BYTES "
                 f"({self.max_message_bytes} + 26 bytes)"
             )
+        return self
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain values (for logging the effective configuration)."""
-        return asdict(self)
+        """Plain values by field name (for logging the effective configuration)."""
+        return self.model_dump()
 
     def handler_kwargs(self, service: str, environment: str) -> dict[str, Any]:
         """Keyword arguments for :class:`logship.cloudwatch.CloudWatchHandler` (plain values)."""
@@ -229,71 +601,4 @@ class LogSettings:
 
 def parse_env(env: Mapping[str, str]) -> LogSettings:
     """Read the ``LOG_*`` and AWS region variables (pure: only looks at ``env``)."""
-
-    def get(name: str) -> str | None:
-        value = env.get(name)
-        if value is None or not value.strip():
-            return None
-        return value.strip()
-
-    values: dict[str, Any] = {}
-    if (raw := get("LOG_LEVEL")) is not None:
-        values["level"] = parse_level("LOG_LEVEL", raw)
-    if (raw := get("LOG_SERVICE")) is not None:
-        values["service"] = raw
-    if (raw := get("LOG_ENVIRONMENT")) is not None:
-        values["environment"] = raw
-    if (raw := get("LOG_CLOUDWATCH_GROUP")) is not None:
-        if len(raw) > 512 or not re.fullmatch(r"[\w\-./#]+", raw):
-            raise ConfigError(
-                f"LOG_CLOUDWATCH_GROUP: 1-512 characters of letters, digits, _ - . / #, got {raw!r}"
-            )
-        values["cloudwatch_group"] = raw
-    if (raw := get("LOG_CLOUDWATCH_STREAM")) is not None:
-        values["stream_template"] = validate_stream_template(raw, "LOG_CLOUDWATCH_STREAM")
-    if (raw := get("LOG_CLOUDWATCH_ENDPOINT")) is not None:
-        if not re.match(r"^https?://[^\s/]+", raw):
-            raise ConfigError(
-                f"LOG_CLOUDWATCH_ENDPOINT: expected an http(s) URL like http://127.0.0.1:4566, "
-                f"got {raw!r}"
-            )
-        values["endpoint_url"] = raw
-    if (raw := get("LOG_CLOUDWATCH_CREATE_GROUP")) is not None:
-        values["create_group"] = parse_bool("LOG_CLOUDWATCH_CREATE_GROUP", raw)
-    if (raw := get("LOG_CLOUDWATCH_RETENTION_DAYS")) is not None:
-        days = _parse_int("LOG_CLOUDWATCH_RETENTION_DAYS", raw, 1, 3653)
-        if days not in RETENTION_DAYS:
-            raise ConfigError(
-                f"LOG_CLOUDWATCH_RETENTION_DAYS: must be one of {sorted(RETENTION_DAYS)}, "
-                f"got {raw!r}"
-            )
-        values["retention_days"] = days
-    if (raw := get("LOG_SPOOL_DIR")) is not None:
-        values["spool_dir"] = None if raw.lower() in _OFF else raw
-    if (raw := get("LOG_SPOOL_MAX_BYTES")) is not None:
-        values["spool_max_bytes"] = parse_bytes("LOG_SPOOL_MAX_BYTES", raw, minimum=64 * 1024)
-    if (raw := get("LOG_BUFFER_MAX_BYTES")) is not None:
-        values["buffer_max_bytes"] = parse_bytes("LOG_BUFFER_MAX_BYTES", raw, minimum=2048)
-    if (raw := get("LOG_BUFFER_MAX_EVENTS")) is not None:
-        values["buffer_max_events"] = _parse_int("LOG_BUFFER_MAX_EVENTS", raw, 1, 10_000_000)
-    if (raw := get("LOG_FLUSH_INTERVAL")) is not None:
-        values["flush_interval"] = parse_seconds("LOG_FLUSH_INTERVAL", raw)
-    if (raw := get("LOG_SHUTDOWN_TIMEOUT")) is not None:
-        values["shutdown_timeout"] = parse_seconds("LOG_SHUTDOWN_TIMEOUT", raw, allow_zero=True)
-    if (raw := get("LOG_STATS_INTERVAL")) is not None:
-        values["stats_interval"] = parse_seconds("LOG_STATS_INTERVAL", raw, allow_zero=True)
-    if (raw := get("LOG_MAX_MESSAGE_BYTES")) is not None:
-        values["max_message_bytes"] = parse_bytes(
-            "LOG_MAX_MESSAGE_BYTES", raw, minimum=MIN_MESSAGE_BYTES, maximum=MAX_MESSAGE_BYTES_HARD
-        )
-    if (raw := get("LOG_STDOUT")) is not None:
-        mode = raw.lower()
-        if mode not in ("always", "unshipped"):
-            raise ConfigError(f"LOG_STDOUT: must be always or unshipped, got {raw!r}")
-        values["stdout"] = mode
-    region = get("AWS_REGION") or get("AWS_DEFAULT_REGION")
-    if region is not None:
-        if not re.fullmatch(r"[a-z0-9-]{2,32}", region):
-            raise ConfigError(f"AWS_REGION: expected a region like eu-west-1, got {region!r}")
-        values["region"] = region
-    return LogSettings(**values)
+    return read_environment(LogSettings, env)

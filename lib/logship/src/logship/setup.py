@@ -11,7 +11,6 @@ Call it in the process that will log (in a gunicorn worker: ``post_worker_init``
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import sys
@@ -95,7 +94,7 @@ class LoggingSetup:
 def _merge(settings: LogSettings, overrides: Mapping[str, Any]) -> LogSettings:
     given = {key: value for key, value in overrides.items() if value is not None}
     try:
-        return dataclasses.replace(settings, **given)
+        return type(settings)(**{**settings.as_dict(), **given})
     except ConfigError:
         raise
     except (TypeError, ValueError) as exc:
