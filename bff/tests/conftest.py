@@ -1,4 +1,4 @@
-"""Fixtures: a fresh app per test, wired to a scripted upstream on loopback."""
+"""Fixtures: a fresh app per test, wired to a scripted upstream on loopback; a real redis-server."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from bff.settings import Settings, load_settings
 from flask import Flask
 from flask.testing import FlaskClient
+from testkit import redis_server
 
 from bff import create_app
 
@@ -65,3 +66,10 @@ def app(settings: Settings) -> Flask:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    """Debian's redis-server on a free loopback port, for one test."""
+    with redis_server(tmp_path) as redis:
+        yield redis.url

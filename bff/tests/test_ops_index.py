@@ -24,14 +24,12 @@ from bff.client_errors.index import (
 from bff.client_errors.ingest import TRAFFIC_EXTENSION_KEY
 from flask import Flask
 from flask.testing import FlaskClient
+from testkit import free_port
 
 from bff import metrics
 
 from .test_client_errors import ingest_app, report
-from .test_ratelimit import _free_port, redis_url
 from .upstream_stub import StubServer
-
-__all__ = ["redis_url"]
 
 MINUTE = 60_000
 T0 = 1_800_000_000_000  # a whole minute
@@ -238,7 +236,7 @@ def test_traffic_counts_proxied_requests_and_client_errors(
 
 
 def test_redis_down_keeps_ingest_and_answers_503(caplog: pytest.LogCaptureFixture) -> None:
-    url = f"redis://127.0.0.1:{_free_port()}/0"
+    url = f"redis://127.0.0.1:{free_port()}/0"
     app = app_on(url)
     client = app.test_client()
     with caplog.at_level(logging.WARNING, logger="bff.ops.index"):

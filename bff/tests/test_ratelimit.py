@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from bff.settings import SettingsError, load_settings
+from testkit import free_port
 
 from .conftest import CLOSED_PORT_URL
 from .test_client_errors import SENTRY_EVENT, Records, envelope, ingest_app, records, report
@@ -18,46 +14,6 @@ from .test_client_errors import SENTRY_EVENT, Records, envelope, ingest_app, rec
 __all__ = ["records"]
 
 BASE = {"BFF_UPSTREAM_CATALOG_URL": CLOSED_PORT_URL, "BFF_UPSTREAM_ORDERS_URL": CLOSED_PORT_URL}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    """A real redis-server on a free loopback port."""
-    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-    port = _free_port()
-    proc = subprocess.Popen(  # noqa: S603 - fixed argv, loopback only
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-        except OSError:
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
-    proc.terminate()
-    proc.wait(10)
 
 
 def test_client_limit_gives_429_with_retry_after() -> None:
@@ -127,7 +83,7 @@ def test_redis_limits_are_shared_between_apps(redis_url: str) -> None:
 
 def test_redis_down_fails_open_counts_and_warns_once(records: Records) -> None:
     client = ingest_app(
-        BFF_RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{_free_port()}/0",
+        BFF_RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{free_port()}/0",
         BFF_CLIENT_ERRORS_RATE="1/minute",
     ).test_client()
     started = time.monotonic()

@@ -3,13 +3,13 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
 from bff.proxy.server import write_problem_error
+from testkit import free_port, start, tcp_ready
 
 
 def test_gunicorn_errors_are_problem_json() -> None:
@@ -29,12 +29,6 @@ def test_gunicorn_errors_are_problem_json() -> None:
     assert doc["request_id"] == headers["X-Request-ID"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _read_responses(sock: socket.socket, count: int, done: list[float]) -> None:
     """Read ``count`` /healthz responses, noting when the last one arrived."""
     buffer = b""
@@ -49,11 +43,11 @@ def _read_responses(sock: socket.socket, count: int, done: list[float]) -> None:
     done.append(time.monotonic())
 
 
-def test_a_busy_keep_alive_connection_does_not_starve_the_others() -> None:
+def test_a_busy_keep_alive_connection_does_not_starve_the_others(tmp_path: Path) -> None:
     """Requests already waiting on one connection are served in turn with the worker's other
     connections, not back to back until that connection runs dry."""
     root = Path(__file__).resolve().parents[2]
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BFF_", "LOG_", "AWS_"))}
     env.update(
         BFF_BIND=f"127.0.0.1:{port}",
@@ -63,17 +57,17 @@ def test_a_busy_keep_alive_connection_does_not_starve_the_others() -> None:
     )
     gunicorn = Path(sys.executable).parent / "gunicorn"
     argv = [str(gunicorn), "-c", "bff/gunicorn.conf.py", "bff:create_app()"]
-    proc = subprocess.Popen(  # noqa: S603 - our own server
-        argv, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
     request = b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n"
-    try:
-        for _ in range(300):
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.1)
+    with start(
+        "bff",
+        argv,
+        log_dir=tmp_path,
+        port=port,
+        env=env,
+        inherit_env=False,
+        cwd=root,
+        ready=tcp_ready(port),
+    ):
         busy = socket.create_connection(("127.0.0.1", port), timeout=10)
         other = socket.create_connection(("127.0.0.1", port), timeout=10)
         with busy, other:
@@ -92,6 +86,3 @@ def test_a_busy_keep_alive_connection_does_not_starve_the_others() -> None:
             reader.join(30)
         assert busy_done and other_done
         assert other_done[0] < busy_done[0], "the other connection waited for the whole pipeline"
-    finally:
-        proc.terminate()
-        proc.wait(30)
