@@ -82,3 +82,45 @@ def test_ops_summary_shows_the_same_version(client: FlaskClient) -> None:
     assert resp.status_code == 200, resp.data
     version = resp.get_json()["version"]
     assert version == client.get("/openapi.json").get_json()["info"]["version"]
+
+
+def _refs(node: object) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return found + [r for value in node.values() for r in _refs(value)]
+    if isinstance(node, list):
+        return [r for value in node for r in _refs(value)]
+    return []
+
+
+def test_every_schema_comes_from_a_model_and_every_ref_resolves(settings: Settings) -> None:
+    doc = build_document(settings)
+    schemas = doc["components"]["schemas"]
+    assert set(schemas["Problem"]["required"]) == {"type", "title", "status"}
+    for target in _refs(doc):
+        assert target.removeprefix("#/components/schemas/") in schemas, target
+    problem_refs = [r for r in _refs(doc["paths"]) if r.endswith("/Problem")]
+    assert problem_refs and all(r == "#/components/schemas/Problem" for r in problem_refs)
+    for model in ("ClientErrors", "ErrorGroupPage", "Incident", "Traffic", "OpsSummary"):
+        assert model in schemas
+
+
+def test_query_parameters_are_the_models_fields(settings: Settings) -> None:
+    doc = build_document(settings)
+    params = {p["name"]: p for p in doc["paths"]["/api/ops/traffic"]["get"]["parameters"]}
+    assert params["minutes"]["schema"] == {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 1440,
+        "default": 60,
+    }
+    assert params["minutes"]["required"] is False
+
+
+def test_every_operation_documents_what_the_edge_answers(settings: Settings) -> None:
+    doc = build_document(settings)
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            assert {"400", "414", "431"} <= set(operation["responses"]), (method, path)

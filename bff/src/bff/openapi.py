@@ -1,25 +1,39 @@
-"""The BFF's OpenAPI 3.1 document, generated from the route table so it cannot drift."""
+"""The BFF's OpenAPI 3.1 document: paths from the route table and the blueprints, every schema
+generated from the models in ``bff.schemas``, so the document cannot drift from the code."""
 
 from __future__ import annotations
 
 from importlib import metadata
-from typing import Any
+from typing import Any, Final
 
 import orjson
 from flask import Blueprint, Response, current_app
+from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode
 
 from . import ops_openapi
 from .client_errors import openapi as client_errors_openapi
-from .problems import PROBLEM_CONTENT_TYPE
+from .schemas.document import (
+    REQUEST_ID_HEADER,
+    component_schemas,
+    edge_responses,
+    json_response,
+    problem,
+)
+from .schemas.meta import Alive, Ready
+from .schemas.problem import Problem
 from .settings import Route, Settings
 
 bp = Blueprint("openapi", __name__)
 
-_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
-_REQUEST_ID_HEADER = {
-    "description": "Request id: the client's X-Request-ID if it was a safe token, else generated.",
-    "schema": {"type": "string"},
-}
+#: The path below a route prefix that the proxy forwards: segments of any characters but "/",
+#: "\\" and control characters, never "." or ".." (paths.rebase_path refuses those with a 400).
+#: One segment here: a generated "/" would be sent percent-encoded, which is refused as well.
+PATH_PATTERN: Final = (
+    r"^(?:[^./\\\x00-\x1f\x7f][^/\\\x00-\x1f\x7f]*"
+    r"|\.[^./\\\x00-\x1f\x7f][^/\\\x00-\x1f\x7f]*"
+    r"|\.\.[^/\\\x00-\x1f\x7f]+)$"
+)
 
 
 def package_version() -> str:
@@ -30,39 +44,33 @@ def package_version() -> str:
         return "unknown"
 
 
-def _problem(description: str, extra_headers: dict[str, Any] | None = None) -> dict[str, Any]:
-    headers: dict[str, Any] = {"X-Request-ID": _REQUEST_ID_HEADER}
-    headers.update(extra_headers or {})
-    return {
-        "description": description,
-        "headers": headers,
-        "content": {PROBLEM_CONTENT_TYPE: {"schema": _PROBLEM_REF}},
-    }
-
-
 def _route_operations(route: Route) -> dict[str, Any]:
     upstream = route.upstream.name
     responses: dict[str, Any] = {
         "default": {
             "description": f"Whatever the {upstream} service answers, streamed through unchanged "
-            "(hop-by-hop headers removed, Location and Set-Cookie paths mapped to this prefix).",
-            "headers": {"X-Request-ID": _REQUEST_ID_HEADER},
+            "(hop-by-hop headers removed, Location and Set-Cookie paths mapped to this prefix, "
+            "a problem+json body given the public `instance` and the `request_id`). That "
+            "includes the service's own 4xx for requests it refuses, and its 405 with its own "
+            "`Allow` for a method the resource below the prefix does not support.",
+            "headers": {"X-Request-ID": REQUEST_ID_HEADER},
         },
-        "400": _problem(
-            "Hostile or malformed path (dot segments, encoded slashes, '//'), "
-            "or an unreadable request body."
+        **edge_responses(),
+        "400": problem(
+            "Hostile or malformed path (dot segments, encoded slashes, '//'), an unreadable "
+            "request body, or malformed framing (answered by the edge)."
         ),
-        "405": _problem(
+        "405": problem(
             "Method not allowed on this route.", {"Allow": {"schema": {"type": "string"}}}
         ),
-        "413": _problem(f"Request body over {route.max_body_bytes} bytes."),
-        "502": _problem(f"The {upstream} service could not be reached or broke the connection."),
-        "503": _problem(
+        "413": problem(f"Request body over {route.max_body_bytes} bytes."),
+        "502": problem(f"The {upstream} service could not be reached or broke the connection."),
+        "503": problem(
             f"Circuit open: the {upstream} service failed repeatedly and is not contacted "
             "for a while.",
             {"Retry-After": {"schema": {"type": "integer"}}},
         ),
-        "504": _problem(
+        "504": problem(
             f"The {upstream} service did not answer within {route.read_timeout:g} s "
             f"(overall deadline {route.deadline:g} s)."
         ),
@@ -73,15 +81,16 @@ def _route_operations(route: Route) -> dict[str, Any]:
             "in": "path",
             "required": True,
             "description": f"Path below {route.prefix}, forwarded to "
-            f"{upstream}:{route.target_prefix or '/'}",
-            "schema": {"type": "string"},
+            f"{upstream}:{route.target_prefix or '/'} (deeper paths with '/' are forwarded too).",
+            "schema": {"type": "string", "pattern": PATH_PATTERN},
         },
         {
             "name": "X-Request-ID",
             "in": "header",
             "required": False,
-            "description": "Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-].",
-            "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,128}$"},
+            "description": "Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-] "
+            "(anything else is replaced by a generated id).",
+            "schema": {"type": "string"},
         },
         {
             "name": "traceparent",
@@ -109,28 +118,15 @@ def _route_operations(route: Route) -> dict[str, Any]:
     return operations
 
 
-def build_document(settings: Settings) -> dict[str, Any]:
-    """The whole OpenAPI document for ``settings``."""
-    paths: dict[str, Any] = {
+def _meta_paths() -> dict[str, Any]:
+    counters = {"type": "object", "additionalProperties": True}
+    return {
         "/healthz": {
             "get": {
                 "operationId": "healthz",
                 "tags": ["health"],
                 "summary": "Liveness: the process answers (no dependency checks)",
-                "responses": {
-                    "200": {
-                        "description": "Alive",
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "properties": {"status": {"const": "ok"}},
-                                    "required": ["status"],
-                                }
-                            }
-                        },
-                    }
-                },
+                "responses": {"200": json_response("Alive", Alive), **edge_responses()},
             }
         },
         "/readyz": {
@@ -139,24 +135,9 @@ def build_document(settings: Settings) -> dict[str, Any]:
                 "tags": ["health"],
                 "summary": "Readiness: every upstream answers its health check",
                 "responses": {
-                    "200": {
-                        "description": "Every upstream is reachable",
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "properties": {
-                                        "status": {"const": "ready"},
-                                        "upstreams": {"type": "object"},
-                                    },
-                                    "required": ["status", "upstreams"],
-                                }
-                            }
-                        },
-                    },
-                    "503": _problem(
-                        "At least one upstream is unreachable; `upstreams` says which."
-                    ),
+                    "200": json_response("Every upstream is reachable", Ready),
+                    **edge_responses(),
+                    "503": problem("At least one upstream is unreachable; `upstreams` says which."),
                 },
             }
         },
@@ -168,9 +149,7 @@ def build_document(settings: Settings) -> dict[str, Any]:
                 "description": "queued, sent, retried, spooled, replayed, dropped (by level), "
                 "rejected and truncated events. Each gunicorn worker ships its own logs, so "
                 "`pid` says which worker answered. Not routed by the load balancer.",
-                "responses": {
-                    "200": {"description": "Counters", "content": {"application/json": {}}}
-                },
+                "responses": {"200": json_response("Counters", counters), **edge_responses()},
             }
         },
         "/openapi.json": {
@@ -179,18 +158,28 @@ def build_document(settings: Settings) -> dict[str, Any]:
                 "tags": ["meta"],
                 "summary": "This document",
                 "responses": {
-                    "200": {
-                        "description": "OpenAPI 3.1 document",
-                        "content": {"application/json": {}},
-                    }
+                    "200": json_response("OpenAPI 3.1 document", counters),
+                    **edge_responses(),
                 },
             }
         },
     }
+
+
+def build_document(settings: Settings) -> dict[str, Any]:
+    """The whole OpenAPI document for ``settings``."""
+    paths = _meta_paths()
     for route in settings.routes:
         paths[route.prefix + "/{path}"] = _route_operations(route)
     paths.update(client_errors_openapi.ingest_paths())
     paths.update(ops_openapi.ops_paths())
+    models: list[tuple[type[BaseModel], JsonSchemaMode]] = [
+        (Problem, "serialization"),
+        (Alive, "serialization"),
+        (Ready, "serialization"),
+        *client_errors_openapi.MODELS,
+        *ops_openapi.MODELS,
+    ]
     return {
         "openapi": "3.1.0",
         "info": {
@@ -203,21 +192,7 @@ def build_document(settings: Settings) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "securitySchemes": ops_openapi.SECURITY_SCHEMES,
-            "schemas": {
-                **client_errors_openapi.SCHEMAS,
-                "Problem": {
-                    "type": "object",
-                    "properties": {
-                        "type": {"type": "string", "format": "uri-reference"},
-                        "title": {"type": "string"},
-                        "status": {"type": "integer"},
-                        "detail": {"type": "string"},
-                        "instance": {"type": "string"},
-                        "request_id": {"type": "string"},
-                    },
-                    "required": ["type", "title", "status"],
-                },
-            },
+            "schemas": component_schemas(models),
         },
     }
 

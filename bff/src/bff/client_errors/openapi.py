@@ -1,16 +1,39 @@
-"""OpenAPI paths and schemas of the ingest endpoints (merged into ``/openapi.json``)."""
+"""OpenAPI paths of the ingest endpoints (merged into ``/openapi.json``); their schemas are the
+models of ``bff.schemas.ingest``."""
 
 from __future__ import annotations
 
 from typing import Any, Final
 
-from ..problems import PROBLEM_CONTENT_TYPE
-from .ingest import ENVELOPE_MAX_BYTES, REPORT_MAX_BYTES, REPORTS_MAX_BYTES
-from .report import BREADCRUMB_TYPES, KINDS, MAX_BREADCRUMBS, MAX_REQUEST_IDS
+from pydantic import BaseModel, TypeAdapter
+from pydantic.json_schema import JsonSchemaMode
 
-_PROBLEM: Final = {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+from ..schemas.document import REF_TEMPLATE, edge_responses, json_response, problem, ref
+from ..schemas.ingest import (
+    BrowserReportsAccepted,
+    ClientErrorReport,
+    CspReport,
+    EnvelopeAccepted,
+    ReportAccepted,
+    ReportingApiBatch,
+    ReportingApiReport,
+    VitalsAccepted,
+    WebVitalsBatch,
+)
+from .ingest import ENVELOPE_MAX_BYTES, REPORT_MAX_BYTES, REPORTS_MAX_BYTES
+
+#: The models this part of the document refers to (``components.schemas``).
+MODELS: Final[list[tuple[type[BaseModel], JsonSchemaMode]]] = [
+    (ClientErrorReport, "validation"),
+    (WebVitalsBatch, "validation"),
+    (ReportingApiReport, "validation"),
+    (CspReport, "validation"),
+    (ReportAccepted, "serialization"),
+    (EnvelopeAccepted, "serialization"),
+    (BrowserReportsAccepted, "serialization"),
+    (VitalsAccepted, "serialization"),
+]
 _RETRY_AFTER: Final = {"description": "Seconds to wait", "schema": {"type": "integer"}}
-_NULLABLE_STRING: Final = {"type": ["string", "null"]}
 
 
 def _problems(cap: int, *, sentry: bool = False) -> dict[str, Any]:
@@ -21,110 +44,27 @@ def _problems(cap: int, *, sentry: bool = False) -> dict[str, Any]:
             "schema": {"type": "string"},
         }
     return {
-        "400": {
-            "description": "Empty body or not valid JSON / envelope framing",
-            "content": _PROBLEM,
-        },
-        "413": {"description": f"Body over {cap} bytes", "content": _PROBLEM},
-        "415": {"description": "Unsupported Content-Type", "content": _PROBLEM},
-        "422": {
-            "description": "Valid JSON that does not match the format; `errors` lists "
-            "JSON pointers",
-            "content": _PROBLEM,
-        },
-        "429": {
-            "description": "Rate limited (per client, or per error fingerprint)",
-            "headers": limited_headers,
-            "content": _PROBLEM,
-        },
-    }
-
-
-SCHEMAS: Final[dict[str, Any]] = {
-    "ClientErrorReport": {
-        "type": "object",
-        "description": "Client error report, format v1 (unknown keys are ignored).",
-        "required": ["v", "incident", "kind", "error", "url"],
-        "properties": {
-            "v": {"const": 1},
-            "incident": {"type": "string", "pattern": "^[A-Z0-9-]{6,32}$"},
-            "kind": {"enum": list(KINDS)},
-            "error": {
-                "type": "object",
-                "required": ["type", "message"],
-                "properties": {
-                    "type": {"type": "string", "maxLength": 200},
-                    "message": {"type": "string", "maxLength": 8192},
-                    "stack": {"type": "string", "maxLength": 32768},
-                },
-            },
-            "url": {"type": "string", "maxLength": 2048},
-            "route": {"type": "string", "maxLength": 256},
-            "release": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},
-            "session": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
-            "digest": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
-            "breadcrumbs": {
-                "type": "array",
-                "maxItems": MAX_BREADCRUMBS,
-                "items": {
-                    "type": "object",
-                    "required": ["t", "type"],
-                    "properties": {
-                        "t": {"type": "number", "description": "epoch ms"},
-                        "type": {"enum": list(BREADCRUMB_TYPES)},
-                        "data": {"type": "object", "description": "at most 2 KiB as JSON"},
-                    },
-                },
-            },
-            "request_ids": {
-                "type": "array",
-                "maxItems": MAX_REQUEST_IDS,
-                "items": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,128}$"},
-            },
-            "ts": {"type": "number", "description": "client epoch ms"},
-        },
-    },
-    "WebVitalsBatch": {
-        "type": "object",
-        "required": ["v", "metrics"],
-        "properties": {
-            "v": {"const": 1},
-            "release": {"type": "string"},
-            "url": {"type": "string", "maxLength": 2048},
-            "route": {"type": "string", "maxLength": 256},
-            "metrics": {
-                "type": "array",
-                "minItems": 1,
-                "maxItems": 20,
-                "items": {
-                    "type": "object",
-                    "required": ["name", "value", "rating", "id"],
-                    "properties": {
-                        "name": {"enum": ["LCP", "INP", "CLS", "FCP", "TTFB"]},
-                        "value": {"type": "number", "minimum": 0},
-                        "rating": {"enum": ["good", "needs-improvement", "poor"]},
-                        "id": {"type": "string", "maxLength": 128},
-                        "navigationType": {"type": "string", "maxLength": 32},
-                    },
-                },
-            },
-        },
-    },
-}
-
-
-def _accepted(description: str, properties: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"type": "object", "properties": properties}}},
+        **edge_responses(),
+        "400": problem("Empty body, not valid JSON or envelope framing, or malformed framing"),
+        "413": problem(f"Body over {cap} bytes"),
+        "415": problem("Unsupported Content-Type"),
+        "422": problem(
+            "Valid JSON that does not match the format; `errors` lists each refused member "
+            "(a JSON pointer and the reason)"
+        ),
+        "429": problem("Rate limited (per client, or per error fingerprint)", limited_headers),
     }
 
 
 def ingest_paths() -> dict[str, Any]:
     """The ingest endpoints' path items."""
-    report_ref = {"schema": {"$ref": "#/components/schemas/ClientErrorReport"}}
-    vitals_ref = {"schema": {"$ref": "#/components/schemas/WebVitalsBatch"}}
-    rid = {"type": "string"}
+    report = {"schema": ref(ClientErrorReport)}
+    vitals = {"schema": ref(WebVitalsBatch)}
+    batch_schema = TypeAdapter(ReportingApiBatch).json_schema(ref_template=REF_TEMPLATE)
+    batch_schema.pop("$defs", None)  # ReportingApiReport is in components.schemas
+    batch = {"schema": batch_schema}
+    csp = {"schema": ref(CspReport)}
+    counters = {"type": "object", "additionalProperties": True}
     return {
         "/api/client-errors": {
             "post": {
@@ -135,12 +75,10 @@ def ingest_paths() -> dict[str, Any]:
                 "is answered 202 and counted, not logged.",
                 "requestBody": {
                     "required": True,
-                    "content": {"application/json": report_ref, "text/plain": report_ref},
+                    "content": {"application/json": report, "text/plain": report},
                 },
                 "responses": {
-                    "202": _accepted(
-                        "Accepted", {"incident": {"type": "string"}, "request_id": rid}
-                    ),
+                    "202": json_response("Accepted", ReportAccepted),
                     **_problems(REPORT_MAX_BYTES),
                 },
             }
@@ -150,17 +88,21 @@ def ingest_paths() -> dict[str, Any]:
                 "operationId": "client_errors_envelope",
                 "tags": ["client-errors"],
                 "summary": "Sentry envelope (`@sentry/browser` with `tunnel`)",
-                "description": "`event` items are ingested; `session`, `client_report` and other "
-                "items are skipped and counted. No DSN or public key is required.",
+                "description": "Newline-delimited: a JSON header line, then items (a JSON item "
+                "header with `type` and optional `length`, then its payload). `event` items are "
+                "ingested; `session`, `client_report` and other items are skipped and counted. "
+                "No DSN or public key is required.",
                 "requestBody": {
                     "required": True,
                     "content": {
-                        "text/plain": {"schema": {"type": "string"}},
-                        "application/x-sentry-envelope": {"schema": {"type": "string"}},
+                        "text/plain": {"schema": {"type": "string", "minLength": 1}},
+                        "application/x-sentry-envelope": {
+                            "schema": {"type": "string", "minLength": 1}
+                        },
                     },
                 },
                 "responses": {
-                    "202": _accepted("Accepted", {"id": _NULLABLE_STRING, "request_id": rid}),
+                    "202": json_response("Accepted", EnvelopeAccepted),
                     **_problems(ENVELOPE_MAX_BYTES, sentry=True),
                 },
             }
@@ -170,29 +112,16 @@ def ingest_paths() -> dict[str, Any]:
                 "operationId": "client_errors_browser_reports",
                 "tags": ["client-errors"],
                 "summary": "Reporting API batches and legacy CSP reports",
+                "description": "`application/json` may carry either shape.",
                 "requestBody": {
                     "required": True,
                     "content": {
-                        "application/reports+json": {"schema": {"type": "array"}},
-                        "application/csp-report": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["csp-report"],
-                                "properties": {"csp-report": {"type": "object"}},
-                            }
-                        },
+                        "application/reports+json": batch,
+                        "application/csp-report": csp,
                     },
                 },
                 "responses": {
-                    "202": _accepted(
-                        "Accepted",
-                        {
-                            "accepted": {"type": "integer"},
-                            "filtered": {"type": "integer"},
-                            "rate_limited": {"type": "integer"},
-                            "request_id": rid,
-                        },
-                    ),
+                    "202": json_response("Accepted", BrowserReportsAccepted),
                     **_problems(REPORTS_MAX_BYTES),
                 },
             }
@@ -204,12 +133,10 @@ def ingest_paths() -> dict[str, Any]:
                 "summary": "A Web Vitals batch: one `bff.vitals` record per metric",
                 "requestBody": {
                     "required": True,
-                    "content": {"application/json": vitals_ref, "text/plain": vitals_ref},
+                    "content": {"application/json": vitals, "text/plain": vitals},
                 },
                 "responses": {
-                    "202": _accepted(
-                        "Accepted", {"accepted": {"type": "integer"}, "request_id": rid}
-                    ),
+                    "202": json_response("Accepted", VitalsAccepted),
                     **_problems(16 * 1024),
                 },
             }
@@ -223,9 +150,7 @@ def ingest_paths() -> dict[str, Any]:
                 "rate_limited (by limit), symbolication (by frame status), invalid (by status), "
                 "skipped envelope items, rate-limit storage errors, the source-map cache, and "
                 "the client-errors stream's shipping counters. Not routed by the load balancer.",
-                "responses": {
-                    "200": {"description": "Counters", "content": {"application/json": {}}}
-                },
+                "responses": {"200": json_response("Counters", counters), **edge_responses()},
             }
         },
     }
