@@ -220,12 +220,13 @@ def error_line(exc: ValidationError, model: type[BaseModel]) -> str:
     name = str(loc[-1]) if loc else ""
     raw = error.get("input")
     kind = error["type"]
+    field = _field_by_variable(model, name)
     if kind == "value_error":
         message = str(error.get("ctx", {}).get("error", error["msg"]))
-        return message if not name or message.startswith(name) else f"{name}: {message}"
+        # A model-wide rule (or a section's) names its variables itself.
+        return message if field is None or message.startswith(name) else f"{name}: {message}"
     if kind == "missing":
         return f"{name} is required"
-    field = _field_by_variable(model, name)
     if field is None:
         return f"{name or model.__name__}: {error['msg']}"
     if kind in _NUMBER_ERRORS:
