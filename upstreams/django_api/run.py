@@ -115,6 +115,10 @@ def gunicorn_argv(args: argparse.Namespace) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     args = parse_args(argv)
+    sys.path.insert(0, str(SERVICE_DIR))
+    from catalog_project.config import settings_or_exit
+
+    settings_or_exit()  # a bad variable: one line and exit 2, before migrations or gunicorn
     prepare_database(seed=not args.no_seed)
     command = gunicorn_argv(args)
     sys.stdout.flush()

@@ -25,6 +25,8 @@ import uvicorn
 from logship.asgi import uvicorn_log_config
 from logship.config import ConfigError
 
+from orders_service.config import Settings
+
 SERVICE_DIR = Path(__file__).resolve().parent
 ASGI_APP = "orders_service.app:app"
 DEFAULT_LOG_SERVICE = "orders"
@@ -105,9 +107,10 @@ def uvicorn_options(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     try:
+        Settings.from_env()  # every variable, checked before uvicorn starts
         options = uvicorn_options(args)
     except ConfigError as exc:
-        print(f"orders: logging configuration error: {exc}", file=sys.stderr, flush=True)
+        print(f"orders: configuration error: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(2) from exc
     uvicorn.run(ASGI_APP, **options)
 

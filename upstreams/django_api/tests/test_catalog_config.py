@@ -11,6 +11,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from catalog_project import settings as project_settings
+from catalog_project.config import CatalogSettings
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent
 
@@ -28,22 +29,21 @@ def load_runner() -> ModuleType:
     ("raw", "expected"),
     [("1", True), ("true", True), ("YES", True), (" on ", True), ("0", False), ("off", False)],
 )
-def test_env_bool(monkeypatch: pytest.MonkeyPatch, raw: str, expected: bool) -> None:
-    monkeypatch.setenv("CATALOG_TEST_FLAG", raw)
-    assert project_settings._env_bool("CATALOG_TEST_FLAG", not expected) is expected
+def test_boolean_variables(raw: str, expected: bool) -> None:
+    settings = CatalogSettings.from_env({"DJANGO_DEBUG": raw, "UPSTREAM_TEST_ENDPOINTS": raw})
+    assert settings.debug is expected and settings.test_endpoints is expected
 
 
-def test_env_bool_default_and_invalid(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("CATALOG_TEST_FLAG", raising=False)
-    assert project_settings._env_bool("CATALOG_TEST_FLAG", True) is True
-    monkeypatch.setenv("CATALOG_TEST_FLAG", "maybe")
-    with pytest.raises(ImproperlyConfigured):
-        project_settings._env_bool("CATALOG_TEST_FLAG", True)
+def test_boolean_default_and_invalid() -> None:
+    assert CatalogSettings.from_env({}).test_endpoints is True
+    assert CatalogSettings.from_env({}).debug is False
+    with pytest.raises(ImproperlyConfigured, match="^DJANGO_DEBUG must be true or false"):
+        CatalogSettings.from_env({"DJANGO_DEBUG": "maybe"}, ImproperlyConfigured)
 
 
-def test_env_list(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CATALOG_TEST_HOSTS", " a.example , ,b.example")
-    assert project_settings._env_list("CATALOG_TEST_HOSTS", "") == ["a.example", "b.example"]
+def test_host_list() -> None:
+    settings = CatalogSettings.from_env({"DJANGO_ALLOWED_HOSTS": " a.example , ,b.example"})
+    assert settings.allowed_hosts == ("a.example", "b.example")
 
 
 def test_defaults() -> None:

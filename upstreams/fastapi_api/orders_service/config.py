@@ -1,67 +1,88 @@
-"""Service configuration, read from the environment once at start-up.
+"""Service configuration: one pydantic-settings model, read from the environment once at start-up.
 
-Environment variables:
-
-``CATALOG_API_URL``
-    Base URL of the catalog service (default: ``http://127.0.0.1:8001``).
-``UPSTREAM_TEST_ENDPOINTS``
-    Set to ``0`` to remove the ``/orders/_test/`` endpoints (default: enabled).
-``LOG_SHUTDOWN_TIMEOUT``
-    Seconds allowed, at shutdown, to deliver or spool buffered log events (default: 10).
-    Logging itself is configured by ``run.py`` (see ``logship`` for the ``LOG_*`` variables).
+Each variable is a field whose alias is its name and whose description documents it
+(``scripts/settings_doc.py`` prints the table in upstreams/README.md from it); the ``LOG_*``
+variables are logship's model, a section of this one. Blank values count as unset. A bad value
+raises :class:`~logship.config.ConfigError` with one line naming the variable; ``run.py`` checks
+the model before uvicorn starts, so the process stops with that line and exit code 2.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import urlsplit
 
-from logship.config import parse_seconds
+from logship.config import LogSettings, read_environment
+from pydantic import AfterValidator, Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_CATALOG_API_URL = "http://127.0.0.1:8001"
 
-_TRUE_VALUES = frozenset({"1", "true", "yes", "on"})
-_FALSE_VALUES = frozenset({"0", "false", "no", "off", ""})
+
+def _base_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+        raise ValueError(f"CATALOG_API_URL must be an http(s) URL with a host, got {value!r}")
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        raise ValueError(f"CATALOG_API_URL has an invalid port, got {value!r}") from None
+    return value.rstrip("/")
 
 
-def parse_bool(name: str, raw: str | None, default: bool) -> bool:
-    if raw is None:
-        return default
-    value = raw.strip().lower()
-    if value in _TRUE_VALUES:
-        return True
-    if value in _FALSE_VALUES:
-        return False
-    raise ValueError(f"{name} must be a boolean (1/0, true/false), got {raw!r}")
+class Settings(BaseSettings):
+    """Everything the orders service reads; build it from the environment with
+    :meth:`from_env` (built with keyword arguments it reads no environment)."""
 
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="forbid",
+        validate_by_name=True,
+        validate_by_alias=True,
+        allow_inf_nan=False,
+    )
 
-@dataclass(frozen=True, slots=True)
-class Settings:
-    catalog_api_url: str = DEFAULT_CATALOG_API_URL
-    test_endpoints: bool = True
+    catalog_api_url: Annotated[str, AfterValidator(_base_url)] = Field(
+        default=DEFAULT_CATALOG_API_URL,
+        validation_alias="CATALOG_API_URL",
+        description="base URL of the catalog service (`http(s)://host[:port][/base]`)",
+    )
+    test_endpoints: bool = Field(
+        default=True,
+        validation_alias="UPSTREAM_TEST_ENDPOINTS",
+        description="the `/orders/_test/` endpoints the proxy tests use (true/false, 1/0, "
+        "yes/no, on/off); `0` in production",
+    )
     catalog_connect_timeout_s: float = 1.0
     catalog_read_timeout_s: float = 5.0
     # Concurrent catalog look-ups per order.
     catalog_max_concurrency: int = 8
     # The in-memory store forgets the oldest orders beyond this many.
     max_orders: int = 100_000
-    # Deadline of the log flush at shutdown (LOG_SHUTDOWN_TIMEOUT, as logship reads it).
-    log_shutdown_timeout_s: float = 10.0
+    # LOG_* (logship's model): the shutdown flush deadline is LOG_SHUTDOWN_TIMEOUT.
+    log: LogSettings = LogSettings()
+
+    @property
+    def log_shutdown_timeout_s(self) -> float:
+        """Deadline of the log flush at shutdown (``LOG_SHUTDOWN_TIMEOUT``)."""
+        return self.log.shutdown_timeout
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
-        return cls(
-            catalog_api_url=env.get("CATALOG_API_URL", DEFAULT_CATALOG_API_URL).rstrip("/"),
-            test_endpoints=parse_bool(
-                "UPSTREAM_TEST_ENDPOINTS", env.get("UPSTREAM_TEST_ENDPOINTS"), True
-            ),
-            log_shutdown_timeout_s=_log_shutdown_timeout(env.get("LOG_SHUTDOWN_TIMEOUT")),
-        )
+        """Every variable from ``environ`` (default ``os.environ``); ``ConfigError`` names a
+        bad one in one line."""
+        return read_environment(cls, os.environ if environ is None else environ)
 
-
-def _log_shutdown_timeout(raw: str | None) -> float:
-    if raw is None or not raw.strip():
-        return 10.0
-    return parse_seconds("LOG_SHUTDOWN_TIMEOUT", raw, allow_zero=True)
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only the values given: the environment is read by :meth:`from_env`."""
+        return (init_settings,)

@@ -8,8 +8,9 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from logship.config import ConfigError
 
-from orders_service.config import DEFAULT_CATALOG_API_URL, Settings, parse_bool
+from orders_service.config import DEFAULT_CATALOG_API_URL, Settings
 from orders_service.schemas import Order
 from orders_service.store import OrderStore
 
@@ -46,13 +47,13 @@ def test_settings_from_env() -> None:
 
 
 @pytest.mark.parametrize(("raw", "expected"), [("1", True), ("On", True), ("false", False)])
-def test_parse_bool(raw: str, expected: bool) -> None:
-    assert parse_bool("X", raw, not expected) is expected
+def test_test_endpoints_flag(raw: str, expected: bool) -> None:
+    assert Settings.from_env({"UPSTREAM_TEST_ENDPOINTS": raw}).test_endpoints is expected
 
 
-def test_parse_bool_rejects_garbage() -> None:
-    with pytest.raises(ValueError, match="UPSTREAM_TEST_ENDPOINTS"):
-        parse_bool("UPSTREAM_TEST_ENDPOINTS", "maybe", True)
+def test_test_endpoints_flag_rejects_garbage() -> None:
+    with pytest.raises(ConfigError, match="UPSTREAM_TEST_ENDPOINTS"):
+        Settings.from_env({"UPSTREAM_TEST_ENDPOINTS": "maybe"})
 
 
 def test_store_assigns_ids_and_pages() -> None:
