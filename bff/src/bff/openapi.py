@@ -174,7 +174,7 @@ def build_document(settings: Settings) -> dict[str, Any]:
     paths.update(client_errors_openapi.ingest_paths())
     paths.update(ops_openapi.ops_paths())
     models: list[tuple[type[BaseModel], JsonSchemaMode]] = [
-        (Problem, "serialization"),
+        (Problem, "validation"),
         (Alive, "serialization"),
         (Ready, "serialization"),
         *client_errors_openapi.MODELS,

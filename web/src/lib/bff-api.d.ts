@@ -43,13 +43,13 @@ export interface paths {
         parameters: {
             query?: never;
             header?: {
-                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-]. */
+                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-] (anything else is replaced by a generated id). */
                 "X-Request-ID"?: string;
                 /** @description W3C trace context; continued when valid, started otherwise. */
                 traceparent?: string;
             };
             path: {
-                /** @description Path below /api/catalog, forwarded to catalog:/catalog */
+                /** @description Path below /api/catalog, forwarded to catalog:/catalog (deeper paths with '/' are forwarded too). */
                 path: string;
             };
             cookie?: never;
@@ -122,7 +122,7 @@ export interface paths {
         put?: never;
         /**
          * Sentry envelope (`@sentry/browser` with `tunnel`)
-         * @description `event` items are ingested; `session`, `client_report` and other items are skipped and counted. No DSN or public key is required.
+         * @description Newline-delimited: a JSON header line, then items (a JSON item header with `type` and optional `length`, then its payload). `event` items are ingested; `session`, `client_report` and other items are skipped and counted. No DSN or public key is required.
          */
         post: operations["client_errors_envelope"];
         delete?: never;
@@ -140,7 +140,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Reporting API batches and legacy CSP reports */
+        /**
+         * Reporting API batches and legacy CSP reports
+         * @description `application/json` may carry either shape.
+         */
         post: operations["client_errors_browser_reports"];
         delete?: never;
         options?: never;
@@ -192,7 +195,9 @@ export interface paths {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                fingerprint: string;
+            };
             cookie?: never;
         };
         get?: never;
@@ -218,7 +223,7 @@ export interface paths {
         };
         /**
          * The client-error event(s) with one incident code
-         * @description With `related`: the server log records of the failed requests the events list, joined on `request_id` across every service's streams.
+         * @description With `related`: the server log records of the failed requests the events list, joined on `request_id` across every service's streams. Without a log group configured: 200 with `configured: false`.
          */
         get: operations["ops_incident"];
         put?: never;
@@ -313,13 +318,13 @@ export interface paths {
         parameters: {
             query?: never;
             header?: {
-                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-]. */
+                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-] (anything else is replaced by a generated id). */
                 "X-Request-ID"?: string;
                 /** @description W3C trace context; continued when valid, started otherwise. */
                 traceparent?: string;
             };
             path: {
-                /** @description Path below /api/orders, forwarded to orders:/orders */
+                /** @description Path below /api/orders, forwarded to orders:/orders (deeper paths with '/' are forwarded too). */
                 path: string;
             };
             cookie?: never;
@@ -473,59 +478,785 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** @description Client error report, format v1 (unknown keys are ignored). */
-        ClientErrorReport: {
-            /** @constant */
-            v: 1;
-            incident: string;
-            /** @enum {unknown} */
-            kind: "error" | "unhandledrejection" | "boundary" | "server";
-            error: {
-                type: string;
-                message: string;
-                stack?: string;
+        /**
+         * Alive
+         * @description The process answers.
+         */
+        Alive: {
+            /**
+             * Status
+             * @constant
+             */
+            status: "ok";
+        };
+        /**
+         * Breadcrumb
+         * @description Something the user or the page did before the error.
+         */
+        Breadcrumb: {
+            /**
+             * T
+             * @description Epoch milliseconds.
+             */
+            t: number;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "navigation" | "click" | "fetch";
+            /**
+             * Data
+             * @description At most 2048 bytes as JSON.
+             */
+            data?: {
+                [key: string]: unknown;
             };
-            url: string;
-            route?: string;
-            release?: string;
-            session?: string;
-            digest?: string;
-            breadcrumbs?: {
-                /** @description epoch ms */
-                t: number;
-                /** @enum {unknown} */
-                type: "navigation" | "click" | "fetch";
-                /** @description at most 2 KiB as JSON */
-                data?: Record<string, never>;
-            }[];
-            request_ids?: string[];
-            /** @description client epoch ms */
-            ts?: number;
         };
-        WebVitalsBatch: {
-            /** @constant */
+        /**
+         * BrowserReportsAccepted
+         * @description What became of each report of the batch.
+         */
+        BrowserReportsAccepted: {
+            /** Accepted */
+            accepted: number;
+            /** Filtered */
+            filtered: number;
+            /** Rate Limited */
+            rate_limited: number;
+            /** Request Id */
+            request_id: string;
+        };
+        /**
+         * ClientErrorReport
+         * @description Client error report, format v1 (unknown keys are ignored).
+         */
+        ClientErrorReport: {
+            /**
+             * V
+             * @constant
+             */
             v: 1;
-            release?: string;
-            url?: string;
-            route?: string;
-            metrics: {
-                /** @enum {unknown} */
-                name: "LCP" | "INP" | "CLS" | "FCP" | "TTFB";
-                value: number;
-                /** @enum {unknown} */
-                rating: "good" | "needs-improvement" | "poor";
-                id: string;
-                navigationType?: string;
-            }[];
+            /**
+             * Incident
+             * @description The code shown to the user.
+             */
+            incident: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "error" | "unhandledrejection" | "boundary" | "server";
+            error: components["schemas"]["ReportedError"];
+            /**
+             * Url
+             * @description An http(s) URL or an absolute path.
+             */
+            url: string;
+            /** Route */
+            route?: string | null;
+            /** Release */
+            release?: string | null;
+            /** Session */
+            session?: string | null;
+            /** Digest */
+            digest?: string | null;
+            /** Breadcrumbs */
+            breadcrumbs?: components["schemas"]["Breadcrumb"][] | null;
+            /**
+             * Request Ids
+             * @description X-Request-ID of the API calls that failed before the error.
+             */
+            request_ids?: string[] | null;
+            /**
+             * Ts
+             * @description Client clock, epoch milliseconds.
+             */
+            ts?: (number) | null;
         };
-        Problem: {
-            /** Format: uri-reference */
+        /**
+         * ClientErrors
+         * @description Error groups with an event in the last ``since_minutes``, from the index.
+         */
+        ClientErrors: {
+            /** Configured */
+            configured: boolean;
+            /** Since Minutes */
+            since_minutes: number;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "open" | "resolved" | "all";
+            /**
+             * Sort
+             * @enum {string}
+             */
+            sort: "count" | "last_seen";
+            /**
+             * Generated At
+             * Format: date-time
+             */
+            generated_at: string;
+            /**
+             * Matched
+             * @description Every group that matched; at most `limit` are listed.
+             */
+            matched: number;
+            /** Truncated */
+            truncated: boolean;
+            /** Sparkline Minutes */
+            sparkline_minutes: number;
+            /** Groups */
+            groups: components["schemas"]["ErrorGroup"][];
+        };
+        /**
+         * CspReport
+         * @description A legacy CSP report (``report-uri``, ``application/csp-report``).
+         */
+        CspReport: {
+            /** Csp-Report */
+            "csp-report": {
+                [key: string]: unknown;
+            };
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * EnvelopeAccepted
+         * @description An envelope was taken; ``id`` is its event id, as Sentry's SDK expects.
+         */
+        EnvelopeAccepted: {
+            /** Id */
+            id: string | null;
+            /** Request Id */
+            request_id: string;
+        };
+        /**
+         * ErrorGroup
+         * @description One group of the list, with its per-minute sparkline (oldest first).
+         */
+        ErrorGroup: {
+            /** Fingerprint */
+            fingerprint: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "open" | "resolved";
+            /**
+             * Count
+             * @description Every event since the group was first seen.
+             */
+            count: number;
+            /** First Seen */
+            first_seen: string | null;
+            /** Last Seen */
+            last_seen: string | null;
+            /** Type */
             type: string;
+            /** Message */
+            message: string;
+            /** Last Release */
+            last_release: string | null;
+            /** Resolved At */
+            resolved_at: string | null;
+            /** Resolved Release */
+            resolved_release: string | null;
+            /** Reopened At */
+            reopened_at: string | null;
+            /** Reopened In */
+            reopened_in: string | null;
+            /**
+             * Sessions
+             * @description Distinct sessions (HyperLogLog, ~1%).
+             */
+            sessions: number;
+            /** Releases */
+            releases: string[];
+            /** Routes */
+            routes: string[];
+            /** Sparkline */
+            sparkline: number[];
+        };
+        /**
+         * ErrorGroupPage
+         * @description One group: releases, routes, newest occurrences, per-minute counts, a sample event.
+         */
+        ErrorGroupPage: {
+            /** Fingerprint */
+            fingerprint: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "open" | "resolved";
+            /**
+             * Count
+             * @description Every event since the group was first seen.
+             */
+            count: number;
+            /** First Seen */
+            first_seen: string | null;
+            /** Last Seen */
+            last_seen: string | null;
+            /** Type */
+            type: string;
+            /** Message */
+            message: string;
+            /** Last Release */
+            last_release: string | null;
+            /** Resolved At */
+            resolved_at: string | null;
+            /** Resolved Release */
+            resolved_release: string | null;
+            /** Reopened At */
+            reopened_at: string | null;
+            /** Reopened In */
+            reopened_in: string | null;
+            /**
+             * Sessions
+             * @description Distinct sessions (HyperLogLog, ~1%).
+             */
+            sessions: number;
+            /**
+             * Generated At
+             * Format: date-time
+             */
+            generated_at: string;
+            /** Releases */
+            releases: components["schemas"]["ReleaseCount"][];
+            /** Routes */
+            routes: components["schemas"]["RouteCount"][];
+            /** Latest */
+            latest: components["schemas"]["Occurrence"][];
+            /** Minutes */
+            minutes: components["schemas"]["MinuteCount"][];
+            sample: components["schemas"]["OpsEvent"] | null;
+        };
+        /**
+         * FieldError
+         * @description One reason a request was refused: where (a JSON pointer into the body, or a query
+         *     parameter's name) and why, in words.
+         */
+        FieldError: {
+            /**
+             * Detail
+             * @description What is wrong, in words.
+             */
+            detail?: string | null;
+            /**
+             * Pointer
+             * @description JSON pointer (RFC 6901) to the offending member of the body.
+             */
+            pointer?: string | null;
+            /**
+             * Parameter
+             * @description The offending query parameter.
+             */
+            parameter?: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * Frame
+         * @description A stack frame of an event's ``data.frames`` (symbolicated when a source map was
+         *     found).
+         */
+        Frame: {
+            /** Function */
+            function?: string | null;
+            /** File */
+            file?: string | null;
+            /** Line */
+            line?: number | null;
+            /** Column */
+            column?: number | null;
+            /**
+             * Status
+             * @description symbolicated, no-release, no-map, map-unreadable, not-in-map, not-minified
+             */
+            status?: string | null;
+            minified?: components["schemas"]["FramePosition"] | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * FramePosition
+         * @description Where a symbolicated frame was in the minified bundle.
+         */
+        FramePosition: {
+            /** File */
+            file?: string | null;
+            /** Line */
+            line?: number | null;
+            /** Column */
+            column?: number | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * Incident
+         * @description The client-error events with one incident code, newest first.
+         */
+        Incident: {
+            /**
+             * Configured
+             * @default true
+             * @constant
+             */
+            configured: true;
+            /** Incident */
+            incident: string;
+            /** Log Group */
+            log_group: string;
+            /** Since Minutes */
+            since_minutes: number;
+            /** Truncated */
+            truncated: boolean;
+            /** Events */
+            events: components["schemas"]["OpsEvent"][];
+            related: components["schemas"]["Related"];
+        };
+        /**
+         * IncidentNotConfigured
+         * @description The BFF ships no logs (no LOG_CLOUDWATCH_GROUP), so there is nothing to read: explained,
+         *     not an error.
+         */
+        IncidentNotConfigured: {
+            /**
+             * Configured
+             * @default false
+             * @constant
+             */
+            configured: false;
+            /** Detail */
+            detail: string;
+            /** Incident */
+            incident: string;
+            /** Events */
+            events: components["schemas"]["OpsEvent"][];
+        };
+        /**
+         * MinuteCount
+         * @description Events in one minute.
+         */
+        MinuteCount: {
+            /**
+             * T
+             * Format: date-time
+             */
+            t: string;
+            /** Count */
+            count: number;
+        };
+        /**
+         * Occurrence
+         * @description One of the newest occurrences: its incident code and the request id of its report.
+         */
+        Occurrence: {
+            /** Timestamp */
+            timestamp: string | null;
+            /** Incident */
+            incident: string | null;
+            /** Request Id */
+            request_id: string | null;
+            /** Release */
+            release?: string | null;
+            /** Route */
+            route?: string | null;
+            /** Failed Request Ids */
+            failed_request_ids?: string[];
+        };
+        /**
+         * OpsEvent
+         * @description One client-error record as stored in CloudWatch.
+         */
+        OpsEvent: {
+            /**
+             * Timestamp
+             * Format: date-time
+             */
+            timestamp: string;
+            /**
+             * Stream
+             * @description The CloudWatch log stream (not kept with a group's sample).
+             */
+            stream?: string | null;
+            /** Message */
+            message: string | null;
+            /** Request Id */
+            request_id: string | null;
+            /**
+             * Data
+             * @description The client-error event contract (docs/client-errors.md): incident, fingerprint, frames (see Frame), breadcrumbs, request_ids, ... As stored: read it defensively.
+             */
+            data: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * OpsSummary
+         * @description Upstream health, this worker's log shipping, the BFF's version.
+         */
+        OpsSummary: {
+            /** Service */
+            service: string;
+            /** Environment */
+            environment: string;
+            /** Version */
+            version: string;
+            /**
+             * Generated At
+             * Format: date-time
+             */
+            generated_at: string;
+            /** Upstreams */
+            upstreams: components["schemas"]["UpstreamHealth"][];
+            logging: components["schemas"]["ShippingCounters"];
+        };
+        /**
+         * Problem
+         * @description RFC 9457 problem details. Extension members (``errors``, ``index``, ``fingerprint``,
+         *     ``incident``, ...) may follow the standard ones.
+         */
+        Problem: {
+            /**
+             * Type
+             * Format: uri-reference
+             * @description urn:bff:problem:<slug> for the BFF's own problems; an upstream's problem keeps its own type.
+             */
+            type: string;
+            /** Title */
             title: string;
+            /** Status */
             status: number;
-            detail?: string;
-            instance?: string;
-            request_id?: string;
+            /** Detail */
+            detail?: string | null;
+            /**
+             * Instance
+             * @description The public path of the request (under /api).
+             */
+            instance?: string | null;
+            /**
+             * Request Id
+             * @description The request id, also sent as X-Request-ID.
+             */
+            request_id?: string | null;
+            /**
+             * Errors
+             * @description Every field that was refused, with the reason.
+             */
+            errors?: components["schemas"]["FieldError"][] | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * Ready
+         * @description Every upstream answers its health check.
+         */
+        Ready: {
+            /**
+             * Status
+             * @constant
+             */
+            status: "ready";
+            /**
+             * Upstreams
+             * @description Per upstream: ok, status or error, latency_ms, circuit.
+             */
+            upstreams: {
+                [key: string]: {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        /**
+         * Related
+         * @description Server log records whose ``request_id`` is one of the events' failed request ids, from 15
+         *     minutes before the oldest event to 5 minutes after the newest, oldest first, at most 200.
+         *     ``unavailable`` says why they could not be read (the events are still answered).
+         */
+        Related: {
+            /** Request Ids */
+            request_ids: string[];
+            /** Start */
+            start?: string | null;
+            /** End */
+            end?: string | null;
+            /** Truncated */
+            truncated: boolean;
+            /** Unavailable */
+            unavailable?: string | null;
+            /** Records */
+            records: components["schemas"]["RelatedRecord"][];
+        };
+        /**
+         * RelatedRecord
+         * @description A server log record of one of the incident's failed requests (any service).
+         */
+        RelatedRecord: {
+            /**
+             * Timestamp
+             * Format: date-time
+             */
+            timestamp: string;
+            /** Stream */
+            stream: string;
+            /** Service */
+            service: string;
+            /** Logger */
+            logger: string | null;
+            /** Level */
+            level: string | null;
+            /** Message */
+            message: string | null;
+            /** Request Id */
+            request_id: string | null;
+            /** Status */
+            status: number | null;
+            /** Method */
+            method: string | null;
+            /** Path */
+            path: string | null;
+            /** Duration Ms */
+            duration_ms: number | null;
+            /** Upstream Status */
+            upstream_status: number | null;
+        };
+        /**
+         * ReleaseCount
+         * @description A release the group was seen in.
+         */
+        ReleaseCount: {
+            /** Release */
+            release: string;
+            /** Count */
+            count: number;
+            /** First Seen */
+            first_seen: string | null;
+        };
+        /**
+         * ReportAccepted
+         * @description A report was taken (logged, or counted as known noise).
+         */
+        ReportAccepted: {
+            /** Incident */
+            incident: string;
+            /** Request Id */
+            request_id: string;
+        };
+        /**
+         * ReportedError
+         * @description The error itself.
+         */
+        ReportedError: {
+            /**
+             * Type
+             * @description The error's class name.
+             */
+            type: string;
+            /** Message */
+            message: string;
+            /** Stack */
+            stack?: string | null;
+        };
+        /**
+         * ReportingApiReport
+         * @description One report of a Reporting API batch (``application/reports+json``); ``body`` depends on
+         *     ``type`` (``csp-violation``, ``deprecation``, ``intervention``, ``crash``, ...).
+         */
+        ReportingApiReport: {
+            /**
+             * Type
+             * @description The report type; the first 64 characters are kept.
+             */
+            type: string;
+            /** Url */
+            url?: unknown;
+            /** Age */
+            age?: unknown;
+            /** User Agent */
+            user_agent?: unknown;
+            /** Body */
+            body?: unknown;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * Resolution
+         * @description A group's state after resolving or reopening it.
+         */
+        Resolution: {
+            /** Fingerprint */
+            fingerprint: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "open" | "resolved";
+            /** Resolved At */
+            resolved_at: string | null;
+            /** Resolved Release */
+            resolved_release: string | null;
+        };
+        /**
+         * RouteCount
+         * @description A page route the group was seen on.
+         */
+        RouteCount: {
+            /** Route */
+            route: string | null;
+            /** Count */
+            count: number;
+        };
+        /**
+         * ShippingCounters
+         * @description Log shipping state of the worker that answered.
+         */
+        ShippingCounters: {
+            /** Pid */
+            pid: number;
+            /** Shipping */
+            shipping: boolean;
+            /** Group */
+            group: string | null;
+            /** Stats */
+            stats: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * Traffic
+         * @description One bucket per minute, oldest first, empty minutes included.
+         */
+        Traffic: {
+            /** Configured */
+            configured: boolean;
+            /** Minutes */
+            minutes: number;
+            /** Bucket Seconds */
+            bucket_seconds: number;
+            /**
+             * Generated At
+             * Format: date-time
+             */
+            generated_at: string;
+            totals: components["schemas"]["TrafficTotals"];
+            /** Buckets */
+            buckets: components["schemas"]["TrafficBucket"][];
+        };
+        /**
+         * TrafficBucket
+         * @description One minute of traffic.
+         */
+        TrafficBucket: {
+            /**
+             * T
+             * Format: date-time
+             */
+            t: string;
+            /** Requests */
+            requests: number;
+            /** Errors 4Xx */
+            errors_4xx: number;
+            /** Errors 5Xx */
+            errors_5xx: number;
+            /** Client Errors */
+            client_errors: number;
+        };
+        /**
+         * TrafficTotals
+         * @description The window's sums.
+         */
+        TrafficTotals: {
+            /** Requests */
+            requests: number;
+            /** Errors 4Xx */
+            errors_4xx: number;
+            /** Errors 5Xx */
+            errors_5xx: number;
+            /** Client Errors */
+            client_errors: number;
+        };
+        /**
+         * UpstreamHealth
+         * @description One upstream's health probe.
+         */
+        UpstreamHealth: {
+            /** Name */
+            name: string;
+            /**
+             * Host
+             * @description host:port the BFF connects to.
+             */
+            host: string;
+            /** Healthy */
+            healthy: boolean;
+            /**
+             * Status
+             * @description The health path's HTTP status, if it answered.
+             */
+            status: number | null;
+            /** Error */
+            error: string | null;
+            /** Latency Ms */
+            latency_ms: number;
+            /**
+             * Circuit
+             * @description closed, open or half-open.
+             */
+            circuit: string;
+        };
+        /**
+         * VitalsAccepted
+         * @description How many metrics were logged.
+         */
+        VitalsAccepted: {
+            /** Accepted */
+            accepted: number;
+            /** Request Id */
+            request_id: string;
+        };
+        /**
+         * WebVital
+         * @description One Web Vitals measurement.
+         */
+        WebVital: {
+            /**
+             * Name
+             * @enum {string}
+             */
+            name: "LCP" | "INP" | "CLS" | "FCP" | "TTFB";
+            /** Value */
+            value: number;
+            /**
+             * Rating
+             * @enum {string}
+             */
+            rating: "good" | "needs-improvement" | "poor";
+            /** Id */
+            id: string;
+            /** Navigationtype */
+            navigationType?: string | null;
+        };
+        /**
+         * WebVitalsBatch
+         * @description A page's Web Vitals, sent as the page is hidden.
+         */
+        WebVitalsBatch: {
+            /**
+             * V
+             * @constant
+             */
+            v: 1;
+            /** Release */
+            release?: string | null;
+            /** Url */
+            url?: string | null;
+            /** Route */
+            route?: string | null;
+            /** Metrics */
+            metrics: components["schemas"]["WebVital"][];
         };
         CatalogItem: {
             id: number;
@@ -714,7 +1445,7 @@ export interface operations {
                 q?: string;
             };
             header?: {
-                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-]. */
+                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-] (anything else is replaced by a generated id). */
                 "X-Request-ID"?: string;
             };
             path?: never;
@@ -791,7 +1522,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-]. */
+                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-] (anything else is replaced by a generated id). */
                 "X-Request-ID"?: string;
             };
             path?: never;
@@ -898,7 +1629,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-]. */
+                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-] (anything else is replaced by a generated id). */
                 "X-Request-ID"?: string;
             };
             path: {
@@ -917,7 +1648,7 @@ export interface operations {
                     "application/json": components["schemas"]["CatalogItem"];
                 };
             };
-            /** @description Hostile or malformed path (dot segments, encoded slashes, '//'), or an unreadable request body. */
+            /** @description Hostile or malformed path (dot segments, encoded slashes, '//'), an unreadable request body, or malformed framing (answered by the edge). */
             400: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
@@ -988,20 +1719,20 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-]. */
+                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-] (anything else is replaced by a generated id). */
                 "X-Request-ID"?: string;
                 /** @description W3C trace context; continued when valid, started otherwise. */
                 traceparent?: string;
             };
             path: {
-                /** @description Path below /api/catalog, forwarded to catalog:/catalog */
+                /** @description Path below /api/catalog, forwarded to catalog:/catalog (deeper paths with '/' are forwarded too). */
                 path: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Hostile or malformed path (dot segments, encoded slashes, '//'), or an unreadable request body. */
+            /** @description Hostile or malformed path (dot segments, encoded slashes, '//'), an unreadable request body, or malformed framing (answered by the edge). */
             400: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
@@ -1026,6 +1757,28 @@ export interface operations {
             };
             /** @description Request body over 1048576 bytes. */
             413: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request target longer than the edge accepts (BFF_EDGE_MAX_REQUEST_LINE). */
+            414: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many header fields, or a request head over the edge's limit. */
+            431: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
                     "X-Request-ID"?: string;
@@ -1069,7 +1822,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Whatever the catalog service answers, streamed through unchanged (hop-by-hop headers removed, Location and Set-Cookie paths mapped to this prefix). */
+            /** @description Whatever the catalog service answers, streamed through unchanged (hop-by-hop headers removed, Location and Set-Cookie paths mapped to this prefix, a problem+json body given the public `instance` and the `request_id`). That includes the service's own 4xx for requests it refuses, and its 405 with its own `Allow` for a method the resource below the prefix does not support. */
             default: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
@@ -1084,20 +1837,20 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-]. */
+                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-] (anything else is replaced by a generated id). */
                 "X-Request-ID"?: string;
                 /** @description W3C trace context; continued when valid, started otherwise. */
                 traceparent?: string;
             };
             path: {
-                /** @description Path below /api/catalog, forwarded to catalog:/catalog */
+                /** @description Path below /api/catalog, forwarded to catalog:/catalog (deeper paths with '/' are forwarded too). */
                 path: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Hostile or malformed path (dot segments, encoded slashes, '//'), or an unreadable request body. */
+            /** @description Hostile or malformed path (dot segments, encoded slashes, '//'), an unreadable request body, or malformed framing (answered by the edge). */
             400: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
@@ -1122,6 +1875,28 @@ export interface operations {
             };
             /** @description Request body over 1048576 bytes. */
             413: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request target longer than the edge accepts (BFF_EDGE_MAX_REQUEST_LINE). */
+            414: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many header fields, or a request head over the edge's limit. */
+            431: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
                     "X-Request-ID"?: string;
@@ -1165,7 +1940,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Whatever the catalog service answers, streamed through unchanged (hop-by-hop headers removed, Location and Set-Cookie paths mapped to this prefix). */
+            /** @description Whatever the catalog service answers, streamed through unchanged (hop-by-hop headers removed, Location and Set-Cookie paths mapped to this prefix, a problem+json body given the public `instance` and the `request_id`). That includes the service's own 4xx for requests it refuses, and its 405 with its own `Allow` for a method the resource below the prefix does not support. */
             default: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
@@ -1180,20 +1955,20 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-]. */
+                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-] (anything else is replaced by a generated id). */
                 "X-Request-ID"?: string;
                 /** @description W3C trace context; continued when valid, started otherwise. */
                 traceparent?: string;
             };
             path: {
-                /** @description Path below /api/catalog, forwarded to catalog:/catalog */
+                /** @description Path below /api/catalog, forwarded to catalog:/catalog (deeper paths with '/' are forwarded too). */
                 path: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Hostile or malformed path (dot segments, encoded slashes, '//'), or an unreadable request body. */
+            /** @description Hostile or malformed path (dot segments, encoded slashes, '//'), an unreadable request body, or malformed framing (answered by the edge). */
             400: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
@@ -1218,6 +1993,28 @@ export interface operations {
             };
             /** @description Request body over 1048576 bytes. */
             413: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request target longer than the edge accepts (BFF_EDGE_MAX_REQUEST_LINE). */
+            414: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many header fields, or a request head over the edge's limit. */
+            431: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
                     "X-Request-ID"?: string;
@@ -1261,7 +2058,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Whatever the catalog service answers, streamed through unchanged (hop-by-hop headers removed, Location and Set-Cookie paths mapped to this prefix). */
+            /** @description Whatever the catalog service answers, streamed through unchanged (hop-by-hop headers removed, Location and Set-Cookie paths mapped to this prefix, a problem+json body given the public `instance` and the `request_id`). That includes the service's own 4xx for requests it refuses, and its 405 with its own `Allow` for a method the resource below the prefix does not support. */
             default: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
@@ -1276,20 +2073,20 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-]. */
+                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-] (anything else is replaced by a generated id). */
                 "X-Request-ID"?: string;
                 /** @description W3C trace context; continued when valid, started otherwise. */
                 traceparent?: string;
             };
             path: {
-                /** @description Path below /api/catalog, forwarded to catalog:/catalog */
+                /** @description Path below /api/catalog, forwarded to catalog:/catalog (deeper paths with '/' are forwarded too). */
                 path: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Hostile or malformed path (dot segments, encoded slashes, '//'), or an unreadable request body. */
+            /** @description Hostile or malformed path (dot segments, encoded slashes, '//'), an unreadable request body, or malformed framing (answered by the edge). */
             400: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
@@ -1314,6 +2111,28 @@ export interface operations {
             };
             /** @description Request body over 1048576 bytes. */
             413: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request target longer than the edge accepts (BFF_EDGE_MAX_REQUEST_LINE). */
+            414: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many header fields, or a request head over the edge's limit. */
+            431: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
                     "X-Request-ID"?: string;
@@ -1357,7 +2176,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Whatever the catalog service answers, streamed through unchanged (hop-by-hop headers removed, Location and Set-Cookie paths mapped to this prefix). */
+            /** @description Whatever the catalog service answers, streamed through unchanged (hop-by-hop headers removed, Location and Set-Cookie paths mapped to this prefix, a problem+json body given the public `instance` and the `request_id`). That includes the service's own 4xx for requests it refuses, and its 405 with its own `Allow` for a method the resource below the prefix does not support. */
             default: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
@@ -1372,20 +2191,20 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-]. */
+                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-] (anything else is replaced by a generated id). */
                 "X-Request-ID"?: string;
                 /** @description W3C trace context; continued when valid, started otherwise. */
                 traceparent?: string;
             };
             path: {
-                /** @description Path below /api/catalog, forwarded to catalog:/catalog */
+                /** @description Path below /api/catalog, forwarded to catalog:/catalog (deeper paths with '/' are forwarded too). */
                 path: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Hostile or malformed path (dot segments, encoded slashes, '//'), or an unreadable request body. */
+            /** @description Hostile or malformed path (dot segments, encoded slashes, '//'), an unreadable request body, or malformed framing (answered by the edge). */
             400: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
@@ -1410,6 +2229,28 @@ export interface operations {
             };
             /** @description Request body over 1048576 bytes. */
             413: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request target longer than the edge accepts (BFF_EDGE_MAX_REQUEST_LINE). */
+            414: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many header fields, or a request head over the edge's limit. */
+            431: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
                     "X-Request-ID"?: string;
@@ -1453,7 +2294,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Whatever the catalog service answers, streamed through unchanged (hop-by-hop headers removed, Location and Set-Cookie paths mapped to this prefix). */
+            /** @description Whatever the catalog service answers, streamed through unchanged (hop-by-hop headers removed, Location and Set-Cookie paths mapped to this prefix, a problem+json body given the public `instance` and the `request_id`). That includes the service's own 4xx for requests it refuses, and its 405 with its own `Allow` for a method the resource below the prefix does not support. */
             default: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
@@ -1468,20 +2309,20 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-]. */
+                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-] (anything else is replaced by a generated id). */
                 "X-Request-ID"?: string;
                 /** @description W3C trace context; continued when valid, started otherwise. */
                 traceparent?: string;
             };
             path: {
-                /** @description Path below /api/catalog, forwarded to catalog:/catalog */
+                /** @description Path below /api/catalog, forwarded to catalog:/catalog (deeper paths with '/' are forwarded too). */
                 path: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Hostile or malformed path (dot segments, encoded slashes, '//'), or an unreadable request body. */
+            /** @description Hostile or malformed path (dot segments, encoded slashes, '//'), an unreadable request body, or malformed framing (answered by the edge). */
             400: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
@@ -1506,6 +2347,28 @@ export interface operations {
             };
             /** @description Request body over 1048576 bytes. */
             413: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request target longer than the edge accepts (BFF_EDGE_MAX_REQUEST_LINE). */
+            414: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many header fields, or a request head over the edge's limit. */
+            431: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
                     "X-Request-ID"?: string;
@@ -1549,7 +2412,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Whatever the catalog service answers, streamed through unchanged (hop-by-hop headers removed, Location and Set-Cookie paths mapped to this prefix). */
+            /** @description Whatever the catalog service answers, streamed through unchanged (hop-by-hop headers removed, Location and Set-Cookie paths mapped to this prefix, a problem+json body given the public `instance` and the `request_id`). That includes the service's own 4xx for requests it refuses, and its 405 with its own `Allow` for a method the resource below the prefix does not support. */
             default: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
@@ -1564,20 +2427,20 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-]. */
+                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-] (anything else is replaced by a generated id). */
                 "X-Request-ID"?: string;
                 /** @description W3C trace context; continued when valid, started otherwise. */
                 traceparent?: string;
             };
             path: {
-                /** @description Path below /api/catalog, forwarded to catalog:/catalog */
+                /** @description Path below /api/catalog, forwarded to catalog:/catalog (deeper paths with '/' are forwarded too). */
                 path: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Hostile or malformed path (dot segments, encoded slashes, '//'), or an unreadable request body. */
+            /** @description Hostile or malformed path (dot segments, encoded slashes, '//'), an unreadable request body, or malformed framing (answered by the edge). */
             400: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
@@ -1602,6 +2465,28 @@ export interface operations {
             };
             /** @description Request body over 1048576 bytes. */
             413: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request target longer than the edge accepts (BFF_EDGE_MAX_REQUEST_LINE). */
+            414: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many header fields, or a request head over the edge's limit. */
+            431: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
                     "X-Request-ID"?: string;
@@ -1645,7 +2530,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Whatever the catalog service answers, streamed through unchanged (hop-by-hop headers removed, Location and Set-Cookie paths mapped to this prefix). */
+            /** @description Whatever the catalog service answers, streamed through unchanged (hop-by-hop headers removed, Location and Set-Cookie paths mapped to this prefix, a problem+json body given the public `instance` and the `request_id`). That includes the service's own 4xx for requests it refuses, and its 405 with its own `Allow` for a method the resource below the prefix does not support. */
             default: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
@@ -1673,18 +2558,19 @@ export interface operations {
             /** @description Accepted */
             202: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        incident?: string;
-                        request_id?: string;
-                    };
+                    "application/json": components["schemas"]["ReportAccepted"];
                 };
             };
-            /** @description Empty body or not valid JSON / envelope framing */
+            /** @description Empty body, not valid JSON or envelope framing, or malformed framing */
             400: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1694,6 +2580,19 @@ export interface operations {
             /** @description Body over 65536 bytes */
             413: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request target longer than the edge accepts (BFF_EDGE_MAX_REQUEST_LINE). */
+            414: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1703,15 +2602,19 @@ export interface operations {
             /** @description Unsupported Content-Type */
             415: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON that does not match the format; `errors` lists JSON pointers */
+            /** @description Valid JSON that does not match the format; `errors` lists each refused member (a JSON pointer and the reason) */
             422: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1721,8 +2624,21 @@ export interface operations {
             /** @description Rate limited (per client, or per error fingerprint) */
             429: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many header fields, or a request head over the edge's limit. */
+            431: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1748,18 +2664,19 @@ export interface operations {
             /** @description Accepted */
             202: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        id?: string | null;
-                        request_id?: string;
-                    };
+                    "application/json": components["schemas"]["EnvelopeAccepted"];
                 };
             };
-            /** @description Empty body or not valid JSON / envelope framing */
+            /** @description Empty body, not valid JSON or envelope framing, or malformed framing */
             400: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1769,6 +2686,19 @@ export interface operations {
             /** @description Body over 262144 bytes */
             413: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request target longer than the edge accepts (BFF_EDGE_MAX_REQUEST_LINE). */
+            414: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1778,15 +2708,19 @@ export interface operations {
             /** @description Unsupported Content-Type */
             415: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON that does not match the format; `errors` lists JSON pointers */
+            /** @description Valid JSON that does not match the format; `errors` lists each refused member (a JSON pointer and the reason) */
             422: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1796,10 +2730,23 @@ export interface operations {
             /** @description Rate limited (per client, or per error fingerprint) */
             429: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
                     /** @description Sentry's rate-limit header: `<seconds>:<categories>:organization` */
                     "X-Sentry-Rate-Limits"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many header fields, or a request head over the edge's limit. */
+            431: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1817,30 +2764,27 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/reports+json": unknown[];
-                "application/csp-report": {
-                    "csp-report": Record<string, never>;
-                };
+                "application/reports+json": components["schemas"]["ReportingApiReport"][];
+                "application/csp-report": components["schemas"]["CspReport"];
             };
         };
         responses: {
             /** @description Accepted */
             202: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        accepted?: number;
-                        filtered?: number;
-                        rate_limited?: number;
-                        request_id?: string;
-                    };
+                    "application/json": components["schemas"]["BrowserReportsAccepted"];
                 };
             };
-            /** @description Empty body or not valid JSON / envelope framing */
+            /** @description Empty body, not valid JSON or envelope framing, or malformed framing */
             400: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1850,6 +2794,19 @@ export interface operations {
             /** @description Body over 65536 bytes */
             413: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request target longer than the edge accepts (BFF_EDGE_MAX_REQUEST_LINE). */
+            414: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1859,15 +2816,19 @@ export interface operations {
             /** @description Unsupported Content-Type */
             415: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON that does not match the format; `errors` lists JSON pointers */
+            /** @description Valid JSON that does not match the format; `errors` lists each refused member (a JSON pointer and the reason) */
             422: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1877,8 +2838,21 @@ export interface operations {
             /** @description Rate limited (per client, or per error fingerprint) */
             429: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many header fields, or a request head over the edge's limit. */
+            431: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1906,60 +2880,31 @@ export interface operations {
             /** @description Groups, most frequent (or most recent) first */
             200: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        configured?: boolean;
-                        since_minutes: number;
-                        /** @enum {unknown} */
-                        status: "open" | "resolved" | "all";
-                        /** @enum {unknown} */
-                        sort?: "count" | "last_seen";
-                        /** Format: date-time */
-                        generated_at?: string;
-                        matched: number;
-                        truncated?: boolean;
-                        sparkline_minutes?: number;
-                        groups: {
-                            fingerprint: string;
-                            /** @enum {unknown} */
-                            status: "open" | "resolved";
-                            count: number;
-                            /** Format: date-time */
-                            first_seen: string | null;
-                            /** Format: date-time */
-                            last_seen: string | null;
-                            type: string;
-                            message: string;
-                            last_release?: string | null;
-                            /** Format: date-time */
-                            resolved_at?: string | null;
-                            resolved_release?: string | null;
-                            /** Format: date-time */
-                            reopened_at?: string | null;
-                            reopened_in?: string | null;
-                            /** @description Distinct sessions (HyperLogLog, ~1%). */
-                            sessions: number;
-                            releases: string[];
-                            routes: string[];
-                            sparkline: number[];
-                        }[];
-                    };
+                    "application/json": components["schemas"]["ClientErrors"];
                 };
             };
-            /** @description A query parameter is out of range. */
+            /** @description A query parameter is refused (`errors` names each one). */
             400: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or wrong bearer token (WWW-Authenticate: Bearer). */
+            /** @description Missing or wrong bearer token. */
             401: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1969,24 +2914,54 @@ export interface operations {
             /** @description Production without BFF_OPS_TOKEN: the ops API does not exist. */
             404: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests with a missing or wrong token from this client (BFF_OPS_AUTH_RATE; Retry-After). */
+            /** @description Request target longer than the edge accepts (BFF_EDGE_MAX_REQUEST_LINE). */
+            414: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests with a missing or wrong token from this client (BFF_OPS_AUTH_RATE). */
             429: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The error-group index (Redis) is not configured or cannot be reached: no numbers are given rather than wrong ones (Retry-After). */
+            /** @description Too many header fields, or a request head over the edge's limit. */
+            431: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The error-group index (Redis) is not configured or cannot be reached: no numbers are given rather than wrong ones. */
             503: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2012,88 +2987,31 @@ export interface operations {
             /** @description The group */
             200: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        fingerprint: string;
-                        /** @enum {unknown} */
-                        status: "open" | "resolved";
-                        count: number;
-                        /** Format: date-time */
-                        first_seen: string | null;
-                        /** Format: date-time */
-                        last_seen: string | null;
-                        type: string;
-                        message: string;
-                        last_release?: string | null;
-                        /** Format: date-time */
-                        resolved_at?: string | null;
-                        resolved_release?: string | null;
-                        /** Format: date-time */
-                        reopened_at?: string | null;
-                        reopened_in?: string | null;
-                        /** @description Distinct sessions (HyperLogLog, ~1%). */
-                        sessions?: number;
-                        /** Format: date-time */
-                        generated_at?: string;
-                        releases: {
-                            release: string;
-                            count: number;
-                            /** Format: date-time */
-                            first_seen?: string | null;
-                        }[];
-                        routes: {
-                            route: string;
-                            count: number;
-                        }[];
-                        latest: {
-                            /** Format: date-time */
-                            timestamp: string | null;
-                            incident: string | null;
-                            request_id: string | null;
-                            release?: string | null;
-                            route?: string | null;
-                            failed_request_ids?: string[];
-                        }[];
-                        minutes: {
-                            /** Format: date-time */
-                            t: string;
-                            count: number;
-                        }[];
-                        sample: {
-                            /** Format: date-time */
-                            timestamp?: string;
-                            stream?: string;
-                            message?: string;
-                            request_id?: string | null;
-                            data?: {
-                                frames?: {
-                                    function?: string | null;
-                                    file?: string | null;
-                                    line?: number | null;
-                                    column?: number | null;
-                                    /** @enum {unknown} */
-                                    status?: "symbolicated" | "no-release" | "no-map" | "map-unreadable" | "not-in-map" | "not-minified";
-                                    minified?: Record<string, never>;
-                                }[];
-                            };
-                        } | null;
-                    };
+                    "application/json": components["schemas"]["ErrorGroupPage"];
                 };
             };
-            /** @description Not a fingerprint, or `minutes` out of range. */
+            /** @description Not a fingerprint, or a refused query parameter. */
             400: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or wrong bearer token (WWW-Authenticate: Bearer). */
+            /** @description Missing or wrong bearer token. */
             401: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2103,24 +3021,54 @@ export interface operations {
             /** @description No such group in the index. */
             404: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests with a missing or wrong token from this client (BFF_OPS_AUTH_RATE; Retry-After). */
+            /** @description Request target longer than the edge accepts (BFF_EDGE_MAX_REQUEST_LINE). */
+            414: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests with a missing or wrong token from this client (BFF_OPS_AUTH_RATE). */
             429: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The error-group index (Redis) is not configured or cannot be reached: no numbers are given rather than wrong ones (Retry-After). */
+            /** @description Too many header fields, or a request head over the edge's limit. */
+            431: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The error-group index (Redis) is not configured or cannot be reached: no numbers are given rather than wrong ones. */
             503: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2143,31 +3091,31 @@ export interface operations {
             /** @description The new state */
             200: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        fingerprint: string;
-                        /** @enum {unknown} */
-                        status: "open" | "resolved";
-                        /** Format: date-time */
-                        resolved_at?: string | null;
-                        resolved_release?: string | null;
-                    };
+                    "application/json": components["schemas"]["Resolution"];
                 };
             };
             /** @description Not a fingerprint. */
             400: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or wrong bearer token (WWW-Authenticate: Bearer). */
+            /** @description Missing or wrong bearer token. */
             401: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2177,24 +3125,54 @@ export interface operations {
             /** @description No such group in the index. */
             404: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests with a missing or wrong token from this client (BFF_OPS_AUTH_RATE; Retry-After). */
+            /** @description Request target longer than the edge accepts (BFF_EDGE_MAX_REQUEST_LINE). */
+            414: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests with a missing or wrong token from this client (BFF_OPS_AUTH_RATE). */
             429: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The error-group index (Redis) is not configured or cannot be reached: no numbers are given rather than wrong ones (Retry-After). */
+            /** @description Too many header fields, or a request head over the edge's limit. */
+            431: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The error-group index (Redis) is not configured or cannot be reached: no numbers are given rather than wrong ones. */
             503: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2217,31 +3195,31 @@ export interface operations {
             /** @description The new state */
             200: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        fingerprint: string;
-                        /** @enum {unknown} */
-                        status: "open" | "resolved";
-                        /** Format: date-time */
-                        resolved_at?: string | null;
-                        resolved_release?: string | null;
-                    };
+                    "application/json": components["schemas"]["Resolution"];
                 };
             };
             /** @description Not a fingerprint. */
             400: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or wrong bearer token (WWW-Authenticate: Bearer). */
+            /** @description Missing or wrong bearer token. */
             401: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2251,24 +3229,54 @@ export interface operations {
             /** @description No such group in the index. */
             404: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests with a missing or wrong token from this client (BFF_OPS_AUTH_RATE; Retry-After). */
+            /** @description Request target longer than the edge accepts (BFF_EDGE_MAX_REQUEST_LINE). */
+            414: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests with a missing or wrong token from this client (BFF_OPS_AUTH_RATE). */
             429: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The error-group index (Redis) is not configured or cannot be reached: no numbers are given rather than wrong ones (Retry-After). */
+            /** @description Too many header fields, or a request head over the edge's limit. */
+            431: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The error-group index (Redis) is not configured or cannot be reached: no numbers are given rather than wrong ones. */
             503: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2295,70 +3303,31 @@ export interface operations {
             /** @description Matching events, newest first */
             200: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        incident?: string;
-                        truncated?: boolean;
-                        events?: {
-                            /** Format: date-time */
-                            timestamp?: string;
-                            stream?: string;
-                            message?: string;
-                            request_id?: string | null;
-                            data?: {
-                                frames?: {
-                                    function?: string | null;
-                                    file?: string | null;
-                                    line?: number | null;
-                                    column?: number | null;
-                                    /** @enum {unknown} */
-                                    status?: "symbolicated" | "no-release" | "no-map" | "map-unreadable" | "not-in-map" | "not-minified";
-                                    minified?: Record<string, never>;
-                                }[];
-                            };
-                        }[];
-                        /** @description Server log records (any stream but `client-errors/`) whose `request_id` is one of the events' `data.request_ids` (the failed API calls the browser made; at most 10 ids), from 15 minutes before the oldest event to 5 minutes after the newest, oldest first, at most 200. `unavailable` says why they could not be read (the events are still answered). */
-                        related?: {
-                            request_ids: string[];
-                            /** Format: date-time */
-                            start?: string;
-                            /** Format: date-time */
-                            end?: string;
-                            truncated: boolean;
-                            unavailable?: string;
-                            records: {
-                                /** Format: date-time */
-                                timestamp: string;
-                                stream: string;
-                                service: string;
-                                logger?: string | null;
-                                level?: string | null;
-                                message?: string | null;
-                                request_id?: string | null;
-                                status?: number | null;
-                                method?: string | null;
-                                path?: string | null;
-                                duration_ms?: number | null;
-                                upstream_status?: number | null;
-                            }[];
-                        };
-                    };
+                    "application/json": components["schemas"]["Incident"] | components["schemas"]["IncidentNotConfigured"];
                 };
             };
-            /** @description Not an incident code, or `since` out of range. */
+            /** @description Not an incident code, or a refused query parameter. */
             400: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or wrong bearer token (WWW-Authenticate: Bearer). */
+            /** @description Missing or wrong bearer token. */
             401: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2368,24 +3337,54 @@ export interface operations {
             /** @description No event with that code (or, in production without a token, no ops API). */
             404: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests with a missing or wrong token from this client (BFF_OPS_AUTH_RATE; Retry-After). */
+            /** @description Request target longer than the edge accepts (BFF_EDGE_MAX_REQUEST_LINE). */
+            414: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests with a missing or wrong token from this client (BFF_OPS_AUTH_RATE). */
             429: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description CloudWatch Logs could not be read (Retry-After). */
+            /** @description Too many header fields, or a request head over the edge's limit. */
+            431: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description CloudWatch Logs could not be read. */
             503: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2406,31 +3405,31 @@ export interface operations {
             /** @description Summary */
             200: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        service?: string;
-                        environment?: string;
-                        version?: string;
-                        /** Format: date-time */
-                        generated_at?: string;
-                        upstreams?: {
-                            name?: string;
-                            host?: string;
-                            healthy?: boolean;
-                            status?: number | null;
-                            error?: string | null;
-                            latency_ms?: number;
-                            circuit?: string;
-                        }[];
-                        logging?: Record<string, never>;
-                    };
+                    "application/json": components["schemas"]["OpsSummary"];
                 };
             };
-            /** @description Missing or wrong bearer token (WWW-Authenticate: Bearer). */
+            /** @description A malformed request: bad framing or header syntax (answered by the edge), or a refused parameter or body (answered by the operation; `errors` names the fields). */
+            400: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or wrong bearer token. */
             401: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2440,15 +3439,42 @@ export interface operations {
             /** @description Production without BFF_OPS_TOKEN: the ops API does not exist. */
             404: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests with a missing or wrong token from this client (BFF_OPS_AUTH_RATE; Retry-After). */
+            /** @description Request target longer than the edge accepts (BFF_EDGE_MAX_REQUEST_LINE). */
+            414: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests with a missing or wrong token from this client (BFF_OPS_AUTH_RATE). */
             429: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many header fields, or a request head over the edge's limit. */
+            431: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2472,36 +3498,31 @@ export interface operations {
             /** @description One bucket per minute, oldest first, empty minutes included */
             200: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        configured?: boolean;
-                        minutes?: number;
-                        totals?: Record<string, never>;
-                        buckets?: {
-                            /** Format: date-time */
-                            t?: string;
-                            requests?: number;
-                            errors_4xx?: number;
-                            errors_5xx?: number;
-                            client_errors?: number;
-                        }[];
-                    };
+                    "application/json": components["schemas"]["Traffic"];
                 };
             };
-            /** @description A query parameter is out of range. */
+            /** @description A query parameter is refused (`errors` names each one). */
             400: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or wrong bearer token (WWW-Authenticate: Bearer). */
+            /** @description Missing or wrong bearer token. */
             401: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2511,24 +3532,54 @@ export interface operations {
             /** @description Production without BFF_OPS_TOKEN: the ops API does not exist. */
             404: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests with a missing or wrong token from this client (BFF_OPS_AUTH_RATE; Retry-After). */
+            /** @description Request target longer than the edge accepts (BFF_EDGE_MAX_REQUEST_LINE). */
+            414: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests with a missing or wrong token from this client (BFF_OPS_AUTH_RATE). */
             429: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The error-group index (Redis) is not configured or cannot be reached: no numbers are given rather than wrong ones (Retry-After). */
+            /** @description Too many header fields, or a request head over the edge's limit. */
+            431: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The error-group index (Redis) is not configured or cannot be reached: no numbers are given rather than wrong ones. */
             503: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2544,7 +3595,7 @@ export interface operations {
                 offset?: number;
             };
             header?: {
-                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-]. */
+                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-] (anything else is replaced by a generated id). */
                 "X-Request-ID"?: string;
             };
             path?: never;
@@ -2621,7 +3672,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-]. */
+                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-] (anything else is replaced by a generated id). */
                 "X-Request-ID"?: string;
             };
             path?: never;
@@ -2722,7 +3773,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-]. */
+                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-] (anything else is replaced by a generated id). */
                 "X-Request-ID"?: string;
             };
             path: {
@@ -2810,20 +3861,20 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-]. */
+                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-] (anything else is replaced by a generated id). */
                 "X-Request-ID"?: string;
                 /** @description W3C trace context; continued when valid, started otherwise. */
                 traceparent?: string;
             };
             path: {
-                /** @description Path below /api/orders, forwarded to orders:/orders */
+                /** @description Path below /api/orders, forwarded to orders:/orders (deeper paths with '/' are forwarded too). */
                 path: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Hostile or malformed path (dot segments, encoded slashes, '//'), or an unreadable request body. */
+            /** @description Hostile or malformed path (dot segments, encoded slashes, '//'), an unreadable request body, or malformed framing (answered by the edge). */
             400: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
@@ -2848,6 +3899,28 @@ export interface operations {
             };
             /** @description Request body over 262144 bytes. */
             413: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request target longer than the edge accepts (BFF_EDGE_MAX_REQUEST_LINE). */
+            414: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many header fields, or a request head over the edge's limit. */
+            431: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
                     "X-Request-ID"?: string;
@@ -2891,7 +3964,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Whatever the orders service answers, streamed through unchanged (hop-by-hop headers removed, Location and Set-Cookie paths mapped to this prefix). */
+            /** @description Whatever the orders service answers, streamed through unchanged (hop-by-hop headers removed, Location and Set-Cookie paths mapped to this prefix, a problem+json body given the public `instance` and the `request_id`). That includes the service's own 4xx for requests it refuses, and its 405 with its own `Allow` for a method the resource below the prefix does not support. */
             default: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
@@ -2906,20 +3979,20 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-]. */
+                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-] (anything else is replaced by a generated id). */
                 "X-Request-ID"?: string;
                 /** @description W3C trace context; continued when valid, started otherwise. */
                 traceparent?: string;
             };
             path: {
-                /** @description Path below /api/orders, forwarded to orders:/orders */
+                /** @description Path below /api/orders, forwarded to orders:/orders (deeper paths with '/' are forwarded too). */
                 path: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Hostile or malformed path (dot segments, encoded slashes, '//'), or an unreadable request body. */
+            /** @description Hostile or malformed path (dot segments, encoded slashes, '//'), an unreadable request body, or malformed framing (answered by the edge). */
             400: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
@@ -2944,6 +4017,28 @@ export interface operations {
             };
             /** @description Request body over 262144 bytes. */
             413: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request target longer than the edge accepts (BFF_EDGE_MAX_REQUEST_LINE). */
+            414: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many header fields, or a request head over the edge's limit. */
+            431: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
                     "X-Request-ID"?: string;
@@ -2987,7 +4082,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Whatever the orders service answers, streamed through unchanged (hop-by-hop headers removed, Location and Set-Cookie paths mapped to this prefix). */
+            /** @description Whatever the orders service answers, streamed through unchanged (hop-by-hop headers removed, Location and Set-Cookie paths mapped to this prefix, a problem+json body given the public `instance` and the `request_id`). That includes the service's own 4xx for requests it refuses, and its 405 with its own `Allow` for a method the resource below the prefix does not support. */
             default: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
@@ -3002,20 +4097,20 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-]. */
+                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-] (anything else is replaced by a generated id). */
                 "X-Request-ID"?: string;
                 /** @description W3C trace context; continued when valid, started otherwise. */
                 traceparent?: string;
             };
             path: {
-                /** @description Path below /api/orders, forwarded to orders:/orders */
+                /** @description Path below /api/orders, forwarded to orders:/orders (deeper paths with '/' are forwarded too). */
                 path: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Hostile or malformed path (dot segments, encoded slashes, '//'), or an unreadable request body. */
+            /** @description Hostile or malformed path (dot segments, encoded slashes, '//'), an unreadable request body, or malformed framing (answered by the edge). */
             400: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
@@ -3040,6 +4135,28 @@ export interface operations {
             };
             /** @description Request body over 262144 bytes. */
             413: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request target longer than the edge accepts (BFF_EDGE_MAX_REQUEST_LINE). */
+            414: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many header fields, or a request head over the edge's limit. */
+            431: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
                     "X-Request-ID"?: string;
@@ -3083,7 +4200,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Whatever the orders service answers, streamed through unchanged (hop-by-hop headers removed, Location and Set-Cookie paths mapped to this prefix). */
+            /** @description Whatever the orders service answers, streamed through unchanged (hop-by-hop headers removed, Location and Set-Cookie paths mapped to this prefix, a problem+json body given the public `instance` and the `request_id`). That includes the service's own 4xx for requests it refuses, and its 405 with its own `Allow` for a method the resource below the prefix does not support. */
             default: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
@@ -3098,20 +4215,20 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-]. */
+                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-] (anything else is replaced by a generated id). */
                 "X-Request-ID"?: string;
                 /** @description W3C trace context; continued when valid, started otherwise. */
                 traceparent?: string;
             };
             path: {
-                /** @description Path below /api/orders, forwarded to orders:/orders */
+                /** @description Path below /api/orders, forwarded to orders:/orders (deeper paths with '/' are forwarded too). */
                 path: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Hostile or malformed path (dot segments, encoded slashes, '//'), or an unreadable request body. */
+            /** @description Hostile or malformed path (dot segments, encoded slashes, '//'), an unreadable request body, or malformed framing (answered by the edge). */
             400: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
@@ -3136,6 +4253,28 @@ export interface operations {
             };
             /** @description Request body over 262144 bytes. */
             413: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request target longer than the edge accepts (BFF_EDGE_MAX_REQUEST_LINE). */
+            414: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many header fields, or a request head over the edge's limit. */
+            431: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
                     "X-Request-ID"?: string;
@@ -3179,7 +4318,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Whatever the orders service answers, streamed through unchanged (hop-by-hop headers removed, Location and Set-Cookie paths mapped to this prefix). */
+            /** @description Whatever the orders service answers, streamed through unchanged (hop-by-hop headers removed, Location and Set-Cookie paths mapped to this prefix, a problem+json body given the public `instance` and the `request_id`). That includes the service's own 4xx for requests it refuses, and its 405 with its own `Allow` for a method the resource below the prefix does not support. */
             default: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
@@ -3194,20 +4333,20 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-]. */
+                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-] (anything else is replaced by a generated id). */
                 "X-Request-ID"?: string;
                 /** @description W3C trace context; continued when valid, started otherwise. */
                 traceparent?: string;
             };
             path: {
-                /** @description Path below /api/orders, forwarded to orders:/orders */
+                /** @description Path below /api/orders, forwarded to orders:/orders (deeper paths with '/' are forwarded too). */
                 path: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Hostile or malformed path (dot segments, encoded slashes, '//'), or an unreadable request body. */
+            /** @description Hostile or malformed path (dot segments, encoded slashes, '//'), an unreadable request body, or malformed framing (answered by the edge). */
             400: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
@@ -3232,6 +4371,28 @@ export interface operations {
             };
             /** @description Request body over 262144 bytes. */
             413: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request target longer than the edge accepts (BFF_EDGE_MAX_REQUEST_LINE). */
+            414: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many header fields, or a request head over the edge's limit. */
+            431: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
                     "X-Request-ID"?: string;
@@ -3275,7 +4436,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Whatever the orders service answers, streamed through unchanged (hop-by-hop headers removed, Location and Set-Cookie paths mapped to this prefix). */
+            /** @description Whatever the orders service answers, streamed through unchanged (hop-by-hop headers removed, Location and Set-Cookie paths mapped to this prefix, a problem+json body given the public `instance` and the `request_id`). That includes the service's own 4xx for requests it refuses, and its 405 with its own `Allow` for a method the resource below the prefix does not support. */
             default: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
@@ -3290,20 +4451,20 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-]. */
+                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-] (anything else is replaced by a generated id). */
                 "X-Request-ID"?: string;
                 /** @description W3C trace context; continued when valid, started otherwise. */
                 traceparent?: string;
             };
             path: {
-                /** @description Path below /api/orders, forwarded to orders:/orders */
+                /** @description Path below /api/orders, forwarded to orders:/orders (deeper paths with '/' are forwarded too). */
                 path: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Hostile or malformed path (dot segments, encoded slashes, '//'), or an unreadable request body. */
+            /** @description Hostile or malformed path (dot segments, encoded slashes, '//'), an unreadable request body, or malformed framing (answered by the edge). */
             400: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
@@ -3328,6 +4489,28 @@ export interface operations {
             };
             /** @description Request body over 262144 bytes. */
             413: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request target longer than the edge accepts (BFF_EDGE_MAX_REQUEST_LINE). */
+            414: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many header fields, or a request head over the edge's limit. */
+            431: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
                     "X-Request-ID"?: string;
@@ -3371,7 +4554,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Whatever the orders service answers, streamed through unchanged (hop-by-hop headers removed, Location and Set-Cookie paths mapped to this prefix). */
+            /** @description Whatever the orders service answers, streamed through unchanged (hop-by-hop headers removed, Location and Set-Cookie paths mapped to this prefix, a problem+json body given the public `instance` and the `request_id`). That includes the service's own 4xx for requests it refuses, and its 405 with its own `Allow` for a method the resource below the prefix does not support. */
             default: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
@@ -3386,20 +4569,20 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-]. */
+                /** @description Propagated to the upstream and returned; 1-128 of [A-Za-z0-9._-] (anything else is replaced by a generated id). */
                 "X-Request-ID"?: string;
                 /** @description W3C trace context; continued when valid, started otherwise. */
                 traceparent?: string;
             };
             path: {
-                /** @description Path below /api/orders, forwarded to orders:/orders */
+                /** @description Path below /api/orders, forwarded to orders:/orders (deeper paths with '/' are forwarded too). */
                 path: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Hostile or malformed path (dot segments, encoded slashes, '//'), or an unreadable request body. */
+            /** @description Hostile or malformed path (dot segments, encoded slashes, '//'), an unreadable request body, or malformed framing (answered by the edge). */
             400: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
@@ -3424,6 +4607,28 @@ export interface operations {
             };
             /** @description Request body over 262144 bytes. */
             413: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request target longer than the edge accepts (BFF_EDGE_MAX_REQUEST_LINE). */
+            414: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many header fields, or a request head over the edge's limit. */
+            431: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
                     "X-Request-ID"?: string;
@@ -3467,7 +4672,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Whatever the orders service answers, streamed through unchanged (hop-by-hop headers removed, Location and Set-Cookie paths mapped to this prefix). */
+            /** @description Whatever the orders service answers, streamed through unchanged (hop-by-hop headers removed, Location and Set-Cookie paths mapped to this prefix, a problem+json body given the public `instance` and the `request_id`). That includes the service's own 4xx for requests it refuses, and its 405 with its own `Allow` for a method the resource below the prefix does not support. */
             default: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
@@ -3495,18 +4700,19 @@ export interface operations {
             /** @description Accepted */
             202: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        accepted?: number;
-                        request_id?: string;
-                    };
+                    "application/json": components["schemas"]["VitalsAccepted"];
                 };
             };
-            /** @description Empty body or not valid JSON / envelope framing */
+            /** @description Empty body, not valid JSON or envelope framing, or malformed framing */
             400: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3516,6 +4722,19 @@ export interface operations {
             /** @description Body over 16384 bytes */
             413: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request target longer than the edge accepts (BFF_EDGE_MAX_REQUEST_LINE). */
+            414: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3525,15 +4744,19 @@ export interface operations {
             /** @description Unsupported Content-Type */
             415: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON that does not match the format; `errors` lists JSON pointers */
+            /** @description Valid JSON that does not match the format; `errors` lists each refused member (a JSON pointer and the reason) */
             422: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3543,8 +4766,21 @@ export interface operations {
             /** @description Rate limited (per client, or per error fingerprint) */
             429: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many header fields, or a request head over the edge's limit. */
+            431: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3565,13 +4801,45 @@ export interface operations {
             /** @description Alive */
             200: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        status: "ok";
-                    };
+                    "application/json": components["schemas"]["Alive"];
+                };
+            };
+            /** @description A malformed request: bad framing or header syntax (answered by the edge), or a refused parameter or body (answered by the operation; `errors` names the fields). */
+            400: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request target longer than the edge accepts (BFF_EDGE_MAX_REQUEST_LINE). */
+            414: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many header fields, or a request head over the edge's limit. */
+            431: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3588,10 +4856,47 @@ export interface operations {
             /** @description Counters */
             200: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description A malformed request: bad framing or header syntax (answered by the edge), or a refused parameter or body (answered by the operation; `errors` names the fields). */
+            400: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request target longer than the edge accepts (BFF_EDGE_MAX_REQUEST_LINE). */
+            414: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many header fields, or a request head over the edge's limit. */
+            431: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3608,10 +4913,47 @@ export interface operations {
             /** @description Counters */
             200: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description A malformed request: bad framing or header syntax (answered by the edge), or a refused parameter or body (answered by the operation; `errors` names the fields). */
+            400: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request target longer than the edge accepts (BFF_EDGE_MAX_REQUEST_LINE). */
+            414: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many header fields, or a request head over the edge's limit. */
+            431: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3628,10 +4970,47 @@ export interface operations {
             /** @description OpenAPI 3.1 document */
             200: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description A malformed request: bad framing or header syntax (answered by the edge), or a refused parameter or body (answered by the operation; `errors` names the fields). */
+            400: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request target longer than the edge accepts (BFF_EDGE_MAX_REQUEST_LINE). */
+            414: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many header fields, or a request head over the edge's limit. */
+            431: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3648,14 +5027,45 @@ export interface operations {
             /** @description Every upstream is reachable */
             200: {
                 headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        status: "ready";
-                        upstreams: Record<string, never>;
-                    };
+                    "application/json": components["schemas"]["Ready"];
+                };
+            };
+            /** @description A malformed request: bad framing or header syntax (answered by the edge), or a refused parameter or body (answered by the operation; `errors` names the fields). */
+            400: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request target longer than the edge accepts (BFF_EDGE_MAX_REQUEST_LINE). */
+            414: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many header fields, or a request head over the edge's limit. */
+            431: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description At least one upstream is unreachable; `upstreams` says which. */

@@ -28,7 +28,7 @@ import {
 const BOX = { width: 120, height: 60, left: 10, right: 10, top: 5, bottom: 5 };
 
 function bucket(minute: number, requests: number, e4 = 0, e5 = 0): TrafficBucket {
-  return { t: new Date(Date.UTC(2026, 0, 2, 3, minute)).toISOString(), requests, errors_4xx: e4, errors_5xx: e5 };
+  return { t: new Date(Date.UTC(2026, 0, 2, 3, minute)).toISOString(), requests, errors_4xx: e4, errors_5xx: e5, client_errors: 0 };
 }
 
 describe("niceMax", () => {
@@ -214,7 +214,15 @@ describe("related server records", () => {
     timestamp: "2026-01-02T03:04:00.000Z",
     stream: "catalog/h/2",
     service: "catalog",
+    logger: null,
+    level: null,
+    message: null,
     request_id,
+    status: null,
+    method: null,
+    path: null,
+    duration_ms: null,
+    upstream_status: null,
     ...extra,
   });
 

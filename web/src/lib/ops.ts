@@ -1,80 +1,45 @@
 /** Types, guards and pure formatting for the /ops page (the BFF's `/api/ops/*` answers). */
 
-import type { operations } from "./bff-api";
+import type { components } from "./bff-api";
 import { isRecord } from "./problem";
 
-export type Upstream = {
-  name: string;
-  host: string;
-  healthy: boolean;
-  status: number | null;
-  error: string | null;
-  latency_ms: number;
-  circuit: string;
-};
+/* Every type is the BFF's own model, through its OpenAPI document (`npm run gen:api`); the guards
+   below stay because the page must not trust an answer's shape, and they narrow to these types. */
+type Schemas = components["schemas"];
 
-export type OpsSummary = {
-  service: string;
-  environment: string;
-  version: string;
-  generated_at: string;
-  upstreams: Upstream[];
-  logging: { pid: number; shipping: boolean; group: string | null; stats: Record<string, unknown> };
-};
-
-export type Frame = {
-  function?: string | null;
-  file?: string | null;
-  line?: number | null;
-  column?: number | null;
-  status?: string;
-  minified?: { file?: string | null; line?: number | null; column?: number | null };
-};
-
-export type OpsEvent = {
-  timestamp: string;
-  stream: string;
-  message: string | null;
-  request_id: string | null;
-  data: Record<string, unknown>;
-};
-
-type GroupList = operations["ops_client_errors"]["responses"][200]["content"]["application/json"];
+export type Upstream = Schemas["UpstreamHealth"];
+export type OpsSummary = Schemas["OpsSummary"];
+export type Frame = Schemas["Frame"];
+export type OpsEvent = Schemas["OpsEvent"];
 
 /** The error-group list (`/api/ops/client-errors`), read from the BFF's index. */
-export type ClientErrors = GroupList;
+export type ClientErrors = Schemas["ClientErrors"];
 
 /** One group in the list, with its per-minute sparkline (last hour, oldest first). */
-export type ErrorGroup = GroupList["groups"][number];
+export type ErrorGroup = Schemas["ErrorGroup"];
 
 /** One group's page (`/api/ops/client-errors/{fingerprint}`). */
-export type ErrorGroupPage = operations["ops_error_group"]["responses"][200]["content"]["application/json"];
+export type ErrorGroupPage = Schemas["ErrorGroupPage"];
 
 /** One of a group's latest occurrences: its incident code and the request id of its report. */
-export type Occurrence = ErrorGroupPage["latest"][number];
+export type Occurrence = Schemas["Occurrence"];
 
-export type Resolution = operations["ops_resolve_error_group"]["responses"][200]["content"]["application/json"];
+export type Resolution = Schemas["Resolution"];
 
-export type GroupStatus = "open" | "resolved" | "all";
+export type GroupStatus = ClientErrors["status"];
 
-export type TrafficBucket = { t: string; requests: number; errors_4xx: number; errors_5xx: number; client_errors?: number };
+export type TrafficBucket = Schemas["TrafficBucket"];
 
-export type Traffic = {
-  configured: boolean;
-  detail?: string;
-  minutes: number;
-  buckets: TrafficBucket[];
-};
+export type Traffic = Schemas["Traffic"];
 
-type IncidentAnswer = operations["ops_incident"]["responses"][200]["content"]["application/json"];
-
-/** The server records of an incident's failed requests, as the BFF's OpenAPI document types them. */
-export type Related = NonNullable<IncidentAnswer["related"]>;
+/** The server records of an incident's failed requests. */
+export type Related = Schemas["Related"];
 
 /** A server log record of one of an incident's failed requests (any service's stream). */
-export type RelatedRecord = Related["records"][number];
+export type RelatedRecord = Schemas["RelatedRecord"];
 
-export type Incident = { incident: string; events: OpsEvent[]; truncated?: boolean; related?: Related };
+/** An incident's events, or `configured: false` when the BFF ships no logs. */
+export type Incident = Schemas["Incident"] | Schemas["IncidentNotConfigured"];
 
 const isString = (v: unknown): v is string => typeof v === "string";
 const isNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);

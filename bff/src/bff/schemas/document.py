@@ -76,4 +76,19 @@ def component_schemas(models: list[tuple[type[BaseModel], JsonSchemaMode]]) -> d
     """``components.schemas``: each model's JSON schema and those it refers to."""
     _, top = models_json_schema(models, ref_template=REF_TEMPLATE)
     schemas: dict[str, Any] = top.get("$defs", {})
-    return dict(sorted(schemas.items()))
+    return {name: _without_null_defaults(schemas[name]) for name in sorted(schemas)}
+
+
+def _without_null_defaults(node: Any) -> Any:
+    """``node`` without ``"default": null``: an optional member that may be absent says so by
+    not being required (generators such as openapi-typescript read any default as "always
+    present")."""
+    if isinstance(node, dict):
+        return {
+            key: _without_null_defaults(value)
+            for key, value in node.items()
+            if not (key == "default" and value is None)
+        }
+    if isinstance(node, list):
+        return [_without_null_defaults(value) for value in node]
+    return node

@@ -161,6 +161,16 @@ class MinuteCount(BaseModel):
     count: int
 
 
+class FramePosition(BaseModel):
+    """Where a symbolicated frame was in the minified bundle."""
+
+    model_config = ConfigDict(extra="allow")
+
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+
+
 class Frame(BaseModel):
     """A stack frame of an event's ``data.frames`` (symbolicated when a source map was
     found)."""
@@ -175,7 +185,7 @@ class Frame(BaseModel):
         default=None,
         description="symbolicated, no-release, no-map, map-unreadable, not-in-map, not-minified",
     )
-    minified: dict[str, Any] | None = None
+    minified: FramePosition | None = None
 
 
 class OpsEvent(BaseModel):

@@ -40,7 +40,7 @@ export async function IncidentView({ code }: { code: string }) {
               {event.message ?? "client error"} <When iso={event.timestamp} now={result.receivedAt} />
             </h2>
             <EventDetail event={event} />
-            <RelatedRecords event={event} related={result.data.related} />
+            {result.data.configured ? <RelatedRecords event={event} related={result.data.related} /> : null}
           </section>
         ))
       ) : result.problem.status === 404 ? (

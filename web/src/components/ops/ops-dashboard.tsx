@@ -57,8 +57,6 @@ export async function OpsDashboard({
         <h2 id="ops-traffic-title">Traffic, last hour</h2>
         {!traffic.ok ? (
           <OpsUnavailable what="Traffic" problem={traffic.problem} />
-        ) : !traffic.data.configured ? (
-          <p className="ops-muted">{traffic.data.detail}</p>
         ) : (
           <TrafficChart buckets={traffic.data.buckets} />
         )}
