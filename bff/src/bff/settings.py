@@ -217,7 +217,7 @@ class ClientErrorSettings(BaseModel):
     scrub: bool = Field(
         default=True,
         validation_alias="BFF_CLIENT_ERRORS_SCRUB",
-        description="PII scrubbing of client reports (true/false, 1/0, yes/no, on/off)",
+        description="PII scrubbing of client reports",
     )
 
     @property

@@ -53,12 +53,12 @@ class CatalogSettings(BaseSettings):
         repr=False,
         validation_alias="DJANGO_SECRET_KEY",
         description="Django's secret key; the default only suits local development",
-        json_schema_extra={"shown": "a development-only value"},
+        json_schema_extra={"shown_text": "a development-only value"},
     )
     debug: bool = Field(
         default=False,
         validation_alias="DJANGO_DEBUG",
-        description="Django's debug mode (true/false, 1/0, yes/no, on/off)",
+        description="Django's debug mode",
     )
     allowed_hosts: Annotated[tuple[str, ...], BeforeValidator(_comma_list)] = Field(
         default=("127.0.0.1", "localhost"),
@@ -69,8 +69,7 @@ class CatalogSettings(BaseSettings):
     test_endpoints: bool = Field(
         default=True,
         validation_alias="UPSTREAM_TEST_ENDPOINTS",
-        description="the `/catalog/_test/` endpoints the proxy tests use (true/false, 1/0, "
-        "yes/no, on/off); `0` in production",
+        description="the `/catalog/_test/` endpoints the proxy tests use; `0` in production",
     )
     log: LogSettings = LogSettings()
 

@@ -52,8 +52,7 @@ class Settings(BaseSettings):
     test_endpoints: bool = Field(
         default=True,
         validation_alias="UPSTREAM_TEST_ENDPOINTS",
-        description="the `/orders/_test/` endpoints the proxy tests use (true/false, 1/0, "
-        "yes/no, on/off); `0` in production",
+        description="the `/orders/_test/` endpoints the proxy tests use; `0` in production",
     )
     catalog_connect_timeout_s: float = 1.0
     catalog_read_timeout_s: float = 5.0
