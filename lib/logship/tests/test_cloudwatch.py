@@ -448,25 +448,19 @@ def test_configure_stdout_only(capsys: pytest.CaptureFixture[str]) -> None:
         ({}, {"too_old": 0, "expired": 0, "too_new": 0, "sent": 8}),
     ],
 )
-def test_rejection_accounting(
-    tmp_path: Path, info: dict[str, int], expected: dict[str, int]
-) -> None:
+def test_rejection_accounting(info: dict[str, int], expected: dict[str, int]) -> None:
     from logship.batching import Event
+    from logship.remote import count_rejections
 
-    handler = handler_for(f"http://127.0.0.1:{free_port()}", "/g", tmp_path, retention_days=7)
-    try:
-        now = int(time.time() * 1000)
-        day = DAY * 1000
-        stamps = [now - 16 * day, now - 15 * day, now - 8 * day, now, now, now]
-        stamps += [now + 3 * 3_600_000, now + 4 * 3_600_000]
-        events = [Event(ts, logging.INFO, "m", 1, i) for i, ts in enumerate(stamps)]
-        handler._account(events, {"rejectedLogEventsInfo": info} if info else {})
-        stats = handler.stats()
-    finally:
-        handler.close(1)
-        handler.cwl_client.close()
-    rejected = stats["rejected"]
-    assert (rejected["too_old"], rejected["expired"], rejected["too_new"], stats["sent"]) == (
+    now = int(time.time() * 1000)
+    day = DAY * 1000
+    stamps = [now - 16 * day, now - 15 * day, now - 8 * day, now, now, now]
+    stamps += [now + 3 * 3_600_000, now + 4 * 3_600_000]
+    events = [Event(ts, logging.INFO, "m", 1, i) for i, ts in enumerate(stamps)]
+    result = count_rejections(
+        events, {"rejectedLogEventsInfo": info} if info else {}, retention_days=7, now_ms=now
+    )
+    assert (result.too_old, result.expired, result.too_new, result.sent) == (
         expected["too_old"],
         expected["expired"],
         expected["too_new"],

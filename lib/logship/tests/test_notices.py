@@ -6,8 +6,8 @@ import json
 import logging
 
 import pytest
-from logship.cloudwatch import _Notices
 from logship.notices import notice, notice_line
+from logship.state import Notices
 
 RESERVED = {
     "timestamp", "level", "logger", "message", "service", "environment", "request_id",
@@ -26,7 +26,7 @@ def test_notice_line_is_one_json_record() -> None:
 
 
 def test_handler_notices_are_json_and_rate_limited(capfd: pytest.CaptureFixture[str]) -> None:
-    notices = _Notices(service="orders", environment="test")
+    notices = Notices(service="orders", environment="test")
     notices.say("unhealthy", "CloudWatch unavailable (timeout); spooling")
     notices.say("unhealthy", "CloudWatch unavailable (timeout); spooling")
     lines = capfd.readouterr().err.splitlines()
