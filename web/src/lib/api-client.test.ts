@@ -38,6 +38,8 @@ function handle(req: IncomingMessage, res: ServerResponse, body: string) {
       return reply(res, 503, "text/html", "<h1>Service Unavailable</h1>");
     case "/api/orders/3":
       return reply(res, 200, "text/plain", "not json");
+    case "/api/ops/client-errors/0123456789abcdef/resolution":
+      return reply(res, 200, "application/json", JSON.stringify({ fingerprint: "0123456789abcdef", status: "resolved", resolved_at: null, resolved_release: null }));
     case "/api/orders/4":
       setTimeout(() => reply(res, 200, "application/json", "{}"), 2_000);
       return;
@@ -89,6 +91,20 @@ describe("apiRequest against a local stub", () => {
     expect(last?.url).toBe("/api/catalog/items?page=1&page_size=12&q=mug");
     expect(last?.headers["accept"]).toBe("application/json");
     expect(last?.headers["x-request-id"]).toBe("test-req-1");
+  });
+
+  it("sends a credential header and the caller's request id on a PUT, never letting it replace its own", async () => {
+    const result = await apiRequest(base, "put", "/api/ops/client-errors/{fingerprint}/resolution", {
+      path: { fingerprint: "0123456789abcdef" },
+      requestId: "page-req-9",
+      headers: { Authorization: "Bearer t0ken", "X-Request-ID": "forged", Traceparent: "forged" },
+    });
+    expect(result.ok && result.data.status).toBe("resolved");
+    const last = seen.at(-1);
+    expect(last?.method).toBe("PUT");
+    expect(last?.headers["authorization"]).toBe("Bearer t0ken");
+    expect(last?.headers["x-request-id"]).toBe("page-req-9");
+    expect(last?.headers["traceparent"]).toBeUndefined();
   });
 
   it("posts JSON and maps a 422 problem with the BFF's request id", async () => {

@@ -7,7 +7,7 @@ import { isProblem, isRecord, makeProblem, newRequestId, REQUEST_ID_HEADER, type
  * snapshot: a changed API breaks `tsc`, not the page.
  */
 
-type Method = "get" | "post";
+type Method = "get" | "post" | "put" | "delete";
 
 /** Paths of the API that have an operation for `M`. */
 export type PathWith<M extends Method> = {
@@ -32,6 +32,8 @@ type Options<O> = ([PathParamsOf<O>] extends [never] ? { path?: undefined } : { 
     requestId?: string;
     /** W3C trace context for the call (the server sends a child of its request's span). */
     traceparent?: string;
+    /** Credentials such as `authorization`; never overrides the headers set here. */
+    headers?: Record<string, string>;
     timeoutMs?: number;
     signal?: AbortSignal;
   };
@@ -63,6 +65,9 @@ export function buildUrl(
 }
 
 const DEFAULT_TIMEOUT_MS = 8_000;
+
+/** Headers `apiRequest` sets itself; a caller's `headers` never replace them. */
+const OWN_HEADERS = new Set(["accept", REQUEST_ID_HEADER, "traceparent", "content-type", "content-length"]);
 
 function isJsonMediaType(contentType: string | null): boolean {
   const media = (contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
@@ -113,7 +118,12 @@ export async function apiRequest<M extends Method, P extends PathWith<M>>(
     options.path as Record<string, string | number> | undefined,
     options.query as Record<string, QueryValue> | undefined,
   );
-  const headers: Record<string, string> = { accept: "application/json", [REQUEST_ID_HEADER]: requestId };
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(options.headers ?? {})) {
+    if (!OWN_HEADERS.has(name.toLowerCase())) headers[name.toLowerCase()] = value;
+  }
+  headers["accept"] = "application/json";
+  headers[REQUEST_ID_HEADER] = requestId;
   if (options.traceparent) headers["traceparent"] = options.traceparent;
   if (options.body !== undefined) headers["content-type"] = "application/json";
   const timeout = AbortSignal.timeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS);

@@ -2,25 +2,13 @@ import "server-only";
 
 import { createHash, timingSafeEqual } from "node:crypto";
 
+import { apiRequest, type ApiResult } from "./api-client";
 import { bffUrl, ConfigError, isProduction, opsToken } from "./env";
-import {
-  isClientErrors,
-  isErrorGroupPage,
-  isIncident,
-  isOpsSummary,
-  isResolution,
-  isTraffic,
-  type ClientErrors,
-  type ErrorGroupPage,
-  type GroupStatus,
-  type Incident,
-  type OpsSummary,
-  type Resolution,
-  type Traffic,
-} from "./ops";
-import { isProblem, makeProblem, newRequestId, REQUEST_ID_HEADER, type Problem } from "./problem";
+import { childTraceparent, currentRequest } from "./log/request-context";
+import { isClientErrors, isErrorGroupPage, isIncident, isOpsSummary, isResolution, isTraffic, type GroupStatus } from "./ops";
+import { makeProblem, type Problem } from "./problem";
 
-/** Server-side access to the BFF's ops API, and the /ops sign-in cookie. */
+/** Server-side access to the BFF's ops API (through `apiRequest`, the site's one fetch helper), and the /ops sign-in cookie. */
 
 export const OPS_COOKIE = "ops_session";
 const TIMEOUT_MS = 12_000; // the BFF gives CloudWatch up to 8 s per query (incidents)
@@ -58,50 +46,50 @@ export function opsAccess(cookieValue: string | undefined): OpsAccess {
   return cookieValue !== undefined && sameSecret(cookieValue, sessionValue(token)) ? "signed-in" : "sign-in";
 }
 
-async function getOps<T>(path: string, guard: (v: unknown) => v is T, method: "GET" | "PUT" | "DELETE" = "GET"): Promise<OpsResult<T>> {
-  let url: string;
+type CallOptions = { requestId?: string; traceparent?: string; headers: Record<string, string>; timeoutMs: number };
+
+/**
+ * One ops call through the site's fetch helper (`apiRequest`), with the page request's id and a
+ * child of its trace, and the ops token. The answer is checked by `guard` before the page uses it:
+ * its type is the BFF's model, but the page does not trust the wire.
+ */
+async function callOps<T>(
+  call: (base: string, options: CallOptions) => Promise<ApiResult<unknown>>,
+  guard: (v: unknown) => v is T,
+): Promise<OpsResult<T>> {
+  let base: string;
   let token: string | null;
   try {
-    url = `${bffUrl()}/api/ops${path}`;
+    base = bffUrl();
     token = opsToken();
   } catch (err) {
     if (err instanceof ConfigError) console.error(err.message);
     return { ok: false, problem: makeProblem(500, "Misconfigured", "The BFF address or ops token is not configured correctly.") };
   }
-  const headers: Record<string, string> = { accept: "application/json", [REQUEST_ID_HEADER]: newRequestId() };
-  if (token) headers["authorization"] = `Bearer ${token}`;
-  let res: Response;
-  try {
-    res = await fetch(url, { method, headers, cache: "no-store", signal: AbortSignal.timeout(TIMEOUT_MS) });
-  } catch (err) {
-    const timedOut = err instanceof Error && err.name === "TimeoutError";
-    return {
-      ok: false,
-      problem: timedOut
-        ? makeProblem(504, "Gateway Timeout", "The BFF took too long to answer.")
-        : makeProblem(502, "Bad Gateway", "The BFF could not be reached."),
-    };
-  }
-  let body: unknown;
-  try {
-    body = await res.json();
-  } catch {
-    body = undefined;
-  }
-  if (!res.ok) {
-    return { ok: false, problem: isProblem(body) ? body : makeProblem(res.status, res.statusText || "Error", `The BFF answered ${res.status}.`) };
-  }
-  if (!guard(body)) return { ok: false, problem: makeProblem(502, "Bad Gateway", "The BFF answered with an unexpected shape.") };
-  return { ok: true, data: body, receivedAt: Date.now() };
+  const request = currentRequest();
+  const options: CallOptions = {
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+    timeoutMs: TIMEOUT_MS,
+    ...(request ? { requestId: request.requestId, traceparent: childTraceparent(request) } : {}),
+  };
+  const result = await call(base, options);
+  if (!result.ok) return { ok: false, problem: result.problem };
+  if (!guard(result.data)) return { ok: false, problem: makeProblem(502, "Bad Gateway", "The BFF answered with an unexpected shape.") };
+  return { ok: true, data: result.data, receivedAt: Date.now() };
 }
 
-export const getSummary = () => getOps<OpsSummary>("/summary", isOpsSummary);
+export const getSummary = () => callOps((base, o) => apiRequest(base, "get", "/api/ops/summary", o), isOpsSummary);
 export const getClientErrors = (sinceMinutes: number, status: GroupStatus) =>
-  getOps<ClientErrors>(`/client-errors?since=${sinceMinutes}&status=${status}`, isClientErrors);
+  callOps((base, o) => apiRequest(base, "get", "/api/ops/client-errors", { ...o, query: { since: sinceMinutes, status } }), isClientErrors);
 export const getErrorGroup = (fingerprint: string) =>
-  getOps<ErrorGroupPage>(`/client-errors/${encodeURIComponent(fingerprint)}`, isErrorGroupPage);
+  callOps((base, o) => apiRequest(base, "get", "/api/ops/client-errors/{fingerprint}", { ...o, path: { fingerprint } }), isErrorGroupPage);
 /** Resolve (`true`) or reopen (`false`) one error group. */
 export const setResolution = (fingerprint: string, resolved: boolean) =>
-  getOps<Resolution>(`/client-errors/${encodeURIComponent(fingerprint)}/resolution`, isResolution, resolved ? "PUT" : "DELETE");
-export const getTraffic = (minutes: number) => getOps<Traffic>(`/traffic?minutes=${minutes}`, isTraffic);
-export const getIncident = (code: string) => getOps<Incident>(`/incidents/${encodeURIComponent(code)}`, isIncident);
+  callOps(
+    (base, o) => apiRequest(base, resolved ? "put" : "delete", "/api/ops/client-errors/{fingerprint}/resolution", { ...o, path: { fingerprint } }),
+    isResolution,
+  );
+export const getTraffic = (minutes: number) =>
+  callOps((base, o) => apiRequest(base, "get", "/api/ops/traffic", { ...o, query: { minutes } }), isTraffic);
+export const getIncident = (code: string) =>
+  callOps((base, o) => apiRequest(base, "get", "/api/ops/incidents/{code}", { ...o, path: { code } }), isIncident);

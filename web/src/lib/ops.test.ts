@@ -164,6 +164,7 @@ describe("guards", () => {
   it("accept the BFF's shapes and reject others", () => {
     expect(isTraffic({ configured: true, minutes: 1, buckets: [bucket(0, 1)] })).toBe(true);
     expect(isTraffic({ configured: true, buckets: [{ t: "x", requests: "1" }] })).toBe(false);
+    expect(isTraffic({ configured: true, buckets: [{ t: "x", requests: 1, errors_4xx: 0, errors_5xx: 0 }] })).toBe(false);
     const group = {
       fingerprint: "0123456789abcdef",
       status: "open",
@@ -248,11 +249,13 @@ describe("related server records", () => {
     expect(formatStatus(record("req-a", extra))).toBe(text);
   });
 
-  it("accepts incidents with and without related records, rejects malformed ones", () => {
-    const base = { incident: "ABC-123", events: [event] };
+  it("accepts incidents with related records or not configured, rejects malformed ones", () => {
+    const base = { configured: true, incident: "ABC-123", events: [event] };
     const related = { request_ids: ["req-a"], truncated: false, records: [record("req-a")] };
-    expect(isIncident(base)).toBe(true);
+    expect(isIncident(base)).toBe(false);
     expect(isIncident({ ...base, related })).toBe(true);
+    expect(isIncident({ configured: false, detail: "no log group", incident: "ABC-123", events: [] })).toBe(true);
+    expect(isIncident({ configured: false, incident: "ABC-123", events: [] })).toBe(false);
     expect(isIncident({ ...base, related: { ...related, records: [{ timestamp: "t" }] } })).toBe(false);
     expect(isIncident({ ...base, related: { ...related, truncated: "no" } })).toBe(false);
     expect(isIncident({ ...base, related: null })).toBe(false);

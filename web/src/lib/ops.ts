@@ -133,7 +133,7 @@ function isBucket(v: unknown): v is TrafficBucket {
     isNumber(v["requests"]) &&
     isNumber(v["errors_4xx"]) &&
     isNumber(v["errors_5xx"]) &&
-    (v["client_errors"] === undefined || isNumber(v["client_errors"]))
+    isNumber(v["client_errors"])
   );
 }
 
@@ -161,7 +161,7 @@ export function isIncident(v: unknown): v is Incident {
     isString(v["incident"]) &&
     Array.isArray(v["events"]) &&
     v["events"].every(isOpsEvent) &&
-    (v["related"] === undefined || isRelated(v["related"]))
+    ((v["configured"] === true && isRelated(v["related"])) || (v["configured"] === false && isString(v["detail"])))
   );
 }
 
