@@ -17,7 +17,7 @@ SYSTEM_PACKAGES := nginx-light wrk redis-server chromium podman runc debootstrap
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider -rs
 
 .PHONY: help dev logs test install lock lock-check system-deps lint typecheck fmt test-bff test-upstreams \
-        test-integration test-testkit test-logship test-web bench-proxy bench-logs bench-web bench-ingest \
+        test-integration test-schema test-testkit test-logship test-web bench-proxy bench-logs bench-web bench-ingest \
         bench-edge bench-deps bench-metrics bench-ops bench-smoke test-images clean
 .PHONY: lint-docker lint-cfn images push deploy
 
@@ -35,7 +35,7 @@ logs: install ## follow the local CloudWatch log group (what `make dev` ships), 
 	 AWS_SECRET_ACCESS_KEY=$${AWS_SECRET_ACCESS_KEY:-local} \
 	 $(BIN)/python scripts/logs_tail.py $(ARGS)
 
-test: install system-deps lock-check lint typecheck test-web test-testkit test-bff test-logship test-upstreams test-integration test-images bench-deps bench-smoke ## install what is missing, then run every check and test suite
+test: install system-deps lock-check lint typecheck test-web test-testkit test-bff test-logship test-upstreams test-integration test-schema test-images bench-deps bench-smoke ## install what is missing, then run every check and test suite
 	@echo "==> all checks and tests passed"
 
 install: $(PY_STAMP) $(WEB_STAMP) ## create the venv and install Python and npm dependencies
@@ -105,6 +105,7 @@ typecheck: install ## mypy (strict on bff/src), tsc --noEmit
 	@MYPYPATH=bench $(BIN)/mypy --strict bench/edge/run.py
 	@MYPYPATH=bench $(BIN)/mypy --strict bench/fleet/run.py
 	@MYPYPATH=bench $(BIN)/mypy --strict bench/metrics/run.py
+	@MYPYPATH=bench/models $(BIN)/mypy --strict bench/models/run.py
 	@MYPYPATH=bench:bench/ingest $(BIN)/mypy --strict bench/ops/run.py
 	@MYPYPATH=bench:bench/ingest $(BIN)/mypy --strict bench/logs/run.py
 	@$(BIN)/mypy --config-file upstreams/mypy.ini upstreams/django_api
@@ -142,7 +143,11 @@ test-web: install ## web unit tests (vitest) and the error reporter's size budge
 
 test-integration: install ## real services on free ports, real HTTP through the BFF under gunicorn
 	@echo "==> integration tests"
-	@$(PYTEST) tests -q --ignore=tests/test_images.py
+	@$(PYTEST) tests -q --ignore=tests/test_images.py --ignore=tests/test_schemathesis.py
+
+test-schema: install system-deps ## schemathesis against the BFF's /openapi.json (all checks, 25 examples per operation)
+	@echo "==> schemathesis against /openapi.json"
+	@$(PYTEST) tests/test_schemathesis.py -q
 
 test-images: install system-deps ## build the four images with podman on local bases, run each alone and under compose
 	@echo "==> container images (podman build and run, docker-compose)"

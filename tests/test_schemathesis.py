@@ -29,9 +29,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from testkit.services import redis_server
 
 from .procs import BIN, Service, start_bff
-from .test_ops_e2e import start_redis
 
 #: Per-operation adjustments of schemathesis' checks (see the module docstring for why).
 CONFIG = """
@@ -56,24 +56,18 @@ RUN_TIMEOUT_S = 600
 
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    proc, url = start_redis(tmp_path_factory.mktemp("redis"))
-    yield url
-    proc.terminate()
-    proc.wait(10)
+    with redis_server(tmp_path_factory.mktemp("redis")) as redis:
+        yield redis.url
 
 
 @pytest.fixture(scope="module")
-def schema_bff(
-    log_dir: Path, django_service: Service, fastapi_service: Service, redis_url: str
-) -> Iterator[Service]:
-    # No log shipping: this test is about the HTTP contract (the incident view then answers
-    # 200 with `configured: false`, a documented shape; the CloudWatch reads have their own
-    # end-to-end tests in test_ops_e2e.py).
+def schema_bff(log_dir: Path, bff_env: dict[str, str], redis_url: str) -> Iterator[Service]:
+    # log shipping to the emulator as in the other integration tests, so the incident view
+    # reads CloudWatch for real
     svc = start_bff(
         log_dir,
         {
-            "BFF_UPSTREAM_CATALOG_URL": django_service.url,
-            "BFF_UPSTREAM_ORDERS_URL": fastapi_service.url,
+            **bff_env,
             "BFF_ENV": "test",
             # the generated requests without a token would soon be answered 429 by the limit
             # on failed ops logins (documented; tested in bff/tests/test_ops.py), where the
@@ -86,6 +80,7 @@ def schema_bff(
             # often enough to be exercised without starving the other operations
             "BFF_CLIENT_ERRORS_RATE": "600/minute",
             "BFF_CLIENT_ERRORS_FINGERPRINT_RATE": "600/minute",
+            "BFF_VITALS_RATE": "600/minute",
         },
         name="bff-schemathesis",
     )

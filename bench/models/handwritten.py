@@ -2,8 +2,6 @@
 (``bff/src/bff/client_errors/report.py`` up to the commit that replaced it), kept only as the
 reference of ``bench/models/run.py``. Stack parsing is left out: every variant shares it."""
 
-# ruff: noqa
-# fmt: off
 from __future__ import annotations
 
 import math
@@ -11,7 +9,6 @@ import re
 from typing import Any, Final
 
 import orjson
-
 from bff.client_errors.events import InvalidInput
 from bff.client_errors.symbolicate import is_safe_release
 
@@ -177,6 +174,18 @@ def parse_report(doc: Any) -> dict[str, Any]:
     if errors.items:
         raise InvalidInput(422, "invalid-report", "the report does not match format v1",
                            errors.items)  # fmt: skip
-    return {"incident": incident, "kind": kind, "type": error_type, "message": message,
-            "stack": stack, "url": url, "route": route, "release": release, "session": session,
-            "digest": digest, "breadcrumbs": breadcrumbs, "request_ids": request_ids, "ts": ts}
+    return {
+        "incident": incident,
+        "kind": kind,
+        "type": error_type,
+        "message": message,
+        "stack": stack,
+        "url": url,
+        "route": route,
+        "release": release,
+        "session": session,
+        "digest": digest,
+        "breadcrumbs": breadcrumbs,
+        "request_ids": request_ids,
+        "ts": ts,
+    }
