@@ -2,7 +2,11 @@
 
 * A run ends with exit status 2 on a BenchError and 130 on Ctrl-C; SIGTERM unwinds it too.
 * Servers run in process groups of their own, with their output in log files, and are all
-  stopped on the way out (also on Ctrl-C, SIGTERM or an error).
+  stopped on the way out (also on Ctrl-C, SIGTERM or an error). Free ports, starting and
+  stopping processes, redis-server and the moto server come from ``testkit`` (lib/testkit, in
+  the dev venv the benchmarks run from), as for the test suites.
+* The reference servers and the load tool: a static nginx serving 1 KiB of JSON, the moto
+  server's URL, and one wrk runner that reads requests/s, latency percentiles and errors.
 * CPU accounting from /proc: how busy the machine is with no load from the run, and how much
   of the CPUs processes outside the run took while it measured.
 * What the figures depend on: CPU model, package versions, the commit and the BFF sources.
@@ -18,17 +22,24 @@ import contextlib
 import dataclasses
 import hashlib
 import importlib.metadata
+import json
 import os
 import platform
+import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
+
+import testkit
+from testkit import Process, StartError, free_port, http_ready, moto_server, start
+
+__all__ = ["free_port"]  # re-exported: the harnesses import it from here
 
 STARTUP_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
@@ -81,13 +92,6 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be >= 1")
     return value
-
-
-def free_port() -> int:
-    """Return a loopback TCP port that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # --------------------------------------------------------------------------------------------
@@ -163,21 +167,8 @@ def stop_all(procs: Sequence[subprocess.Popen[bytes]]) -> None:
 
 def stop_group(proc: subprocess.Popen[bytes]) -> None:
     """Terminate a process group started with start_new_session: SIGTERM, wait, then SIGKILL
-    to the group (also when the wait is interrupted)."""
-    for stream in (proc.stdin, proc.stdout):
-        if stream is not None:
-            with contextlib.suppress(OSError):
-                stream.close()
-    try:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=STOP_TIMEOUT_S)
-    finally:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)  # a lingering server, or leftovers of its group
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=STOP_TIMEOUT_S)
+    to the group (also when the wait is interrupted, and for leftovers of the group)."""
+    testkit.stop_group(proc, timeout=STOP_TIMEOUT_S)
 
 
 def wait_until_ready(
@@ -187,19 +178,136 @@ def wait_until_ready(
     not_ready: Callable[[], str | None],
     what: str,
 ) -> None:
-    """Call ``not_ready`` every 0.2 s until it returns None; it returns why the server is not
-    ready yet otherwise. Fail with the log if the process dies or is not ready in time: the
-    message says '<name> not <what> (<why>)'."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    last: str | None = "no answer"
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise BenchError(f"{name} exited with {proc.returncode}:\n{procs.log_tail(name)}")
-        last = not_ready()
-        if last is None:
-            return
-        time.sleep(0.2)
-    raise BenchError(f"{name} not {what} ({last}):\n{procs.log_tail(name)}")
+    """Call ``not_ready`` until it returns None; it returns why the server is not ready yet
+    otherwise. Fail with the log if the process dies or is not ready in time: the message says
+    '<name> not <what> (<why>)'."""
+    try:
+        Process(name, proc, procs.log_path(name)).wait_ready(not_ready, STARTUP_TIMEOUT_S)
+    except StartError as exc:
+        if exc.returncode is not None:
+            why = f"{name} exited with {exc.returncode}:\n{procs.log_tail(name)}"
+            raise BenchError(why) from None
+        raise BenchError(f"{name} not {what} ({exc.reason}):\n{procs.log_tail(name)}") from None
+
+
+# --------------------------------------------------------------------------------------------
+# reference servers and load
+
+#: A JSON document of about 1 KiB: what the static upstream serves at /static/1k.json.
+STATIC_1K = json.dumps({"items": ["x" * 40] * 40})[:1000].rsplit(",", 1)[0] + "]}"
+
+
+@contextlib.contextmanager
+def static_upstream(prefix: str = "bench-nginx-") -> Iterator[str]:
+    """nginx on a free loopback port serving STATIC_1K at /static/1k.json and 200 at /healthz,
+    its files readable by nginx's worker user (as root it would answer 403); yields its URL."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        raise BenchError("nginx is needed (Debian package nginx-light; make system-deps)")
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        root = Path(tmp)
+        (root / "static").mkdir()
+        (root / "static" / "1k.json").write_text(STATIC_1K)
+        for path in (root, root / "static", root / "static" / "1k.json"):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        conf = root / "nginx.conf"
+        conf.write_text(
+            f"worker_processes 1; daemon off; pid {root}/nginx.pid; error_log {root}/error.log;\n"
+            "events { worker_connections 1024; }\n"
+            f"http {{ access_log off; server {{ listen 127.0.0.1:{port};\n"
+            f"  location /static/ {{ root {root}; }}\n"
+            '  location = /healthz { return 200 "ok"; } } }\n'
+        )
+        argv = [nginx, "-c", str(conf), "-p", str(root)]
+        ready = http_ready(f"http://127.0.0.1:{port}/static/1k.json")
+        try:
+            server = start("nginx", argv, log_dir=root, port=port, cwd=root, ready=ready,
+                           timeout=STARTUP_TIMEOUT_S)  # fmt: skip
+        except StartError as exc:
+            raise BenchError(str(exc)) from None
+        with server:
+            yield server.url
+
+
+@contextlib.contextmanager
+def moto_url(workdir: Path) -> Iterator[str]:
+    """The moto server (CloudWatch Logs emulator) on a free loopback port; yields its URL."""
+    try:
+        with moto_server(workdir, timeout=STARTUP_TIMEOUT_S) as moto:
+            yield moto.url
+    except StartError as exc:
+        raise BenchError(str(exc)) from None
+
+
+@dataclasses.dataclass(frozen=True)
+class WrkRun:
+    """What one wrk run measured."""
+
+    rps: float
+    requests: int
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    socket_errors: int
+    output: str
+
+    @property
+    def clean(self) -> bool:
+        """Every answer 2xx or 3xx and no socket errors (figures of failures are no figures)."""
+        return not self.non_2xx and not self.socket_errors
+
+
+def wrk_available() -> None:
+    """Fail the run unless wrk is installed."""
+    if shutil.which("wrk") is None:
+        raise BenchError("wrk is needed (Debian package wrk; make system-deps)")
+
+
+def wrk_post_script(workdir: Path, body: bytes, content_type: str = "application/json") -> Path:
+    """A wrk Lua script that POSTs ``body``; returns its path."""
+    script = workdir / "post.lua"
+    escaped = body.decode().replace("\\", "\\\\").replace('"', '\\"')
+    script.write_text(
+        f'wrk.method = "POST"\nwrk.body = "{escaped}"\n'
+        f'wrk.headers["Content-Type"] = "{content_type}"\n',
+        encoding="utf-8",
+    )
+    return script
+
+
+def wrk(
+    url: str, duration: float, connections: int, *, threads: int = 2, script: Path | None = None
+) -> WrkRun:
+    """One wrk run of ``duration`` seconds (whole, at least 1) against a loopback ``url``."""
+    argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency"]
+    if script is not None:
+        argv += ["-s", str(script)]
+    out = subprocess.run(
+        [*argv, url], capture_output=True, text=True, timeout=duration + 60, check=True
+    ).stdout
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if rps is None:
+        raise BenchError(f"cannot read wrk's output:\n{out}")
+    total = re.search(r"(\d+) requests in", out)
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+
+    def ms(pct: str) -> float:
+        found = re.search(rf"{pct}%\s+([\d.]+)(us|ms|s)\b", out)
+        if found is None:
+            return 0.0
+        return float(found.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[found.group(2)]
+
+    return WrkRun(
+        rps=float(rps.group(1)),
+        requests=int(total.group(1)) if total else 0,
+        p50_ms=ms("50"),
+        p99_ms=ms("99"),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        socket_errors=sum(int(n) for n in errors.groups()) if errors else 0,
+        output=out,
+    )
 
 
 def export_tree(repo: Path, ref: str, dest: Path) -> Path:

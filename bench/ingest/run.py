@@ -37,11 +37,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from logship.testing import logging_env, moto_server
+from logship.testing import logging_env
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # bench/, for harness.py
-from harness import NOT_CHECKED, free_port  # noqa: E402
+from harness import NOT_CHECKED, free_port, moto_url  # noqa: E402
 from sink import sink_server, sink_stats  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -338,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
             f"load average at start: {os.getloadavg()[0]:.2f}"
         )
         for label in labels:
-            server = sink_server(work) if label == "sink" else moto_server(work)
+            server = sink_server(work) if label == "sink" else moto_url(work)
             with server as logs_url:
                 results, stats, crashed = measure(
                     label, logs_url, work, positions, args, connections, duration, warmup

@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from logship.cloudwatch import make_client
+from testkit import free_port as free_port  # the suite's modules import it from here
+from testkit import moto_server
 
 from .faultproxy import FaultProxy
 
-BIN = Path(sys.executable).parent
 REGION = "us-east-1"
 FAKE_AWS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -40,12 +33,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "slow: long fault-injection scenarios (part of the default run)"
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
@@ -71,37 +58,8 @@ def fake_aws_env() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **FAKE_AWS},
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        try:
-            with urllib.request.urlopen(f"{url}/moto-api/", timeout=1) as response:
-                return bool(response.status == 200)
-        except (urllib.error.URLError, OSError):
-            return proc.poll() is not None
-
-    try:
-        if not wait_until(ready, 60, 0.2) or proc.poll() is not None:
-            raise RuntimeError(f"moto server did not start:\n{log.read_text()}")
-        yield url
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+    with moto_server(tmp_path_factory.mktemp("moto"), region=REGION) as moto:
+        yield moto.url
 
 
 def client_for(url: str, read_timeout: float = 5.0) -> Any:

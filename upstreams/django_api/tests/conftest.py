@@ -8,6 +8,9 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
+# The live servers (run.py under gunicorn), the CloudWatch emulator and log groups.
+pytest_plugins = ["testkit.sample_services"]
+
 ProblemChecker = Callable[..., dict[str, Any]]
 
 

@@ -8,96 +8,26 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
+from testkit import Process
 
 from catalog.seed_data import SEED_ITEMS
 
-RUNNER = Path(__file__).resolve().parent.parent / "run.py"
-STARTUP_TIMEOUT_S = 30.0
-SHUTDOWN_TIMEOUT_S = 15.0
 
-
-@dataclass
-class LiveServer:
-    base_url: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, then SIGKILL the whole process group if it does not exit in time."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=SHUTDOWN_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=SHUTDOWN_TIMEOUT_S)
-
-
-def wait_until_healthy(server: LiveServer) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    with httpx.Client(trust_env=False, timeout=2.0) as client:
-        while time.monotonic() < deadline:
-            if server.process.poll() is not None:
-                raise RuntimeError(f"catalog exited early:\n{server.log()}")
-            try:
-                if client.get(f"{server.base_url}/healthz").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-    raise RuntimeError(f"catalog did not become healthy:\n{server.log()}")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    tmp = tmp_path_factory.mktemp("catalog-live")
-    port = free_port()
-    env = {**os.environ, "CATALOG_DB_PATH": str(tmp / "catalog.sqlite3")}
-    env.pop("UPSTREAM_TEST_ENDPOINTS", None)
-    log_path = tmp / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, str(RUNNER), "--port", str(port), "--workers", "1", "--threads", "4"],
-            cwd=tmp,  # the runner must not depend on the working directory
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    live = LiveServer(f"http://127.0.0.1:{port}", process, log_path)
-    try:
-        wait_until_healthy(live)
-        yield live
-    finally:
-        stop(process)
+@pytest.fixture
+def server(live_catalog: Process) -> Process:
+    """The catalog under gunicorn (one worker, four threads), from testkit.sample_services."""
+    return live_catalog
 
 
 @pytest.fixture
-def http(server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.base_url, trust_env=False, timeout=10.0) as client:
+def http(server: Process) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, trust_env=False, timeout=10.0) as client:
         yield client
 
 
@@ -162,19 +92,19 @@ def test_two_set_cookie_headers(http: httpx.Client) -> None:
     ]
 
 
-def test_absolute_redirect_uses_host_header(http: httpx.Client, server: LiveServer) -> None:
+def test_absolute_redirect_uses_host_header(http: httpx.Client, server: Process) -> None:
     response = http.get("/catalog/_test/redirect", params={"to": "/catalog/items", "absolute": 1})
     assert response.status_code == 302
-    assert response.headers["location"] == f"{server.base_url}/catalog/items"
+    assert response.headers["location"] == f"{server.url}/catalog/items"
 
 
-def test_head_and_bodyless_statuses_are_clean(http: httpx.Client, server: LiveServer) -> None:
+def test_head_and_bodyless_statuses_are_clean(http: httpx.Client, server: Process) -> None:
     head = http.head("/catalog/items")
     assert head.status_code == 200
     assert int(head.headers["content-length"]) > 0
     assert head.content == b""
     assert http.get("/catalog/_test/status/204").content == b""
-    assert "WSGI app sent body bytes" not in server.log()
+    assert "WSGI app sent body bytes" not in server.output()
 
 
 def test_slow_requests_do_not_block_each_other(http: httpx.Client) -> None:

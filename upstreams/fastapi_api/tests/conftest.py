@@ -11,6 +11,9 @@ from orders_service.app import create_app
 from orders_service.config import Settings
 from orders_support import CATALOG_BASE_URL, FakeCatalog, assert_problem
 
+# The live servers (run.py under gunicorn and uvicorn), the CloudWatch emulator and log groups.
+pytest_plugins = ["testkit.sample_services"]
+
 
 @pytest.fixture
 def anyio_backend() -> str:

@@ -5,87 +5,16 @@ is still buffered at SIGTERM is delivered."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pytest
-from logship.testing import (
-    Record,
-    fetch_records,
-    free_port,
-    logging_env,
-    logs_client,
-    moto_server,
-    stop_process,
-    wait_for_records,
-)
+from logship.testing import Record, fetch_records, logging_env, logs_client, wait_for_records
+from testkit import MotoServer
+from testkit.sample_services import SampleServices
 
-UPSTREAMS_DIR = Path(__file__).resolve().parents[2]
-CATALOG_RUNNER = UPSTREAMS_DIR / "django_api" / "run.py"
-ORDERS_RUNNER = UPSTREAMS_DIR / "fastapi_api" / "run.py"
-STARTUP_TIMEOUT_S = 30.0
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
-
-
-@dataclass
-class Service:
-    name: str
-    base_url: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
-def start(name: str, runner: Path, workdir: Path, env: dict[str, str]) -> Service:
-    port = free_port()
-    log_path = workdir / f"{name}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, str(runner), "--host", "127.0.0.1", "--port", str(port)],
-            cwd=workdir,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    service = Service(name, f"http://127.0.0.1:{port}", process, log_path)
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        with httpx.Client(trust_env=False, timeout=2.0) as client:
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"{name} exited early:\n{service.log()}")
-                try:
-                    if client.get(f"{service.base_url}/healthz").status_code == 200:
-                        return service
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{name} did not become healthy:\n{service.log()}")
-                time.sleep(0.1)
-    except BaseException:
-        stop_process(process)
-        raise
-
-
-@pytest.fixture(scope="module")
-def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with moto_server(tmp_path_factory.mktemp("moto")) as url:
-        yield url
-
-
-@pytest.fixture
-def group() -> str:
-    return f"/test/{uuid.uuid4()}"
 
 
 def is_access(record: Record, logger: str, request_id_prefix: str) -> bool:
@@ -94,19 +23,22 @@ def is_access(record: Record, logger: str, request_id_prefix: str) -> bool:
     )
 
 
-def test_one_request_id_joins_orders_and_catalog(moto: str, group: str, tmp_path: Path) -> None:
+def test_one_request_id_joins_orders_and_catalog(
+    cloudwatch_emulator: MotoServer, log_group: str, tmp_path: Path, sample_service: SampleServices
+) -> None:
+    moto, group = cloudwatch_emulator.url, log_group
     catalog_env = logging_env(moto, group, tmp_path / "spool-catalog", flush_interval="0.2")
     catalog_env["CATALOG_DB_PATH"] = str(tmp_path / "catalog.sqlite3")
-    catalog = start("catalog", CATALOG_RUNNER, tmp_path, catalog_env)
+    catalog = sample_service.start("catalog", catalog_env)
     try:
         orders_env = logging_env(moto, group, tmp_path / "spool-orders", flush_interval="0.2")
-        orders_env["CATALOG_API_URL"] = catalog.base_url
-        orders = start("orders", ORDERS_RUNNER, tmp_path, orders_env)
+        orders_env["CATALOG_API_URL"] = catalog.url
+        orders = sample_service.start("orders", orders_env)
         request_id = f"cw-{uuid.uuid4().hex}"
         try:
             with httpx.Client(trust_env=False, timeout=10.0) as http:
                 response = http.post(
-                    f"{orders.base_url}/orders?token=s3cret",
+                    f"{orders.url}/orders?token=s3cret",
                     json={"items": [{"item_id": 1, "quantity": 1}], "customer_email": "a@b.co"},
                     headers={"X-Request-ID": request_id, "traceparent": TRACEPARENT},
                 )
@@ -123,7 +55,7 @@ def test_one_request_id_joins_orders_and_catalog(moto: str, group: str, tmp_path
             )
             by_logger = {record["logger"]: record for record in found}
             assert set(by_logger) == {"orders.access", "catalog.access"}, (
-                f"{found}\n{orders.log()}\n{catalog.log()}"
+                f"{found}\n{orders.output()}\n{catalog.output()}"
             )
             order_record = by_logger["orders.access"]
             assert order_record["service"] == "orders"
@@ -140,19 +72,22 @@ def test_one_request_id_joins_orders_and_catalog(moto: str, group: str, tmp_path
             assert catalog_record["trace_id"] == TRACE_ID
             assert catalog_record["message"] == "GET /catalog/items/1 200"
             # The same record also went to stdout as one JSON line.
-            assert request_id in orders.log()
+            assert request_id in orders.output()
         finally:
-            stop_process(orders.process)
+            orders.stop()
     finally:
-        stop_process(catalog.process)
+        catalog.stop()
 
 
-def test_records_buffered_at_sigterm_are_delivered(moto: str, group: str, tmp_path: Path) -> None:
+def test_records_buffered_at_sigterm_are_delivered(
+    cloudwatch_emulator: MotoServer, log_group: str, tmp_path: Path, sample_service: SampleServices
+) -> None:
+    moto, group = cloudwatch_emulator.url, log_group
     # A long flush interval: nothing is sent before shutdown, so every record below can only
     # reach CloudWatch through the flush in the lifespan shutdown.
     env = logging_env(moto, group, tmp_path / "spool", flush_interval="60")
     env["CATALOG_API_URL"] = "http://127.0.0.1:9"  # not called by /healthz
-    orders = start("orders", ORDERS_RUNNER, tmp_path, env)
+    orders = sample_service.start("orders", env)
     burst = 20
     prefix = f"burst-{uuid.uuid4().hex}-"
     client = logs_client(moto)
@@ -160,17 +95,17 @@ def test_records_buffered_at_sigterm_are_delivered(moto: str, group: str, tmp_pa
         with httpx.Client(trust_env=False, timeout=10.0) as http:
             for index in range(burst):
                 response = http.get(
-                    f"{orders.base_url}/healthz", headers={"X-Request-ID": f"{prefix}{index}"}
+                    f"{orders.url}/healthz", headers={"X-Request-ID": f"{prefix}{index}"}
                 )
                 assert response.status_code == 200
         buffered = fetch_records(client, group)
         assert not [record for record in buffered if is_access(record, "orders.access", prefix)]
     finally:
-        stop_process(orders.process)
+        orders.stop()
     found = wait_for_records(
         client, group, lambda record: is_access(record, "orders.access", prefix), count=burst
     )
     assert sorted(record["request_id"] for record in found) == sorted(
         f"{prefix}{index}" for index in range(burst)
-    ), orders.log()
+    ), orders.output()
     assert not list((tmp_path / "spool").rglob("*.jsonl")), "events were spooled, not delivered"

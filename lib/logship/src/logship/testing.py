@@ -1,30 +1,26 @@
-"""A real CloudWatch Logs emulator (moto server) for the end-to-end logging tests."""
+"""What the end-to-end logging tests check logship with: the environment that makes a service
+ship to a CloudWatch Logs endpoint (the emulator in tests), and reading the records back.
+
+Starting the emulator itself, free ports and stopping processes are generic test support and
+live in the development package ``testkit`` (``testkit.moto_server``): logship does not depend
+on it, at run time or here."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
-import httpx
 from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
     from mypy_boto3_logs.client import CloudWatchLogsClient
 
-MOTO_SERVER = Path(sys.executable).parent / "moto_server"
 REGION = "eu-west-1"
-MOTO_START_TIMEOUT_S = 30.0
-STOP_TIMEOUT_S = 15.0
 # Fake credentials and no shared AWS configuration: the services and the checks below talk
 # to the emulator only.
 FAKE_AWS = {
@@ -37,56 +33,6 @@ FAKE_AWS = {
 }
 
 Record = dict[str, Any]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the process, then SIGKILL its process group if it does not exit in time."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=STOP_TIMEOUT_S)
-
-
-@contextlib.contextmanager
-def moto_server(workdir: Path) -> Iterator[str]:
-    """Start ``moto_server`` on a free loopback port; yields its URL, always stops it."""
-    port = free_port()
-    log_path = workdir / "moto.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(  # noqa: S603 - fixed argv, loopback only
-            [str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)],
-            cwd=workdir,
-            env={**os.environ, **FAKE_AWS},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + MOTO_START_TIMEOUT_S
-        with httpx.Client(trust_env=False, timeout=2.0) as client:
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"moto server exited:\n{log_path.read_text()}")
-                with contextlib.suppress(httpx.TransportError):
-                    if client.get(f"{url}/moto-api/").status_code == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"moto server did not start:\n{log_path.read_text()}")
-                time.sleep(0.1)
-        yield url
-    finally:
-        stop_process(process)
 
 
 def logging_env(

@@ -33,6 +33,12 @@ _LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 class StartError(RuntimeError):
     """A process exited, or did not become ready in time; the message carries its output."""
 
+    def __init__(self, message: str, *, reason: str, returncode: int | None) -> None:
+        """``reason``: why it is not ready; ``returncode``: its exit status if it exited."""
+        super().__init__(message)
+        self.reason = reason
+        self.returncode = returncode
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
@@ -167,14 +173,14 @@ class Process:
         while True:
             code = self.popen.poll()
             if code is not None:
-                raise StartError(f"{self.name} exited with {code}:\n{self.tail()}")
+                message = f"{self.name} exited with {code}:\n{self.tail()}"
+                raise StartError(message, reason=f"exited with {code}", returncode=code)
             reason = ready() or ""
             if not reason:
                 return
             if time.monotonic() >= deadline:
-                raise StartError(
-                    f"{self.name} not ready in {timeout:g} s ({reason}):\n{self.tail()}"
-                )
+                message = f"{self.name} not ready in {timeout:g} s ({reason}):\n{self.tail()}"
+                raise StartError(message, reason=reason, returncode=None)
             time.sleep(POLL_INTERVAL_S)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = STOP_TIMEOUT_S) -> int | None:
