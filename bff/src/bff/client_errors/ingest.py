@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-import orjson
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from logship import setup as logship_setup
 from pydantic import BaseModel
@@ -257,7 +256,7 @@ def check_media_type(allowed: Iterable[str]) -> None:
 
 def _accepted(answer: BaseModel) -> Response:
     return Response(
-        orjson.dumps(answer.model_dump()),
+        answer.model_dump_json(),
         202,
         mimetype="application/json",
         headers={"Cache-Control": "no-store"},

@@ -76,7 +76,10 @@ def parse_report(doc: Any) -> ClientError:
         release=report.release,
         session=report.session,
         digest=report.digest,
-        breadcrumbs=[crumb.model_dump() for crumb in report.breadcrumbs or ()],
+        breadcrumbs=[
+            {"t": crumb.t, "type": crumb.type, "data": crumb.data}
+            for crumb in report.breadcrumbs or ()
+        ],
         request_ids=list(report.request_ids or ()),
         ts=float(report.ts) if report.ts is not None else None,
     )
