@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from testkit import RedisServer, moto_server, redis_server
 
-from .procs import Service, start_bff, start_django, start_fastapi, start_moto
+from .procs import Service, start_bff, start_django, start_fastapi
 from .web_site import CHROMIUM, CHROMIUM_ARGS, Site, WebBuild, build_web, start_web
 
 if TYPE_CHECKING:
@@ -23,9 +24,22 @@ def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def moto(log_dir: Path) -> Iterator[Service]:
-    svc = start_moto(log_dir)
-    yield svc
-    svc.stop()
+    """The CloudWatch Logs and S3 emulator (moto server), as `make dev` runs it."""
+    with moto_server(log_dir) as emulator:
+        yield Service.of(emulator.process)
+
+
+@pytest.fixture(scope="module")
+def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """Debian's redis-server on a free loopback port, nothing saved, one per test module."""
+    with redis_server(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def redis_url(redis: RedisServer) -> str:
+    """The module's redis-server, database 0."""
+    return redis.url
 
 
 @pytest.fixture(scope="session")

@@ -3,47 +3,44 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from testkit import Process, free_port, http_ready
+from testkit import start as start_process
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+__all__ = ["free_port"]  # re-exported from testkit: the tests import it from here
 
 
-@dataclass
-class Service:
-    """A running child process and where it listens."""
+class Service(Process):
+    """A running child process and where it listens (a testkit.Process), with the checks the
+    integration tests make on its output."""
 
-    name: str
-    proc: subprocess.Popen[bytes]
-    port: int
-    log_path: Path
-    extra: dict[str, str] = field(default_factory=dict)
+    def __init__(
+        self, name: str, popen: subprocess.Popen[bytes], log_path: Path, port: int | None = None
+    ) -> None:
+        """Wrap a started process; ``start`` is the usual way to get one."""
+        super().__init__(name, popen, log_path, port)
+        self.extra: dict[str, str] = {}
+
+    @classmethod
+    def of(cls, process: Process) -> Service:
+        """The same process, as a Service."""
+        return cls(process.name, process.popen, process.log_path, process.port)
 
     @property
-    def url(self) -> str:
-        """Base URL."""
-        return f"http://127.0.0.1:{self.port}"
+    def proc(self) -> subprocess.Popen[bytes]:
+        """The Popen object."""
+        return self.popen
 
     def log(self) -> str:
         """Everything the process wrote so far."""
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
+        return self.output()
 
     def crashes(self) -> list[str]:
         """Lines that report a crash: ERROR/CRITICAL JSON records, or raw tracebacks."""
@@ -59,20 +56,6 @@ class Service:
                 found.append(line)
         return found
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
-        """Signal the process group, wait, and kill it if it does not exit in time."""
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
-        return self.proc.returncode
-
 
 def start(
     name: str,
@@ -85,38 +68,18 @@ def start(
     cwd: Path = ROOT,
 ) -> Service:
     """Launch ``argv`` in its own process group and wait until ``health`` answers 200."""
-    log_path = log_dir / f"{name}-{port}.log"
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            argv,
-            cwd=cwd,
-            env=full_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    service = Service(name, proc, port, log_path)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{name} exited with {proc.returncode}:\n{service.log()}")
-        try:
-            with urllib.request.urlopen(f"{service.url}{health}", timeout=2) as resp:
-                if resp.status == 200:
-                    return service
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.1)
-    service.stop(signal.SIGKILL)
-    raise RuntimeError(f"{name} did not become healthy in {timeout} s:\n{service.log()}")
-
-
-def start_moto(log_dir: Path) -> Service:
-    """The local CloudWatch Logs (and S3) emulator, as `make dev` runs it."""
-    port = free_port()
-    argv = [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]
-    return start("moto", argv, port, log_dir, health="/moto-api/")
+    process = start_process(
+        name,
+        argv,
+        log_dir=log_dir,
+        log_name=f"{name}-{port}",
+        port=port,
+        env=env,
+        cwd=cwd,
+        ready=http_ready(f"http://127.0.0.1:{port}{health}"),
+        timeout=timeout,
+    )
+    return Service.of(process)
 
 
 def logs_client(moto: Service) -> Any:

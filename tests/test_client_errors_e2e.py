@@ -4,9 +4,6 @@ and S3), a real redis-server, and a source map built by esbuild."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
 import subprocess
 import time
 import uuid
@@ -19,8 +16,9 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from testkit import RedisServer
 
-from .procs import ROOT, Service, free_port, start_bff
+from .procs import ROOT, Service, start_bff
 
 ESBUILD = ROOT / "web" / "node_modules" / ".bin" / "esbuild"
 RELEASE = "e2e-build-1"
@@ -40,46 +38,6 @@ export function computeTotal(items: number[]): number {
 """
 THROW_LINE = 7
 EMAIL = "shopper.e2e@example.org"
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real redis-server on a free loopback port, for the whole module."""
-    port = free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-    proc = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 15
-    while (
-        subprocess.run(
-            ["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True, check=False
-        ).stdout.strip()
-        != "PONG"
-    ):
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            raise RuntimeError("redis-server did not start")
-        time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}"
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(10)
 
 
 @pytest.fixture(scope="module")
@@ -139,12 +97,12 @@ def _ingest_env(bff_env: dict[str, str], **extra: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def bff_dir(
-    log_dir: Path, bff_env: dict[str, str], maps_dir: Path, redis_url: str
+    log_dir: Path, bff_env: dict[str, str], maps_dir: Path, redis: RedisServer
 ) -> Iterator[Service]:
     svc = start_bff(
         log_dir,
         _ingest_env(
-            bff_env, BFF_SOURCEMAPS_DIR=str(maps_dir), BFF_RATELIMIT_STORAGE_URI=f"{redis_url}/0"
+            bff_env, BFF_SOURCEMAPS_DIR=str(maps_dir), BFF_RATELIMIT_STORAGE_URI=redis.url_for(0)
         ),
         name="bff-ingest-dir",
     )
@@ -341,12 +299,12 @@ def test_csp_report_lands(bff_dir: Service, logs: Any, log_group: str) -> None:
 
 
 def test_limit_is_shared_by_two_bff_processes_through_redis(
-    log_dir: Path, bff_env: dict[str, str], redis_url: str, bundle: tuple[str, bytes]
+    log_dir: Path, bff_env: dict[str, str], redis: RedisServer, bundle: tuple[str, bytes]
 ) -> None:
     env = {
         **bff_env,
         "BFF_WORKERS": "1",
-        "BFF_RATELIMIT_STORAGE_URI": f"{redis_url}/1",
+        "BFF_RATELIMIT_STORAGE_URI": redis.url_for(1),
         "BFF_CLIENT_ERRORS_RATE": "3/minute",
     }
     first = start_bff(log_dir, env, name="bff-limit-a")

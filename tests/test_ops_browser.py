@@ -14,16 +14,15 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from .procs import ROOT, start_bff
-from .test_ops_e2e import GENEROUS_LIMITS, post, report, start_redis
+from .test_ops_e2e import GENEROUS_LIMITS, post, report
 from .web_site import Site, start_web
 
 AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
 
 
 @pytest.fixture(scope="module")
-def ops_site(site: Site, log_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def ops_site(site: Site, log_dir: Path, redis_url: str) -> Iterator[Site]:
     """The same build over a BFF whose error-group index is a real redis-server."""
-    redis, redis_url = start_redis(tmp_path_factory.mktemp("ops-redis"))
     env = {**site.env, **GENEROUS_LIMITS, "BFF_RATELIMIT_STORAGE_URI": redis_url}
     bff = start_bff(log_dir, env, name="bff-ops-site")
     web = start_web(
@@ -36,8 +35,6 @@ def ops_site(site: Site, log_dir: Path, tmp_path_factory: pytest.TempPathFactory
     yield Site(web, bff, site.build, site.log_group, site.moto_url, site.ops_token, env)
     web.stop()
     bff.stop()
-    redis.terminate()
-    redis.wait(10)
     assert not bff.crashes(), bff.crashes()
 
 

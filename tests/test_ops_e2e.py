@@ -4,9 +4,6 @@ for the error-group index, and the CloudWatch emulator for incidents and request
 from __future__ import annotations
 
 import json
-import shutil
-import socket
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -25,38 +22,6 @@ GENEROUS_LIMITS = {
     "BFF_CLIENT_ERRORS_RATE": "1000000/minute",
     "BFF_CLIENT_ERRORS_FINGERPRINT_RATE": "1000000/minute",
 }
-
-
-def start_redis(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """Debian's redis-server on a free loopback port, nothing saved; returns it and its URL."""
-    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-    port = free_port()
-    argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly"]
-    proc = subprocess.Popen(  # noqa: S603 - fixed argv, loopback only
-        [*argv, "no", "--dir", str(directory)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("redis-server did not start") from None
-            time.sleep(0.05)
-    return proc, f"redis://127.0.0.1:{port}/0"
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    proc, url = start_redis(tmp_path_factory.mktemp("redis"))
-    yield url
-    proc.terminate()
-    proc.wait(10)
 
 
 def post(url: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> int:

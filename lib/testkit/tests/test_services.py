@@ -12,6 +12,7 @@ from testkit import moto_server, redis_server, tcp_ready
 def test_redis_server_answers_and_stops(tmp_path: Path) -> None:
     with redis_server(tmp_path) as redis:
         assert redis.url == f"redis://127.0.0.1:{redis.port}/0"
+        assert redis.url_for(3) == f"redis://127.0.0.1:{redis.port}/3"
         with socket.create_connection(("127.0.0.1", redis.port), timeout=5) as sock:
             sock.sendall(b"SET k v\r\nGET k\r\n")
             answer = b""

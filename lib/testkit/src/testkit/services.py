@@ -28,7 +28,11 @@ class RedisServer:
     @property
     def url(self) -> str:
         """``redis://127.0.0.1:<port>/0``."""
-        return f"redis://127.0.0.1:{self.port}/0"
+        return self.url_for(0)
+
+    def url_for(self, db: int) -> str:
+        """The URL of database ``db``."""
+        return f"redis://127.0.0.1:{self.port}/{db}"
 
 
 class ClientKwargs(TypedDict):
