@@ -221,6 +221,7 @@ def test_invalid_reports_are_422_with_a_pointer(
     body = resp.get_json()
     assert body["type"] == "urn:bff:problem:invalid-report"
     assert pointer in [e["pointer"] for e in body["errors"]]
+    assert pointer in body["detail"]  # the detail names the refused fields, in words
     assert records.parsed() == []
 
 
@@ -870,6 +871,14 @@ def test_csp_from_extension_is_noise(ingest: FlaskClient, records: Records) -> N
         pytest.param(b"[1]", "application/reports+json", 422, id="report-not-object"),
         pytest.param(b"[]", "text/html", 415, id="type"),
         pytest.param(b"{", "application/csp-report", 400, id="bad-json"),
+        pytest.param(b'[{"type":"x"}]', "application/csp-report", 422, id="csp-as-array"),
+        pytest.param(b'[{"type":""}]', "application/reports+json", 422, id="empty-type"),
+        pytest.param(
+            b"[" + b'{"type":"x"},' * 32 + b'{"type":"x"}]',
+            "application/reports+json",
+            422,
+            id="too-many",
+        ),  # fmt: skip
     ],
 )
 def test_bad_browser_reports(

@@ -79,6 +79,12 @@ def test_sendbeacon_text_plain(ingest: FlaskClient) -> None:
             {"metrics": [{"name": "LCP", "value": True, "rating": "good", "id": "x"}]}, id="bool"
         ),
         pytest.param(
+            {"metrics": [{"name": "LCP", "value": 3.5e16, "rating": "good", "id": "x"}]}, id="huge"
+        ),
+        pytest.param(
+            {"metrics": [{"name": "LCP", "value": "1", "rating": "good", "id": "x"}]}, id="string"
+        ),
+        pytest.param(
             {"metrics": [{"name": "LCP", "value": 1, "rating": "ok", "id": "x"}]}, id="rating"
         ),
         pytest.param({"metrics": [{"name": "LCP", "value": 1, "rating": "good"}]}, id="no-id"),
@@ -92,7 +98,9 @@ def test_invalid_batches_are_422(
 ) -> None:
     resp = ingest.post("/api/vitals", json=batch(**change))
     assert resp.status_code == 422
-    assert resp.get_json()["type"] == "urn:bff:problem:invalid-vitals"
+    body = resp.get_json()
+    assert body["type"] == "urn:bff:problem:invalid-vitals"
+    assert body["errors"] and all(e["pointer"].startswith("/") for e in body["errors"])
     assert records.parsed("bff.vitals") == []
 
 

@@ -1227,7 +1227,10 @@ export interface components {
              * @enum {string}
              */
             name: "LCP" | "INP" | "CLS" | "FCP" | "TTFB";
-            /** Value */
+            /**
+             * Value
+             * @description Milliseconds (CLS: unitless).
+             */
             value: number;
             /**
              * Rating

@@ -42,6 +42,7 @@ PageUrl = Annotated[
     ),
 ]
 Route = Annotated[str, Field(max_length=MAX_ROUTE_CHARS)]
+#: A number, kept as sent (an integer stays an integer in the record).
 EpochMs = Annotated[int | float, Field(description="Epoch milliseconds.")]
 
 
@@ -108,7 +109,10 @@ class WebVital(BaseModel):
     model_config = _STRICT
 
     name: Literal["LCP", "INP", "CLS", "FCP", "TTFB"]
-    value: Annotated[int | float, Field(ge=0, le=MAX_VITAL_VALUE)]
+    value: (
+        Annotated[int, Field(ge=0, le=MAX_VITAL_VALUE)]
+        | Annotated[float, Field(ge=0, le=MAX_VITAL_VALUE)]
+    ) = Field(description="Milliseconds (CLS: unitless).")
     rating: Literal["good", "needs-improvement", "poor"]
     id: str = Field(min_length=1, max_length=128)
     navigationType: str | None = Field(default=None, max_length=32)  # noqa: N815 - web-vitals' name
