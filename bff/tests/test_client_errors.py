@@ -1001,3 +1001,33 @@ def test_fuzz_envelopes_never_leak_planted_pii(
     resp = ingest.post("/api/client-errors/envelope", data=body)
     assert resp.status_code == 202
     _assert_clean(records)
+
+
+# -- the event contract ------------------------------------------------------------------------
+
+
+def test_every_source_logs_the_one_event_shape(ingest: FlaskClient, records: Records) -> None:
+    from bff.schemas.events import ClientErrorEvent
+
+    sent = [
+        ingest.post("/api/client-errors", json=report()),
+        ingest.post("/api/client-errors", json=report(kind="server", digest="123")),
+        ingest.post(
+            "/api/client-errors/envelope",
+            data=envelope(({"type": "event"}, json.dumps(SENTRY_EVENT).encode())),
+            headers={"Content-Type": "text/plain"},
+        ),
+        ingest.post(
+            "/api/client-errors/reports",
+            data=json.dumps(LEGACY_CSP),
+            headers={"Content-Type": "application/csp-report"},
+        ),
+        ingest.post(
+            "/api/client-errors/reports",
+            data=json.dumps([{"type": "deprecation", "url": "https://shop.example/", "body": {}}]),
+            headers={"Content-Type": "application/reports+json"},
+        ),
+    ]
+    assert [resp.status_code for resp in sent] == [202] * len(sent)
+    events = [ClientErrorEvent.model_validate(r["data"]) for r in records.parsed()]
+    assert {e.source for e in events} == {"reporter", "server", "sentry", "csp", "reporting-api"}

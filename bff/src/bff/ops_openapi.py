@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode
 
 from .schemas.document import edge_responses, json_response, problem, query_parameters, ref
+from .schemas.events import ClientErrorEvent
 from .schemas.ops import (
     FINGERPRINT_PATTERN,
     INCIDENT_CODE_PATTERN,
@@ -35,8 +36,8 @@ SECURITY_SCHEMES: dict[str, Any] = {
     }
 }
 
-#: The models this part of the document refers to (``components.schemas``); ``Frame`` types
-#: the frames of an event's ``data`` for the site.
+#: The models this part of the document refers to (``components.schemas``); ``ClientErrorEvent``
+#: and ``Frame`` type an event's ``data`` for the site.
 MODELS: Final[list[tuple[type[BaseModel], JsonSchemaMode]]] = [
     (OpsSummary, "serialization"),
     (ClientErrors, "serialization"),
@@ -46,6 +47,7 @@ MODELS: Final[list[tuple[type[BaseModel], JsonSchemaMode]]] = [
     (IncidentNotConfigured, "serialization"),
     (Traffic, "serialization"),
     (Frame, "serialization"),
+    (ClientErrorEvent, "serialization"),
 ]
 
 _TAG = ["ops"]

@@ -527,6 +527,76 @@ export interface components {
             request_id: string;
         };
         /**
+         * ClientErrorEvent
+         * @description One accepted client error as logged; the ops API returns it as an event's ``data``.
+         */
+        ClientErrorEvent: {
+            /**
+             * Source
+             * @enum {string}
+             */
+            source: "reporter" | "sentry" | "csp" | "reporting-api" | "server";
+            /** Kind */
+            kind: string;
+            /** Incident */
+            incident: string;
+            /**
+             * Fingerprint
+             * @description 16 hex digits: the error group.
+             */
+            fingerprint: string;
+            /** Release */
+            release: string | null;
+            /** Type */
+            type: string;
+            /** Message */
+            message: string;
+            /** Url */
+            url: string | null;
+            /** Route */
+            route: string | null;
+            /** Session */
+            session: string | null;
+            /** User Agent */
+            user_agent: string | null;
+            /**
+             * Client Ip
+             * @description The client address with the host part zeroed.
+             */
+            client_ip: string | null;
+            /**
+             * Received At
+             * Format: date-time
+             */
+            received_at: string;
+            /** Frames */
+            frames: components["schemas"]["Frame"][];
+            /** Breadcrumbs */
+            breadcrumbs: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Request Ids
+             * @description X-Request-ID of the API calls that failed.
+             */
+            request_ids: string[];
+            /** Digest */
+            digest?: string | null;
+            /** Client Ts */
+            client_ts?: number | null;
+            /** Csp */
+            csp?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Scrubbed
+             * @description Scrubbing hits per rule.
+             */
+            scrubbed: {
+                [key: string]: number;
+            };
+        };
+        /**
          * ClientErrorReport
          * @description Client error report, format v1 (unknown keys are ignored).
          */
@@ -759,8 +829,7 @@ export interface components {
         };
         /**
          * Frame
-         * @description A stack frame of an event's ``data.frames`` (symbolicated when a source map was
-         *     found).
+         * @description A stack frame, innermost first (symbolicated when a source map was found).
          */
         Frame: {
             /** Function */
@@ -888,7 +957,7 @@ export interface components {
             request_id: string | null;
             /**
              * Data
-             * @description The client-error event contract (docs/client-errors.md): incident, fingerprint, frames (see Frame), breadcrumbs, request_ids, ... As stored: read it defensively.
+             * @description The client-error event (see ClientErrorEvent) as stored: records of older versions may differ, so read it defensively.
              */
             data: {
                 [key: string]: unknown;

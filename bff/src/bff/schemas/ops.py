@@ -6,7 +6,10 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .events import Frame
 from .validation import QueryInt, bounded
+
+__all__ = ["Frame"]  # the frames of an event's data, typed for the site
 
 DAY_MINUTES: Final = 1440
 RETENTION_MINUTES: Final = 14 * DAY_MINUTES
@@ -161,33 +164,6 @@ class MinuteCount(BaseModel):
     count: int
 
 
-class FramePosition(BaseModel):
-    """Where a symbolicated frame was in the minified bundle."""
-
-    model_config = ConfigDict(extra="allow")
-
-    file: str | None = None
-    line: int | None = None
-    column: int | None = None
-
-
-class Frame(BaseModel):
-    """A stack frame of an event's ``data.frames`` (symbolicated when a source map was
-    found)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    function: str | None = None
-    file: str | None = None
-    line: int | None = None
-    column: int | None = None
-    status: str | None = Field(
-        default=None,
-        description="symbolicated, no-release, no-map, map-unreadable, not-in-map, not-minified",
-    )
-    minified: FramePosition | None = None
-
-
 class OpsEvent(BaseModel):
     """One client-error record as stored in CloudWatch."""
 
@@ -198,9 +174,8 @@ class OpsEvent(BaseModel):
     message: str | None
     request_id: str | None
     data: dict[str, Any] = Field(
-        description="The client-error event contract (docs/client-errors.md): incident, "
-        "fingerprint, frames (see Frame), breadcrumbs, request_ids, ... As stored: read it "
-        "defensively."
+        description="The client-error event (see ClientErrorEvent) as stored: records of "
+        "older versions may differ, so read it defensively."
     )
 
 
