@@ -29,30 +29,23 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import importlib
-import importlib.util
 import json
 import math
 import os
 import random
-import re
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(1, str(ROOT / "bench" / "ingest"))  # the PutLogEvents sink
 
 from bff.metrics.emf import Distribution, Series, documents, encode  # noqa: E402
 from bff.metrics.recorder import Recorder  # noqa: E402
@@ -67,27 +60,21 @@ from harness import (  # noqa: E402 - bench/ is put on sys.path above
     positive_int,
     repo_commit,
     run_benchmark,
+    static_upstream,
+    stop_group,
     wait_until_ready,
     warn_if_busy,
+    wrk,
+    wrk_available,
 )
+from sink import sink_server  # noqa: E402
+from testkit import http_ready  # noqa: E402
 
 FAKE_AWS = {
     "AWS_REGION": "eu-west-1",
     "AWS_ACCESS_KEY_ID": "bench",
     "AWS_SECRET_ACCESS_KEY": "bench",
 }
-
-
-@functools.cache
-def logs_bench() -> ModuleType:
-    """bench/logs/run.py (its static nginx, PutLogEvents sink and wrk runner)."""
-    path = ROOT / "bench" / "logs" / "run.py"
-    spec = importlib.util.spec_from_file_location("bench_logs_run", path)
-    if spec is None or spec.loader is None:
-        raise BenchError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # -- part 1: the writers -----------------------------------------------------------------------
@@ -263,85 +250,23 @@ def print_writers(report: dict[str, Any]) -> None:
 
 
 @contextlib.contextmanager
-def static_upstream() -> Iterator[str]:
-    """nginx on a free loopback port serving a 1 KiB JSON file at /static/1k.json (its files
-    readable by nginx's worker user when this runs as root)."""
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not Path(nginx).exists():
-        raise BenchError("nginx is needed (Debian package nginx-light; make system-deps)")
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="bench-metrics-nginx-") as tmp:
-        root = Path(tmp)
-        (root / "static").mkdir()
-        body = json.dumps({"items": ["x" * 40] * 40})
-        (root / "static" / "1k.json").write_text(body[:1000].rsplit(",", 1)[0] + "]}")
-        for path in (root, root / "static", root / "static" / "1k.json"):
-            path.chmod(0o755 if path.is_dir() else 0o644)
-        conf = root / "nginx.conf"
-        conf.write_text(
-            f"worker_processes 1; daemon off; pid {root}/nginx.pid; error_log {root}/error.log;\n"
-            "events { worker_connections 1024; }\n"
-            f"http {{ access_log off; server {{ listen 127.0.0.1:{port};\n"
-            f"  location /static/ {{ root {root}; }}\n"
-            '  location = /healthz { return 200 "ok"; } } }\n'
-        )
-        procs = Processes(root)
-        try:
-            proc = procs.start("nginx", [nginx, "-c", str(conf), "-p", str(root)], root)
-            base = f"http://127.0.0.1:{port}"
-
-            def not_ready() -> str | None:
-                try:
-                    with urllib.request.urlopen(base + "/static/1k.json", timeout=2) as resp:
-                        return None if resp.status == 200 else f"status {resp.status}"
-                except (urllib.error.URLError, OSError) as exc:
-                    return str(exc)
-
-            wait_until_ready(procs, "nginx", proc, not_ready, "serving /static/1k.json")
-            yield base
-        finally:
-            procs.close()
-
-
-@contextlib.contextmanager
 def servers(tmp: Path) -> Iterator[tuple[Processes, str, str]]:
     """A static nginx (the upstream) and bench/ingest's PutLogEvents sink."""
     procs = Processes(tmp)
     try:
-        with static_upstream() as upstream, logs_bench().logs_endpoint("sink") as sink:
+        with static_upstream("bench-metrics-nginx-") as upstream, sink_server(tmp) as sink:
             yield procs, upstream, sink
     finally:
         procs.close()
 
 
-def wrk(url: str, duration: float, connections: int) -> dict[str, float]:
+def wrk_clean(url: str, duration: float, connections: int) -> dict[str, float]:
     """One wrk run: requests per second, p50 and p99 in ms; any non-2xx answer or socket error
     fails the run (a proxy answering errors fast is not the figure wanted)."""
-    out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{max(1, int(duration))}s", "--latency", url],
-        capture_output=True,
-        text=True,
-        timeout=duration + 60,
-        check=True,
-    ).stdout
-    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    errors = re.search(r"Socket errors:.*", out)
-    if bad or errors:
-        raise BenchError(f"wrk saw errors against {url}:\n{out}")
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-
-    def ms(pct: str) -> float:
-        found = re.search(rf"{pct}%\s+([\d.]+)(us|ms|s)\b", out)
-        if found is None:
-            return 0.0
-        return float(found.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[found.group(2)]
-
-    return {"rps": float(rps.group(1)) if rps else 0.0, "p50_ms": ms("50"), "p99_ms": ms("99")}
-
-
-def wrk_available() -> None:
-    if shutil.which("wrk") is None:
-        raise BenchError("wrk is needed (Debian package wrk; make system-deps)")
+    run = wrk(url, duration, connections)
+    if not run.clean:
+        raise BenchError(f"wrk saw errors against {url}:\n{run.output}")
+    return {"rps": run.rps, "p50_ms": run.p50_ms, "p99_ms": run.p99_ms}
 
 
 def one_run(
@@ -354,7 +279,6 @@ def one_run(
     connections: int,
     label: str,
 ) -> dict[str, float]:
-    bench = logs_bench()
     port = free_port()
     env = {
         **os.environ,
@@ -386,15 +310,12 @@ def one_run(
     )
     base = f"http://127.0.0.1:{port}"
 
-    def not_ready() -> str | None:
-        return None if bench.wait_http(base + "/healthz", 0.5) else "no answer"
-
     try:
-        wait_until_ready(procs, name, proc, not_ready, "ready")
+        wait_until_ready(procs, name, proc, http_ready(base + "/healthz"), "ready")
         url = base + "/api/static/1k.json"
-        wrk(url, 1, connections)  # warm-up
+        wrk_clean(url, 1, connections)  # warm-up
         before = group_jiffies(frozenset({proc.pid}))
-        result = wrk(url, duration, connections)
+        result = wrk_clean(url, duration, connections)
         used = group_jiffies(frozenset({proc.pid})) - before
         requests = result["rps"] * max(1, int(duration))
         result["cpu_us_per_request"] = (
@@ -403,8 +324,6 @@ def one_run(
         return result
     finally:
         procs.procs.remove((name, proc))
-        from harness import stop_group
-
         stop_group(proc)
 
 
@@ -455,7 +374,7 @@ def in_process(chunks: int, per_chunk: int) -> dict[str, Any]:
 
     from bff import create_app, metrics
 
-    with static_upstream() as upstream:
+    with static_upstream("bench-metrics-nginx-") as upstream:
         settings = load_settings(
             {
                 "BFF_ROUTES_FILE": str(ROOT / "bench" / "logs" / "static-routes.toml"),

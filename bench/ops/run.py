@@ -28,7 +28,6 @@ import re
 import shutil
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -50,8 +49,11 @@ from harness import (  # noqa: E402
     run_benchmark,
     stop_group,
     wait_until_ready,
+    wrk,
+    wrk_post_script,
 )
 from sink import sink_server  # noqa: E402
+from testkit import http_ready, redis_server  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -205,28 +207,6 @@ def percentile(values: Sequence[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))]
 
 
-def start_redis(procs: Processes, workdir: Path) -> str:
-    """Debian's redis-server on a free port, nothing saved to disk."""
-    binary = shutil.which("redis-server") or "/usr/sbin/redis-server"
-    port = free_port()
-    proc = procs.start(
-        "redis",
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        cwd=workdir,
-    )
-
-    def not_ready() -> str | None:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-                sock.sendall(b"PING\r\n")
-                return None if sock.recv(16).startswith(b"+PONG") else "no PONG"
-        except OSError as exc:
-            return str(exc)
-
-    wait_until_ready(procs, "redis", proc, not_ready, "answering")
-    return f"redis://127.0.0.1:{port}/0"
-
-
 def start_bff(
     procs: Processes,
     name: str,
@@ -241,15 +221,7 @@ def start_bff(
     if app != "bff:create_app()":
         argv[1:1] = ["--pythonpath", str(Path(__file__).resolve().parent)]
     proc = procs.start(name, argv, cwd=ROOT, env=full)
-
-    def not_ready() -> str | None:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:  # noqa: S310
-                return None if resp.status == 200 else f"status {resp.status}"
-        except OSError as exc:
-            return str(exc)
-
-    wait_until_ready(procs, name, proc, not_ready, "healthy")
+    wait_until_ready(procs, name, proc, http_ready(f"http://127.0.0.1:{port}/healthz"), "healthy")
     return port
 
 
@@ -293,10 +265,10 @@ def index_counts(redis_url: str) -> dict[str, int]:
 
 def measure_volume(args: argparse.Namespace, procs: Processes, workdir: Path) -> dict[str, Any]:
     """The million events through four BFFs, the list timed at each checkpoint, counts compared."""
-    redis_url = start_redis(procs, workdir)
     checkpoints = [c for c in (QUICK_CHECKPOINTS if args.quick else FULL_CHECKPOINTS)]
     checkpoints = [c for c in checkpoints if c < args.events] + [args.events]
-    with sink_server(workdir) as logs_url:
+    with redis_server(workdir) as redis, sink_server(workdir) as logs_url:
+        redis_url = redis.url
         ports = []
         for i in range(args.instances):
             env = {**base_env(logs_url, workdir, f"bff{i}"), "BFF_RATELIMIT_STORAGE_URI": redis_url}
@@ -358,32 +330,13 @@ def measure_volume(args: argparse.Namespace, procs: Processes, workdir: Path) ->
     }
 
 
-def run_wrk(url: str, body: bytes, seconds: float, workdir: Path) -> dict[str, float]:
-    """wrk posting ``body`` at 10 connections: requests/s and p99 in ms."""
-    script = workdir / "post.lua"
-    escaped = body.decode().replace("\\", "\\\\").replace('"', '\\"')
-    script.write_text(
-        f'wrk.method = "POST"\nwrk.body = "{escaped}"\n'
-        'wrk.headers["Content-Type"] = "application/json"\n',
-        encoding="utf-8",
-    )
-    done = subprocess.run(  # noqa: S603 - fixed argv, loopback only
-        ["wrk", "-t2", "-c10", f"-d{seconds:g}s", "--latency", "-s", str(script), url],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=seconds + 60,
-    )
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", done.stdout)
-    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", done.stdout)
-    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", done.stdout)
-    if rps is None or p99 is None:
-        raise BenchError(f"cannot read wrk's output:\n{done.stdout}")
-    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
+def run_wrk(url: str, script: Path, seconds: float) -> dict[str, float]:
+    """wrk posting with ``script`` at 10 connections: requests/s and p99 in ms."""
+    run = wrk(url, seconds, 10, script=script)
     return {
-        "reports_per_s": float(rps.group(1)),
-        "p99_ms": round(float(p99.group(1)) * scale, 2),
-        "non_2xx": float(non2xx.group(1)) if non2xx else 0.0,
+        "reports_per_s": run.rps,
+        "p99_ms": round(run.p99_ms, 2),
+        "non_2xx": float(run.non_2xx),
     }
 
 
@@ -391,11 +344,11 @@ def measure_ingest(
     args: argparse.Namespace, procs: Processes, workdir: Path
 ) -> list[dict[str, Any]]:
     """Ingest with the index off and on (same BFF, two workers, wrk at 10 connections)."""
-    redis_url = start_redis(procs, workdir / "ingest")
     body = report_body(7)
+    script = wrk_post_script(workdir, body)
     results: list[dict[str, Any]] = []
-    with sink_server(workdir) as logs_url:
-        shared = {"BFF_RATELIMIT_STORAGE_URI": redis_url}
+    with redis_server(workdir / "ingest") as redis, sink_server(workdir) as logs_url:
+        shared = {"BFF_RATELIMIT_STORAGE_URI": redis.url}
         variants: list[tuple[str, dict[str, str], str]] = [
             ("memory limits, no index", {}, "bff:create_app()"),
             ("redis limits, no index", shared, "noindex:create_app()"),
@@ -407,8 +360,8 @@ def measure_ingest(
                 env = {**base_env(logs_url, workdir, name), **extra}
                 port = start_bff(procs, name, env, workers=2, app=app)
                 url = f"http://127.0.0.1:{port}/api/client-errors"
-                run_wrk(url, body, 2, workdir)  # warm-up
-                result = run_wrk(url, body, args.ingest_seconds, workdir)
+                run_wrk(url, script, 2)  # warm-up
+                result = run_wrk(url, script, args.ingest_seconds)
                 results.append({"variant": label, "round": round_number, **result})
                 log(
                     f"ingest, {label}: {result['reports_per_s']:,.0f} reports/s, "
