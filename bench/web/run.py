@@ -15,19 +15,18 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from testkit import Process, StartError, free_port, http_ready
+from testkit import start as start_process
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -57,25 +56,9 @@ li{padding:.5rem 0;border-bottom:1px solid #ddd}</style></head>
 )
 
 
-@dataclass
-class Proc:
-    """A started process in its own group."""
-
-    name: str
-    popen: subprocess.Popen[bytes]
-    url: str
-
-
 def log(msg: str) -> None:
     """Progress on stderr."""
     print(f"[bench-web] {msg}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
@@ -125,42 +108,21 @@ def start(
     logs: Path,
     health: str,
     cwd: Path = REPO,
-) -> Proc:
-    """Start ``argv`` and wait until ``health`` answers 200."""
-    out = (logs / f"{name}.log").open("wb")
-    popen = subprocess.Popen(
-        argv,
-        cwd=cwd,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if popen.poll() is not None:
-            raise SystemExit(f"{name} exited with {popen.returncode}; see {logs / name}.log")
-        try:
-            if http_get(url + health, timeout=2)[0] == 200:
-                return Proc(name, popen, url)
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"{name} did not become healthy; see {logs / name}.log")
-
-
-def stop(proc: Proc) -> None:
-    """SIGTERM the group, then SIGKILL after 10 s."""
-    if proc.popen.poll() is None:
-        try:
-            os.killpg(proc.popen.pid, signal.SIGTERM)
-            proc.popen.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.popen.pid, signal.SIGKILL)
-            proc.popen.wait(5)
-        except ProcessLookupError:
-            pass
+) -> Process:
+    """Start ``argv`` (output in ``logs/<name>.log``) and wait until ``health`` answers 200."""
+    try:
+        return start_process(
+            name,
+            argv,
+            log_dir=logs,
+            port=port,
+            env=env,
+            cwd=cwd,
+            ready=http_ready(f"http://127.0.0.1:{port}{health}"),
+            timeout=90,
+        )
+    except StartError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def lighthouse(url: str, preset: str, keep: Path | None = None) -> dict[str, Any]:
@@ -272,7 +234,7 @@ def main(argv: Sequence[str]) -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-web-"))
     logs = work / "logs"
     logs.mkdir()
-    procs: list[Proc] = []
+    procs: list[Process] = []
     try:
         server_js = build_site(work / "standalone", opts.skip_build)
         py = str(VENV_BIN / "python")
@@ -357,7 +319,7 @@ def main(argv: Sequence[str]) -> int:
             results[label] = median_run(url, opts.preset, runs, prefix)
     finally:
         for proc in reversed(procs):
-            stop(proc)
+            proc.stop()
     ref_result = results["reference (static HTML)"]
     print(
         f"\nLighthouse {opts.preset}, median of {runs}"
