@@ -10,6 +10,7 @@ from typing import Any
 
 from testkit import Process, free_port, http_ready
 from testkit import start as start_process
+from testkit.sample_services import start_sample
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -96,31 +97,15 @@ def logs_client(moto: Service) -> Any:
 
 
 def start_django(log_dir: Path, db_path: Path, env: dict[str, str] | None = None) -> Service:
-    """The Django catalog service, exactly as `make dev` runs it."""
-    port = free_port()
-    argv = [
-        sys.executable,
-        "upstreams/django_api/run.py",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    return start("django", argv, port, log_dir, {"CATALOG_DB_PATH": str(db_path), **(env or {})})
+    """The Django catalog service through its run.py, exactly as `make dev` runs it."""
+    env = {"CATALOG_DB_PATH": str(db_path), **(env or {})}
+    return Service.of(start_sample("catalog", log_dir, env, name="django"))
 
 
 def start_fastapi(log_dir: Path, catalog_url: str, env: dict[str, str] | None = None) -> Service:
-    """The FastAPI orders service, exactly as `make dev` runs it."""
-    port = free_port()
-    argv = [
-        sys.executable,
-        "upstreams/fastapi_api/run.py",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    return start("fastapi", argv, port, log_dir, {"CATALOG_API_URL": catalog_url, **(env or {})})
+    """The FastAPI orders service through its run.py, exactly as `make dev` runs it."""
+    env = {"CATALOG_API_URL": catalog_url, **(env or {})}
+    return Service.of(start_sample("orders", log_dir, env, name="fastapi"))
 
 
 def start_bff(log_dir: Path, env: dict[str, str], name: str = "bff") -> Service:
