@@ -224,3 +224,110 @@ def test_gunicorn_stops_with_one_line(tmp_path: Path, name: str, raw: str, line:
     assert result.returncode == 2
     assert result.stderr.splitlines() == [line]
     assert result.stdout == ""
+
+
+# --- the route table (TOML, one model per entry) ------------------------------------------
+
+UPSTREAM_A = '[upstreams.a]\nhealth_path = "/h"\n'
+ROUTE_R = '[[routes]]\nname="r"\nprefix="/api/r"\nupstream="a"\n'
+
+
+@pytest.mark.parametrize(
+    ("table", "line"),
+    [
+        pytest.param(
+            "routes = [1]\n" + UPSTREAM_A, "routes[0] must be a table", id="entry-not-a-table"
+        ),
+        pytest.param(
+            '[upstreams."a-b"]\n' + ROUTE_R,
+            "upstream name 'a-b' must be alphanumeric with a table body",
+            id="upstream-name",
+        ),
+        pytest.param(
+            '[upstreams.a]\nhealth_path = "h"\n' + ROUTE_R,
+            "upstreams.a.health_path must start with '/'",
+            id="health-path",
+        ),
+        pytest.param(
+            UPSTREAM_A + '[[routes]]\nprefix="/api/r"\nupstream="a"\n',
+            "routes[0].name is required",
+            id="no-name",
+        ),
+        pytest.param(
+            UPSTREAM_A + ROUTE_R + "typo=1\nzeta=2\n",
+            "routes[0] has unknown keys: typo, zeta",
+            id="unknown-keys",
+        ),
+        pytest.param(
+            UPSTREAM_A + ROUTE_R + 'read_timeout="5"\n',
+            "route 'r'.read_timeout must be a number between 0.001 and 3600, got '5'",
+            id="text-for-a-number",
+        ),
+        pytest.param(
+            UPSTREAM_A + ROUTE_R + "retries=true\n",
+            "route 'r'.retries must be an integer between 0 and 5, got True",
+            id="bool-for-an-integer",
+        ),
+        pytest.param(
+            UPSTREAM_A + ROUTE_R + "max_body_bytes=1.5\n",
+            "route 'r'.max_body_bytes must be an integer between 0 and 1099511627776, got 1.5",
+            id="fraction-of-a-byte",
+        ),
+        pytest.param(
+            UPSTREAM_A + ROUTE_R + "read_timeout=inf\n",
+            "route 'r'.read_timeout must be a number between 0.001 and 3600, got inf",
+            id="infinite",
+        ),
+        pytest.param(
+            UPSTREAM_A + ROUTE_R + "connect_timeout=5.0\ndeadline=1.0\n",
+            "route 'r'.deadline must be at least connect_timeout",
+            id="deadline-below-connect",
+        ),
+        pytest.param(
+            UPSTREAM_A + ROUTE_R + 'chunked_requests="x"\n',
+            "route 'r'.chunked_requests must be 'buffer' or 'stream'",
+            id="chunked",
+        ),
+        pytest.param(
+            UPSTREAM_A + ROUTE_R + "methods=[]\n",
+            "route 'r'.methods must be a non-empty subset of ['DELETE', 'GET', 'HEAD', "
+            "'OPTIONS', 'PATCH', 'POST', 'PUT']",
+            id="no-methods",
+        ),
+        pytest.param(
+            UPSTREAM_A + ROUTE_R + 'upstream_prefix="x/"\n',
+            "route 'r'.upstream_prefix must start with '/' and not end with '/': 'x/'",
+            id="upstream-prefix",
+        ),
+        pytest.param(
+            UPSTREAM_A + '[[routes]]\nname="r"\nprefix="/api/%2e"\nupstream="a"\n',
+            "route 'r'.prefix must be a plain canonical path: '/api/%2e'",
+            id="escaped-prefix",
+        ),
+        pytest.param(
+            UPSTREAM_A + ROUTE_R + '[[routes]]\nname="r"\nprefix="/api/s"\nupstream="a"\n',
+            "route 'r': duplicate name or prefix '/api/s'",
+            id="duplicate-name",
+        ),
+    ],
+)
+def test_route_table_errors_are_one_line(tmp_path: Path, table: str, line: str) -> None:
+    path = tmp_path / "routes.toml"
+    path.write_text(table, encoding="utf-8")
+    env = {"BFF_ROUTES_FILE": str(path), "BFF_UPSTREAM_A_URL": "http://h"}
+    with pytest.raises(SettingsError) as info:
+        load_settings(env)
+    assert str(info.value) == line
+
+
+def test_route_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "routes.toml"
+    path.write_text(UPSTREAM_A + ROUTE_R, encoding="utf-8")
+    (route,) = load_settings(
+        {"BFF_ROUTES_FILE": str(path), "BFF_UPSTREAM_A_URL": "http://h"}
+    ).routes
+    assert route.methods == {"GET", "HEAD"} and route.upstream_prefix == ""
+    assert (route.connect_timeout, route.read_timeout, route.deadline) == (1.0, 10.0, 30.0)
+    assert (route.retries, route.retry_backoff, route.retry_on_status) == (1, 0.05, frozenset())
+    assert (route.max_body_bytes, route.chunked_requests) == (1_048_576, "buffer")
+    assert route.upstream.health_path == "/h" and route.upstream.origin == "http://h:80"

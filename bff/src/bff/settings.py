@@ -25,7 +25,15 @@ from logship.config import (
     read_environment,
     validate_stream_template,
 )
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -505,117 +513,174 @@ def parse_upstream_url(name: str, variable: str, raw: str | None, health_path: s
     )
 
 
-def _check_prefix(where: str, value: Any, *, allow_empty: bool) -> str:
-    if not isinstance(value, str) or (not value and not allow_empty):
-        raise SettingsError(f"{where} must be a path string")
+def _path_prefix(value: str) -> str:
+    """A path prefix: empty, or ``/a/b`` (no trailing slash, no ``//``, dot segments, ``\\``
+    or percent-escapes), so it can be joined and compared as plain text."""
     if value and (not value.startswith("/") or value.endswith("/") or "//" in value):
-        raise SettingsError(f"{where} must start with '/' and not end with '/': {value!r}")
+        raise ValueError("must start with '/' and not end with '/'")
     if any(seg in (".", "..") for seg in value.split("/")) or "\\" in value or "%" in value:
-        raise SettingsError(f"{where} must be a plain canonical path: {value!r}")
+        raise ValueError("must be a plain canonical path")
     return value
 
 
-_ROUTE_KEYS = {
-    "name",
-    "prefix",
-    "upstream",
-    "upstream_prefix",
-    "methods",
-    "max_body_bytes",
-    "connect_timeout",
-    "read_timeout",
-    "deadline",
-    "retries",
-    "retry_backoff",
-    "retry_on_status",
-    "chunked_requests",
-}
+_TABLE = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
+_TABLE_OPEN = ConfigDict(frozen=True, extra="ignore", strict=True, allow_inf_nan=False)
+PathPrefix = Annotated[str, AfterValidator(_path_prefix)]
+Method = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
-def _number(where: str, value: Any, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise SettingsError(f"{where} must be a number between {low} and {high}, got {value!r}")
-    return float(value)
+def _read_methods() -> list[Method]:
+    return ["GET", "HEAD"]
 
 
-def _parse_route(index: int, raw: Any, upstreams: Mapping[str, Upstream]) -> Route:
-    where = f"routes[{index}]"
-    if not isinstance(raw, dict):
-        raise SettingsError(f"{where} must be a table")
-    unknown = set(raw) - _ROUTE_KEYS
-    if unknown:
-        raise SettingsError(f"{where} has unknown keys: {', '.join(sorted(unknown))}")
-    name = raw.get("name")
-    if not isinstance(name, str) or not name:
-        raise SettingsError(f"{where}.name is required")
-    where = f"route {name!r}"
-    upstream_name = raw.get("upstream")
-    if not isinstance(upstream_name, str) or upstream_name not in upstreams:
-        raise SettingsError(f"{where}.upstream {upstream_name!r} is not a declared upstream")
-    methods = raw.get("methods", ["GET", "HEAD"])
-    if not isinstance(methods, list) or not methods or not set(methods) <= HTTP_METHODS:
-        raise SettingsError(f"{where}.methods must be a non-empty subset of {sorted(HTTP_METHODS)}")
-    statuses = raw.get("retry_on_status", [])
-    if not isinstance(statuses, list) or not all(
-        isinstance(s, int) and 500 <= s <= 599 for s in statuses
-    ):
-        raise SettingsError(f"{where}.retry_on_status must list 5xx status codes")
-    chunked_requests = raw.get("chunked_requests", "buffer")
-    if chunked_requests not in ("buffer", "stream"):
-        raise SettingsError(f"{where}.chunked_requests must be 'buffer' or 'stream'")
-    connect = _number(f"{where}.connect_timeout", raw.get("connect_timeout", 1.0), 0.001, 60)
-    read = _number(f"{where}.read_timeout", raw.get("read_timeout", 10.0), 0.001, 3600)
-    deadline = _number(f"{where}.deadline", raw.get("deadline", 30.0), 0.001, 3600)
-    if deadline < connect:
-        raise SettingsError(f"{where}.deadline must be at least connect_timeout")
-    return Route(
-        name=name,
-        prefix=_check_prefix(f"{where}.prefix", raw.get("prefix"), allow_empty=False),
-        upstream=upstreams[upstream_name],
-        upstream_prefix=_check_prefix(
-            f"{where}.upstream_prefix", raw.get("upstream_prefix", ""), allow_empty=True
-        ),
-        methods=frozenset(methods),
-        max_body_bytes=int(
-            _number(f"{where}.max_body_bytes", raw.get("max_body_bytes", 1_048_576), 0, 2**40)
-        ),
-        connect_timeout=connect,
-        read_timeout=read,
-        deadline=deadline,
-        retries=int(_number(f"{where}.retries", raw.get("retries", 1), 0, 5)),
-        retry_backoff=_number(f"{where}.retry_backoff", raw.get("retry_backoff", 0.05), 0, 5),
-        retry_on_status=frozenset(statuses),
-        chunked_requests=chunked_requests,
+class UpstreamSpec(BaseModel):
+    """``[upstreams.<name>]`` of the route table (the base URL comes from the environment)."""
+
+    model_config = _TABLE_OPEN
+
+    health_path: str = Field(default="/healthz", pattern=r"^/")
+
+
+class RouteSpec(BaseModel):
+    """One ``[[routes]]`` entry of the route table."""
+
+    model_config = _TABLE
+
+    name: str = Field(min_length=1)
+    prefix: Annotated[PathPrefix, Field(min_length=1)]
+    upstream: str
+    upstream_prefix: PathPrefix = ""
+    methods: list[Method] = Field(default_factory=_read_methods, min_length=1)
+    max_body_bytes: int = Field(default=1_048_576, ge=0, le=2**40)
+    connect_timeout: float = Field(default=1.0, ge=0.001, le=60)
+    read_timeout: float = Field(default=10.0, ge=0.001, le=3600)
+    deadline: float = Field(default=30.0, ge=0.001, le=3600)
+    retries: int = Field(default=1, ge=0, le=5)
+    retry_backoff: float = Field(default=0.05, ge=0, le=5)
+    retry_on_status: list[Annotated[int, Field(ge=500, le=599)]] = Field(default_factory=list)
+    chunked_requests: Literal["buffer", "stream"] = "buffer"
+
+    @model_validator(mode="after")
+    def _deadline_covers_connect(self) -> RouteSpec:
+        if self.deadline < self.connect_timeout:
+            raise ValueError(f"route {self.name!r}.deadline must be at least connect_timeout")
+        return self
+
+
+UpstreamName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$")]
+
+
+class RouteTable(BaseModel):
+    """The route table document: which upstreams exist and which ``/api`` prefix goes where."""
+
+    model_config = _TABLE_OPEN
+
+    upstreams: dict[UpstreamName, UpstreamSpec] = Field(min_length=1)
+    routes: list[RouteSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _routes_fit_together(self) -> RouteTable:
+        seen_names: set[str] = set()
+        seen_prefixes: set[str] = set()
+        for route in self.routes:
+            if route.upstream not in self.upstreams:
+                raise ValueError(
+                    f"route {route.name!r}.upstream {route.upstream!r} is not a declared upstream"
+                )
+            if route.prefix in seen_prefixes or route.name in seen_names:
+                raise ValueError(f"route {route.name!r}: duplicate name or prefix {route.prefix!r}")
+            if not route.prefix.startswith("/api/") and route.prefix != "/api":
+                raise ValueError(f"route {route.name!r}: prefix must live under /api")
+            seen_names.add(route.name)
+            seen_prefixes.add(route.prefix)
+        return self
+
+
+def _table_error(exc: ValidationError, document: Mapping[str, Any]) -> str:
+    """The first error of the route table as one line naming the entry and the key."""
+    errors = exc.errors(include_url=False)
+    error = errors[0]
+    loc, kind, raw = error["loc"], error["type"], error.get("input")
+    if kind == "value_error" and len(loc) <= 2:  # a rule of the table or of one route
+        return str(error.get("ctx", {}).get("error", error["msg"]))
+    if loc[:1] == ("upstreams",):
+        if len(loc) == 1:
+            return "the route table must declare at least one [upstreams.<name>]"
+        upstream = loc[1]
+        if len(loc) == 2 or loc[2] == "[key]":
+            return f"upstream name {upstream!r} must be alphanumeric with a table body"
+        return f"upstreams.{upstream}.{loc[2]} must start with '/'"
+    if len(loc) < 2:
+        return "the route table must declare at least one [[routes]] entry"
+    index = int(loc[1])
+    routes = document.get("routes")
+    entry = routes[index] if isinstance(routes, list) else None
+    name = entry.get("name") if isinstance(entry, dict) else None
+    if len(loc) == 2:
+        return f"routes[{index}] must be a table"
+    if kind == "extra_forbidden":
+        unknown = sorted(str(e["loc"][2]) for e in errors if e["type"] == kind)
+        return f"routes[{index}] has unknown keys: {', '.join(unknown)}"
+    key = str(loc[2])
+    if key == "name" or not isinstance(name, str) or not name:
+        return f"routes[{index}].name is required"
+    where = f"route {name!r}.{key}"
+    if key == "methods":
+        return f"{where} must be a non-empty subset of {sorted(HTTP_METHODS)}"
+    if key == "retry_on_status":
+        return f"{where} must list 5xx status codes"
+    if key == "chunked_requests":
+        return f"{where} must be 'buffer' or 'stream'"
+    if key == "upstream":
+        return f"{where} {raw!r} is not a declared upstream"
+    if kind == "value_error":
+        return f"{where} {error.get('ctx', {}).get('error', error['msg'])}: {raw!r}"
+    if kind == "missing":
+        return f"{where} is required"
+    field = RouteSpec.model_fields[key]
+    low, high = (
+        next((getattr(m, attr) for m in field.metadata if hasattr(m, attr)), None)
+        for attr in ("ge", "le")
     )
+    noun = "an integer" if field.annotation is int else "a number"
+    return f"{where} must be {noun} between {low} and {high}, got {raw!r}"
 
 
 def parse_route_table(
     document: Mapping[str, Any], env: Mapping[str, str]
 ) -> tuple[tuple[Route, ...], dict[str, Upstream]]:
     """Build routes and upstreams from a parsed TOML document; URLs come from the environment."""
-    raw_upstreams = document.get("upstreams", {})
-    if not isinstance(raw_upstreams, dict) or not raw_upstreams:
-        raise SettingsError("the route table must declare at least one [upstreams.<name>]")
-    upstreams: dict[str, Upstream] = {}
-    for name, spec in raw_upstreams.items():
-        if not name.replace("_", "").isalnum() or not isinstance(spec, dict):
-            raise SettingsError(f"upstream name {name!r} must be alphanumeric with a table body")
-        health = spec.get("health_path", "/healthz")
-        if not isinstance(health, str) or not health.startswith("/"):
-            raise SettingsError(f"upstreams.{name}.health_path must start with '/'")
-        variable = f"BFF_UPSTREAM_{name.upper()}_URL"
-        upstreams[name] = parse_upstream_url(name, variable, env.get(variable), health)
-    raw_routes = document.get("routes", [])
-    if not isinstance(raw_routes, list) or not raw_routes:
-        raise SettingsError("the route table must declare at least one [[routes]] entry")
-    routes = [_parse_route(i, r, upstreams) for i, r in enumerate(raw_routes)]
-    seen: set[str] = set()
-    for route in routes:
-        if route.prefix in seen or route.name in {r.name for r in routes if r is not route}:
-            raise SettingsError(f"route {route.name!r}: duplicate name or prefix {route.prefix!r}")
-        if not route.prefix.startswith("/api/") and route.prefix != "/api":
-            raise SettingsError(f"route {route.name!r}: prefix must live under /api")
-        seen.add(route.prefix)
+    try:
+        table = RouteTable.model_validate(document)
+    except ValidationError as exc:
+        raise SettingsError(_table_error(exc, document)) from None
+    upstreams = {
+        name: parse_upstream_url(
+            name,
+            f"BFF_UPSTREAM_{name.upper()}_URL",
+            env.get(f"BFF_UPSTREAM_{name.upper()}_URL"),
+            spec.health_path,
+        )
+        for name, spec in table.upstreams.items()
+    }
+    routes = [
+        Route(
+            name=spec.name,
+            prefix=spec.prefix,
+            upstream=upstreams[spec.upstream],
+            upstream_prefix=spec.upstream_prefix,
+            methods=frozenset(spec.methods),
+            max_body_bytes=spec.max_body_bytes,
+            connect_timeout=spec.connect_timeout,
+            read_timeout=spec.read_timeout,
+            deadline=spec.deadline,
+            retries=spec.retries,
+            retry_backoff=spec.retry_backoff,
+            retry_on_status=frozenset(spec.retry_on_status),
+            chunked_requests=spec.chunked_requests,
+        )
+        for spec in table.routes
+    ]
     # Longest prefix first so that /api/a/b wins over /api/a.
     routes.sort(key=lambda r: len(r.prefix), reverse=True)
     return tuple(routes), upstreams
