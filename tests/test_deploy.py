@@ -15,8 +15,9 @@ from typing import Any
 import boto3
 import pytest
 import yaml
+from testkit import moto_server
 
-from .procs import BIN, ROOT, Service, free_port, start
+from .procs import BIN, ROOT, Service, free_port
 
 DEPLOY = ROOT / "deploy" / "deploy.py"
 _spec = importlib.util.spec_from_file_location("deploy_script", DEPLOY)
@@ -32,13 +33,8 @@ REGISTRY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
 @pytest.fixture(scope="module")
 def ecs_emulator(log_dir: Path) -> Iterator[Service]:
     """A moto server whose ECS services report their desired count as running."""
-    port = free_port()
-    argv = [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]
-    svc = start(
-        "moto-ecs", argv, port, log_dir, {"MOTO_ECS_SERVICE_RUNNING": "1"}, health="/moto-api/"
-    )
-    yield svc
-    svc.stop()
+    with moto_server(log_dir, name="moto-ecs", env={"MOTO_ECS_SERVICE_RUNNING": "1"}) as moto:
+        yield Service.of(moto.process)
 
 
 def ecs_client(url: str) -> Any:

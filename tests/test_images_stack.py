@@ -22,8 +22,9 @@ from typing import Any
 import boto3
 import pytest
 import yaml
+from testkit import moto_server
 
-from .procs import BIN, ROOT, Service, free_port, start
+from .procs import ROOT, Service
 from .test_deploy import CfnLoader
 
 STACK = ROOT / "deploy" / "stack.yaml"
@@ -96,12 +97,8 @@ def without_unsupported(template: dict[str, Any]) -> tuple[dict[str, Any], set[s
 
 @pytest.fixture(scope="module")
 def cfn_emulator(log_dir: Path) -> Iterator[Service]:
-    port = free_port()
-    argv = [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]
-    env = {"MOTO_ECS_SERVICE_RUNNING": "1"}
-    svc = start("moto-cfn", argv, port, log_dir, env, health="/moto-api/")
-    yield svc
-    svc.stop()
+    with moto_server(log_dir, name="moto-cfn", env={"MOTO_ECS_SERVICE_RUNNING": "1"}) as moto:
+        yield Service.of(moto.process)
 
 
 def client(url: str, name: str) -> Any:

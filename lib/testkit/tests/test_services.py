@@ -25,7 +25,8 @@ def test_redis_server_answers_and_stops(tmp_path: Path) -> None:
 
 
 def test_moto_server_serves_cloudwatch_logs_and_s3(tmp_path: Path) -> None:
-    with moto_server(tmp_path, region="us-east-1") as moto:
+    with moto_server(tmp_path, region="us-east-1", env={"MOTO_ECS_SERVICE_RUNNING": "1"}) as moto:
+        assert "MOTO_ECS_SERVICE_RUNNING" not in moto.env  # the server's setting, not boto3's
         assert moto.env["AWS_REGION"] == "us-east-1"
         logs = boto3.client("logs", **moto.client_kwargs())
         logs.create_log_group(logGroupName="/testkit")

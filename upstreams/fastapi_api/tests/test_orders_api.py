@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -8,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from testkit import free_port
 
 from orders_service.app import create_app
 from orders_service.config import Settings
@@ -316,15 +316,9 @@ async def test_catalog_bad_response(
     assert_problem(await client.post("/orders", json=order_payload((1, 1))), 502)
 
 
-def _closed_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-async def test_real_client_against_closed_port() -> None:
+async def test_real_client_againstfree_port() -> None:
     """The lifespan-created client (no injection) maps connection errors to 503."""
-    app = create_app(Settings(), catalog_base_url=f"http://127.0.0.1:{_closed_port()}")
+    app = create_app(Settings(), catalog_base_url=f"http://127.0.0.1:{free_port()}")
     transport = httpx.ASGITransport(app=app)
     async with (
         app.router.lifespan_context(app),

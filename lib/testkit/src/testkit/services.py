@@ -6,7 +6,7 @@ import contextlib
 import os
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypedDict
@@ -108,9 +108,14 @@ def redis_server(
     argv = [redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
             "--appendonly", "no", "--dir", str(workdir)]  # fmt: skip
     process = start(
-        name, argv, log_dir=workdir, port=port, cwd=workdir, ready=redis_ready(port),
+        name,
+        argv,
+        log_dir=workdir,
+        port=port,
+        cwd=workdir,
+        ready=redis_ready(port),
         timeout=timeout,
-    )  # fmt: skip
+    )
     with process:
         yield RedisServer(process, port)
 
@@ -121,17 +126,25 @@ def moto_server(
     *,
     region: str = DEFAULT_REGION,
     name: str = "moto",
+    env: Mapping[str, str] | None = None,
     timeout: float = STARTUP_TIMEOUT_S,
 ) -> Iterator[MotoServer]:
     """The moto server on a free 127.0.0.1 port (its output in ``workdir/<name>.log``), ready
-    when ``/moto-api/`` answers; stopped on the way out."""
+    when ``/moto-api/`` answers; stopped on the way out. ``env`` adds to the server's
+    environment (moto's own settings, e.g. ``MOTO_ECS_SERVICE_RUNNING``)."""
     if not MOTO_SERVER.exists():
         raise FileNotFoundError(f"{MOTO_SERVER} is missing: install moto[server] (make install)")
     port = free_port()
     argv = [str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)]
     process = start(
-        name, argv, log_dir=workdir, port=port, cwd=workdir, env=fake_aws_env(region),
-        ready=http_ready(f"http://127.0.0.1:{port}/moto-api/"), timeout=timeout,
-    )  # fmt: skip
+        name,
+        argv,
+        log_dir=workdir,
+        port=port,
+        cwd=workdir,
+        env={**fake_aws_env(region), **(env or {})},
+        ready=http_ready(f"http://127.0.0.1:{port}/moto-api/"),
+        timeout=timeout,
+    )
     with process:
         yield MotoServer(process, port, region)
