@@ -7,7 +7,8 @@ the route table) and adds every upstream operation under the public prefix of th
 serves it: the orders service's from its FastAPI app, the catalog's from the hand-written
 description in `upstreams/django_api/catalog/openapi.py`. Upstream schemas are renamed with the
 route's name (`Orders` + `Order` -> `OrdersOrder`), and the errors the BFF itself can answer on
-such a path (502, 503, 504, 413, 400) are added where the upstream does not document the status.
+such a path (400, 413, 414, 431, 502, 503, 504) are added where the upstream does not document
+the status.
 
     .venv/bin/python scripts/openapi_snapshot.py            # writes web/openapi/bff.json
     .venv/bin/python scripts/openapi_snapshot.py --check    # exit 1 if the file is stale
@@ -34,8 +35,9 @@ DOCUMENT_ENV = {
     "BFF_UPSTREAM_CATALOG_URL": "http://127.0.0.1:8001",
     "BFF_UPSTREAM_ORDERS_URL": "http://127.0.0.1:8002",
 }
-# Statuses the BFF itself may answer on any proxied operation (see docs/proxy.md).
-BFF_STATUSES = ("400", "413", "502", "503", "504")
+# Statuses the BFF itself may answer on any proxied operation (see docs/proxy.md): the edge's
+# 400/414/431 and the proxy's 413/502/503/504.
+BFF_STATUSES = ("400", "413", "414", "431", "502", "503", "504")
 
 
 def catalog_document() -> dict[str, Any]:

@@ -1554,6 +1554,28 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request target longer than the edge accepts (BFF_EDGE_MAX_REQUEST_LINE). */
+            414: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many header fields, or a request head over the edge's limit. */
+            431: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The catalog service could not be reached or broke the connection. */
             502: {
                 headers: {
@@ -1643,6 +1665,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["CatalogProblem"];
                 };
             };
+            /** @description Request target longer than the edge accepts (BFF_EDGE_MAX_REQUEST_LINE). */
+            414: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is not sent as application/json */
             415: {
                 headers: {
@@ -1659,6 +1692,17 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["CatalogProblem"];
+                };
+            };
+            /** @description Too many header fields, or a request head over the edge's limit. */
+            431: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The catalog service could not be reached or broke the connection. */
@@ -1742,6 +1786,28 @@ export interface operations {
             };
             /** @description Request body over 1048576 bytes. */
             413: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request target longer than the edge accepts (BFF_EDGE_MAX_REQUEST_LINE). */
+            414: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many header fields, or a request head over the edge's limit. */
+            431: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
                     "X-Request-ID"?: string;
@@ -3704,6 +3770,28 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Request target longer than the edge accepts (BFF_EDGE_MAX_REQUEST_LINE). */
+            414: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many header fields, or a request head over the edge's limit. */
+            431: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The orders service could not be reached or broke the connection. */
             502: {
                 headers: {
@@ -3792,6 +3880,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["OrdersProblem"];
                 };
             };
+            /** @description Request target longer than the edge accepts (BFF_EDGE_MAX_REQUEST_LINE). */
+            414: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unsupported Media Type */
             415: {
                 headers: {
@@ -3808,6 +3907,17 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["OrdersProblem"];
+                };
+            };
+            /** @description Too many header fields, or a request head over the edge's limit. */
+            431: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Bad Gateway */
@@ -3884,6 +3994,28 @@ export interface operations {
             };
             /** @description Request body over 262144 bytes. */
             413: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request target longer than the edge accepts (BFF_EDGE_MAX_REQUEST_LINE). */
+            414: {
+                headers: {
+                    /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many header fields, or a request head over the edge's limit. */
+            431: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
                     "X-Request-ID"?: string;

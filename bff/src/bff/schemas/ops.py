@@ -24,6 +24,11 @@ GroupStatus = Literal["open", "resolved"]
 Time = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 
 
+def _is_none(value: object) -> bool:
+    """Members that are absent rather than null when they do not apply."""
+    return value is None
+
+
 class _Query(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -169,7 +174,9 @@ class OpsEvent(BaseModel):
 
     timestamp: Time
     stream: str | None = Field(
-        default=None, description="The CloudWatch log stream (not kept with a group's sample)."
+        default=None,
+        exclude_if=_is_none,
+        description="The CloudWatch log stream (not kept with a group's sample).",
     )
     message: str | None
     request_id: str | None
@@ -222,10 +229,10 @@ class Related(BaseModel):
     ``unavailable`` says why they could not be read (the events are still answered)."""
 
     request_ids: list[str]
-    start: Time | None = None
-    end: Time | None = None
+    start: Time | None = Field(default=None, exclude_if=_is_none)
+    end: Time | None = Field(default=None, exclude_if=_is_none)
     truncated: bool
-    unavailable: str | None = None
+    unavailable: str | None = Field(default=None, exclude_if=_is_none)
     records: list[RelatedRecord]
 
 
