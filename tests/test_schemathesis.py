@@ -12,7 +12,9 @@ check adjusted, in ``CONFIG`` below, each with its reason:
 * the proxied catch-alls (``/api/catalog/{path}``, ``/api/orders/{path}``): the BFF forwards any
   path below the prefix and the upstream decides what it serves, so a path that matches the
   document may still be refused by the upstream (400, 405, 422) and its 405 carries the
-  upstream's ``Allow`` for that resource, not the route's method list;
+  upstream's ``Allow`` for that resource, not the route's method list. The BFF's own answers
+  stay checked: ``schemathesis_hooks.py`` adds a check that fails when the BFF itself (a
+  ``urn:bff:problem:`` type) refuses a request the document allows there;
 * the Sentry envelope: its body is newline-delimited framing that no JSON schema can state, so a
   string that matches the documented schema may still be refused with a 400 ``bad-envelope``.
 
@@ -33,6 +35,8 @@ from testkit.services import redis_server
 
 from .procs import BIN, Service, start_bff
 
+#: The BFF's own check for the proxied routes (it never refuses what the document allows there).
+HOOKS = Path(__file__).resolve().parent / "schemathesis_hooks.py"
 #: Per-operation adjustments of schemathesis' checks (see the module docstring for why).
 CONFIG = """
 [[operations]]
@@ -114,7 +118,7 @@ def test_schemathesis_finds_no_mismatch(schema_bff: Service, tmp_path: Path) -> 
         "--header",
         f"Authorization: Bearer {TOKEN}",
     ]
-    env = {**os.environ, "SCHEMATHESIS_HOOKS": "", "NO_COLOR": "1"}
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": str(HOOKS), "NO_COLOR": "1"}
     done = subprocess.run(
         argv,
         cwd=tmp_path,
