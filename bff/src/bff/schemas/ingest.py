@@ -3,10 +3,12 @@ batches, Reporting API and CSP reports, and the 202 bodies."""
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Final, Literal
 
 import orjson
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 KINDS: Final = ("error", "unhandledrejection", "boundary", "server")
 BREADCRUMB_TYPES: Final = ("navigation", "click", "fetch")
@@ -18,6 +20,8 @@ MAX_STACK_CHARS: Final = 32768
 MAX_URL_CHARS: Final = 2048
 MAX_ROUTE_CHARS: Final = 256
 MAX_REPORTS: Final = 32
+MAX_METRICS: Final = 20
+MAX_VITAL_VALUE: Final = 3_600_000.0  # an hour in ms; CLS is unitless and far below
 
 INCIDENT_PATTERN: Final = r"^[A-Z0-9-]{6,32}$"
 SESSION_PATTERN: Final = r"^[A-Za-z0-9._:-]{1,128}$"
@@ -42,8 +46,32 @@ PageUrl = Annotated[
     ),
 ]
 Route = Annotated[str, Field(max_length=MAX_ROUTE_CHARS)]
-#: A number, kept as sent (an integer stays an integer in the record).
-EpochMs = Annotated[int | float, Field(description="Epoch milliseconds.")]
+
+
+def _number(value: Any) -> int | float:
+    """A JSON number, kept as sent (an integer stays an integer in the record); never a
+    boolean, a string or a non-finite value."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("number_type", "must be a number")
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an integer too large for a double
+        finite = False
+    if not finite:
+        raise PydanticCustomError("finite_number", "must be a finite number")
+    return value
+
+
+def _vital_value(value: Any) -> int | float:
+    number = _number(value)
+    if not 0 <= number <= MAX_VITAL_VALUE:
+        raise PydanticCustomError("vital_range", f"must be from 0 to {MAX_VITAL_VALUE:.0f}")
+    return number
+
+
+#: A JSON number (one schema, one error message, an integer kept as an integer).
+Number = Annotated[int | float, PlainValidator(_number), WithJsonSchema({"type": "number"})]
+EpochMs = Annotated[Number, Field(description="Epoch milliseconds.")]
 
 
 def _small_json(data: dict[str, Any]) -> dict[str, Any]:
@@ -99,20 +127,18 @@ class ClientErrorReport(BaseModel):
     ts: EpochMs | None = Field(default=None, description="Client clock, epoch milliseconds.")
 
 
-MAX_METRICS: Final = 20
-MAX_VITAL_VALUE: Final = 3_600_000.0  # an hour in ms; CLS is unitless and far below
-
-
 class WebVital(BaseModel):
     """One Web Vitals measurement."""
 
     model_config = _STRICT
 
     name: Literal["LCP", "INP", "CLS", "FCP", "TTFB"]
-    value: (
-        Annotated[int, Field(ge=0, le=MAX_VITAL_VALUE)]
-        | Annotated[float, Field(ge=0, le=MAX_VITAL_VALUE)]
-    ) = Field(description="Milliseconds (CLS: unitless).")
+    value: Annotated[
+        int | float,
+        PlainValidator(_vital_value),
+        WithJsonSchema({"type": "number", "minimum": 0, "maximum": MAX_VITAL_VALUE}),
+        Field(description="Milliseconds (CLS: unitless)."),
+    ]
     rating: Literal["good", "needs-improvement", "poor"]
     id: str = Field(min_length=1, max_length=128)
     navigationType: str | None = Field(default=None, max_length=32)  # noqa: N815 - web-vitals' name

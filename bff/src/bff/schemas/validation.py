@@ -60,7 +60,7 @@ def field_errors(exc: ValidationError, *, query: bool = False) -> list[dict[str,
     at most ``MAX_ERRORS``."""
     out: list[dict[str, str]] = []
     for error in exc.errors(include_url=False, include_input=False):
-        loc = tuple(part for part in error["loc"] if not _is_union_tag(part))
+        loc = error["loc"]
         if query:
             out.append({"parameter": str(loc[0]) if loc else "", "detail": _words(error)})
         else:
@@ -68,11 +68,6 @@ def field_errors(exc: ValidationError, *, query: bool = False) -> list[dict[str,
         if len(out) == MAX_ERRORS:
             break
     return out
-
-
-def _is_union_tag(part: int | str) -> bool:
-    # pydantic names the member of a union it tried ("int", "float"): not a place in the body
-    return isinstance(part, str) and part in ("int", "float")
 
 
 def summary(errors: list[dict[str, str]]) -> str:
