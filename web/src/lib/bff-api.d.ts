@@ -641,7 +641,7 @@ export interface components {
              * Ts
              * @description Client clock, epoch milliseconds.
              */
-            ts?: (number) | null;
+            ts?: number | null;
         };
         /**
          * ClientErrors
