@@ -7,9 +7,11 @@ ops answers, the ingest's 202 bodies, problem documents), and are the OpenAPI do
 
 * ``problem``: the RFC 9457 problem document and the errors it lists;
 * ``ingest``: client-error reports, Web Vitals batches, browser reports, the 202 answers;
+* ``events``: the client-error event every accepted report is logged as;
 * ``ops``: the ops API's query parameters and answers;
 * ``meta``: health answers;
-* ``validation``: turning a pydantic ``ValidationError`` into the problem's ``errors``.
+* ``validation``: a pydantic ``ValidationError`` as the problem's ``errors``, query strings;
+* ``document``: the OpenAPI pieces built from the models (references, responses, parameters).
 """
 
 from __future__ import annotations
