@@ -11,7 +11,8 @@ from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 from pydantic_core import ErrorDetails
 
 MAX_ERRORS: Final = 20
-_WHOLE_NUMBER: Final = re.compile(r"[0-9]{1,9}")  # ASCII digits only: "²" or "١" is not a number
+_WHOLE_NUMBER: Final = re.compile(r"[0-9]+")  # ASCII digits only: "²" or "١" is not a number
+_TOO_LARGE: Final = 10**9  # beyond every bound; stands for a longer run of digits
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -80,7 +81,8 @@ def _whole_number(value: Any) -> Any:
     if isinstance(value, str):
         if _WHOLE_NUMBER.fullmatch(value) is None:
             raise ValueError("must be a whole number written with the digits 0-9")
-        return int(value)
+        digits = value.lstrip("0") or "0"
+        return int(digits) if len(digits) < 10 else _TOO_LARGE
     return value
 
 
