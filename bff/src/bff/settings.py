@@ -7,7 +7,8 @@ The gunicorn settings are a section of the same model (:class:`ServerSettings`),
 ``bff/gunicorn.conf.py`` in the master. A bad value raises :class:`SettingsError` with one
 line naming the variable, its problem and what is allowed. The route table (which upstreams
 exist, which prefixes go where) is a TOML file, ``BFF_ROUTES_FILE`` or the packaged
-``routes.toml``; each upstream's base URL comes from ``BFF_UPSTREAM_<NAME>_URL``.
+``routes.toml``, validated by :class:`RouteTable` (one model per upstream and per route); each
+upstream's base URL comes from ``BFF_UPSTREAM_<NAME>_URL``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from logship.config import (
@@ -36,11 +37,13 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+Method = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+Environment = Literal["development", "test", "staging", "production"]
+HTTP_METHODS = frozenset(get_args(Method))
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-ENVIRONMENTS = ("development", "test", "staging", "production")
+ENVIRONMENTS: tuple[str, ...] = get_args(Environment)
 PLACEHOLDERS = frozenset({"", "changeme", "change-me", "todo", "xxx", "placeholder"})
-GUNICORN_LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+GunicornLogLevel = Literal["debug", "info", "warning", "error", "critical"]
 
 
 class SettingsError(ValueError):
@@ -351,9 +354,7 @@ class ServerSettings(BaseModel):
         validation_alias="BFF_GRACEFUL_TIMEOUT",
         description="seconds to finish in-flight requests on SIGTERM",
     )
-    log_level: Annotated[
-        Literal["debug", "info", "warning", "error", "critical"], BeforeValidator(_lower)
-    ] = Field(
+    log_level: Annotated[GunicornLogLevel, BeforeValidator(_lower)] = Field(
         default="info",
         validation_alias="BFF_LOG_LEVEL",
         description="gunicorn's own log level",
@@ -382,7 +383,7 @@ class Settings(BaseSettings):
         arbitrary_types_allowed=True,
     )
 
-    environment: Literal["development", "test", "staging", "production"] = Field(
+    environment: Environment = Field(
         default="development",
         validation_alias="BFF_ENV",
         description="`development`, `test`, `staging` or `production` (without "
@@ -526,7 +527,6 @@ def _path_prefix(value: str) -> str:
 _TABLE = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
 _TABLE_OPEN = ConfigDict(frozen=True, extra="ignore", strict=True, allow_inf_nan=False)
 PathPrefix = Annotated[str, AfterValidator(_path_prefix)]
-Method = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 def _read_methods() -> list[Method]:
