@@ -100,7 +100,7 @@ typecheck: install ## mypy (strict on bff/src), tsc --noEmit
 	@$(BIN)/mypy --strict lib/testkit/src lib/testkit/tests
 	@$(BIN)/mypy --strict lib/logship/src scripts/logs_tail.py scripts/dev.py scripts/log_forwarder.py
 	@$(BIN)/mypy --strict deploy/deploy.py deploy/sourcemaps.py scripts/openapi_snapshot.py bench/web/run.py
-	@$(BIN)/mypy --strict scripts/lock_check.py tests/schemathesis_hooks.py
+	@$(BIN)/mypy --strict scripts/lock_check.py scripts/settings_doc.py tests/schemathesis_hooks.py
 	@MYPYPATH=bench $(BIN)/mypy --strict bench/proxy/run.py
 	@MYPYPATH=bench $(BIN)/mypy --strict bench/edge/run.py
 	@MYPYPATH=bench $(BIN)/mypy --strict bench/fleet/run.py
