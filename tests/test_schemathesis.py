@@ -31,7 +31,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from testkit.services import redis_server
 
 from .procs import BIN, Service, start_bff
 
@@ -56,12 +55,6 @@ TOKEN = "schemathesis-ops-token-0123456789abcdef"
 MAX_EXAMPLES = 25
 #: Bound for the whole run on two shared cores (it takes about a minute when the machine is quiet).
 RUN_TIMEOUT_S = 600
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with redis_server(tmp_path_factory.mktemp("redis")) as redis:
-        yield redis.url
 
 
 @pytest.fixture(scope="module")
