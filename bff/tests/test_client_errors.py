@@ -728,8 +728,8 @@ def test_envelope_framing_with_and_without_lengths() -> None:
         ({"type": "client_report"}, b'{"discarded_events":[]}'),
     )
     header, items = split_envelope(body)
-    assert header["event_id"] == SENTRY_EVENT["event_id"]
-    assert [h["type"] for h, _ in items] == ["session", "event", "client_report"]
+    assert header.event_id == SENTRY_EVENT["event_id"]
+    assert [h.type for h, _ in items] == ["session", "event", "client_report"]
     parsed = parse_envelope(body)
     assert parsed.skipped == {"session": 1, "client_report": 1}
     [error] = parsed.errors
@@ -760,6 +760,163 @@ def test_bad_envelopes_are_400(body: bytes) -> None:
     with pytest.raises(InvalidInput) as info:
         parse_envelope(body)
     assert info.value.status == 400
+
+
+def _event_body(event: dict[str, Any]) -> bytes:
+    payload = json.dumps(event).encode()
+    return envelope(({"type": "session"}, b"{}"), ({"type": "event"}, payload))
+
+
+@pytest.mark.parametrize(
+    ("change", "pointer", "detail"),
+    [
+        pytest.param({"event_id": 7}, "/event_id", "must be a string", id="event-id"),
+        pytest.param({"release": ["a"]}, "/release", "must be a string", id="release"),
+        pytest.param({"transaction": 1}, "/transaction", "must be a string", id="transaction"),
+        pytest.param({"request": "x"}, "/request", "must be an object", id="request"),
+        pytest.param({"request": {"url": 5}}, "/request/url", "must be a string", id="url"),
+        pytest.param({"exception": 3}, "/exception", "must be an object or an array", id="exc"),
+        pytest.param(
+            {"exception": {"values": [{"type": 1}]}},
+            "/exception/values/0/type",
+            "must be a string",
+            id="exception-type",
+        ),
+        pytest.param(
+            {"exception": [{"value": False}]},
+            "/exception/0/value",
+            "must be a string",
+            id="exception-list-value",
+        ),
+        pytest.param(
+            {"exception": {"values": [{"stacktrace": {"frames": [{}, {"lineno": "3"}]}}]}},
+            "/exception/values/0/stacktrace/frames/1/lineno",
+            "must be a whole number",
+            id="frame-lineno",
+        ),
+        pytest.param(
+            {"exception": {"values": [{"stacktrace": {"frames": [{"in_app": 1}]}}]}},
+            "/exception/values/0/stacktrace/frames/0/in_app",
+            "must be true or false",
+            id="frame-in-app",
+        ),
+        pytest.param(
+            {"exception": {"values": [{"mechanism": {"type": None}, "stacktrace": []}]}},
+            "/exception/values/0/stacktrace",
+            "must be an object",
+            id="stacktrace",
+        ),
+        pytest.param({"message": 5}, "/message", "must be a string or an object", id="message"),
+        pytest.param(
+            {"exception": None, "message": {"formatted": 5}},
+            "/message/formatted",
+            "must be a string",
+            id="message-formatted",
+        ),
+        pytest.param(
+            {"breadcrumbs": [{"timestamp": True}]},
+            "/breadcrumbs/0/timestamp",
+            "must be a number or a string",
+            id="crumb-timestamp",
+        ),
+        pytest.param(
+            {"breadcrumbs": {"values": [{"timestamp": 1, "data": []}]}},
+            "/breadcrumbs/values/0/data",
+            "must be an object",
+            id="crumb-data",
+        ),
+    ],
+)
+def test_malformed_events_are_400_naming_the_member(
+    ingest: FlaskClient, records: Records, change: dict[str, Any], pointer: str, detail: str
+) -> None:
+    resp = ingest.post("/api/client-errors/envelope", data=_event_body({**SENTRY_EVENT, **change}))
+    assert resp.status_code == 400
+    problem = resp.get_json()
+    assert problem["type"] == "urn:bff:problem:bad-envelope"
+    assert problem["errors"] == [{"pointer": pointer, "detail": detail}]
+    assert problem["detail"] == f"item 1 (event) does not match its schema: {pointer}: {detail}"
+    assert records.parsed() == []
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        pytest.param(b'{"event_id":1}\n', "the envelope header", id="header-event-id"),
+        pytest.param(b'{}\n{"type":"event","length":-1}\n{}', "item header 0", id="length"),
+        pytest.param(b'{}\n{"type":"event","length":true}\n{}', "item header 0", id="bool"),
+        pytest.param(b'{}\n{"type":"event","length":"2"}\n{}', "item header 0", id="string"),
+        pytest.param(b'{}\n{"type":["event"]}\n{}', "item header 0", id="type"),
+    ],
+)
+def test_malformed_headers_are_400_naming_the_member(body: bytes, detail: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        parse_envelope(body)
+    assert info.value.status == 400
+    assert info.value.detail.startswith(f"{detail} does not match its schema: /")
+    [error] = info.value.errors
+    assert error["pointer"] in ("/event_id", "/length", "/type")
+
+
+def test_events_are_read_as_before_where_the_sdk_sends_more_or_less() -> None:
+    """What the ingest does not read is ignored; values it cannot use read as absent; lengths
+    are cut, not refused (as before the models)."""
+    frames = [
+        {"filename": f"https://shop.example/f{i}.js", "function": "f" * 2000, "lineno": i,
+         "colno": 0, "vars": {"x": 1}, "pre_context": ["a"]}
+        for i in range(60)
+    ]  # fmt: skip
+    event = {
+        "event_id": "not-hex",
+        "level": "error",
+        "environment": "production",
+        "tags": {"a": "b"},
+        "sdk": {"name": "sentry.javascript.browser", "version": "9.0.0"},
+        "contexts": {"trace": {"trace_id": "0" * 32}},
+        "release": "../etc",
+        "request": {"url": "javascript:alert(1)", "headers": {"User-Agent": "x"}},
+        "transaction": "t" * 300,
+        "exception": {
+            "values": [
+                {"type": "Cause", "value": "first"},
+                {
+                    "type": "",
+                    "value": "m" * 9000,
+                    "stacktrace": {"frames": frames},
+                    "mechanism": {"type": "onunhandledrejection", "handled": False},
+                },
+            ]
+        },
+        "breadcrumbs": [
+            {"timestamp": "2026-01-01T00:00:00Z", "category": "console"},
+            {"category": "console"},
+            {"timestamp": 2, "category": "x" * 40, "data": {"big": "b" * 3000}},
+            *({"timestamp": i, "category": "xhr", "message": "m" * 600} for i in range(40)),
+        ],
+    }
+    [error] = parse_envelope(_event_body(event)).errors
+    assert error.kind == "unhandledrejection" and error.type == "Error"
+    assert len(error.message) == 8192 and error.release is None and error.url is None
+    assert error.route == "t" * 256 and len(error.incident) == 10
+    assert len(error.frames) == 50 and error.frames[0].line == 59 and error.frames[-1].line == 10
+    assert error.frames[0].function == "f" * 1024 and error.frames[0].column is None
+    assert len(error.breadcrumbs) == 30
+    assert error.breadcrumbs[0] == {"t": 10000.0, "type": "fetch", "data": {"message": "m" * 512}}
+
+
+def test_message_events() -> None:
+    base = {"event_id": SENTRY_EVENT["event_id"]}
+    cases = [
+        ({"message": "plain"}, "plain"),
+        ({"message": {"formatted": "formatted", "message": "raw"}}, "formatted"),
+        ({"message": {"message": "raw", "params": [1]}}, "raw"),
+        ({"logentry": "entry " * 200}, ("entry " * 200)[:512]),
+        ({"logentry": {"message": "template %s", "params": ["x"]}}, ""),
+        ({"exception": {"values": []}, "message": "no values"}, "no values"),
+    ]
+    for change, message in cases:
+        [error] = parse_envelope(_event_body({**base, **change})).errors
+        assert (error.type, error.message) == ("Message", message), change
 
 
 def test_envelope_endpoint_logs_the_event(ingest: FlaskClient, records: Records) -> None:

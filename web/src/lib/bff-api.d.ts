@@ -122,7 +122,9 @@ export interface paths {
         put?: never;
         /**
          * Sentry envelope (`@sentry/browser` with `tunnel`)
-         * @description Newline-delimited: a JSON header line, then items (a JSON item header with `type` and optional `length`, then its payload). `event` items are ingested; `session`, `client_report` and other items are skipped and counted. No DSN or public key is required.
+         * @description Newline-delimited, so the body is not one JSON document and has no JSON schema: a header line (a JSON object, `EnvelopeHeader`), then items, each a JSON item header line (`EnvelopeItemHeader`: `type` and optional `length`) and its payload: exactly `length` bytes (then an optional newline) or, without `length`, the rest of the line. At most 32 items. The payload of an `event` item is a JSON object read as `SentryEvent` (only the members listed there are read; others are ignored); up to 4 events are ingested. `session`, `client_report` and other items are skipped and counted. No DSN or public key is required. A header or event that is not a JSON object, or a member of the wrong type, is a 400 whose `errors` give a JSON pointer into that line or payload (the `detail` names which).
+         *
+         *     Schemas: `#/components/schemas/EnvelopeHeader`, `#/components/schemas/EnvelopeItemHeader`, `#/components/schemas/SentryEvent`.
          */
         post: operations["client_errors_envelope"];
         delete?: never;
@@ -702,6 +704,33 @@ export interface components {
             request_id: string;
         };
         /**
+         * EnvelopeHeader
+         * @description The envelope's first line.
+         */
+        EnvelopeHeader: {
+            /**
+             * Event Id
+             * @description Answered back as the 202's `id`.
+             */
+            event_id?: string | null;
+        };
+        /**
+         * EnvelopeItemHeader
+         * @description The JSON line before each item's payload.
+         */
+        EnvelopeItemHeader: {
+            /**
+             * Type
+             * @description `event` items are ingested; every other type is skipped and counted.
+             */
+            type: string;
+            /**
+             * Length
+             * @description The payload's length in bytes; without it the payload runs to the next newline.
+             */
+            length?: number | null;
+        };
+        /**
          * ErrorGroup
          * @description One group of the list, with its per-minute sparkline (oldest first).
          */
@@ -1177,6 +1206,185 @@ export interface components {
             route: string | null;
             /** Count */
             count: number;
+        };
+        /**
+         * SentryBreadcrumb
+         * @description Something the user or the page did before the event.
+         */
+        SentryBreadcrumb: {
+            /**
+             * Timestamp
+             * @description Epoch seconds; a breadcrumb without a numeric timestamp is left out.
+             */
+            timestamp?: (number | string) | null;
+            /**
+             * Category
+             * @description `navigation`, `ui.click`, `fetch` and `xhr` map to the event's breadcrumb types; others are kept as their first 32 characters.
+             */
+            category?: string | null;
+            /**
+             * Message
+             * @description Added to `data` as `message`; cut to 512 characters.
+             */
+            message?: string | null;
+            /**
+             * Data
+             * @description A breadcrumb whose data is over 2048 bytes as JSON is left out.
+             */
+            data?: {
+                [key: string]: unknown;
+            } | null;
+        };
+        /**
+         * SentryBreadcrumbs
+         * @description Breadcrumbs in the protocol's object form.
+         */
+        SentryBreadcrumbs: {
+            /**
+             * Values
+             * @description The last 30 are read.
+             */
+            values?: components["schemas"]["SentryBreadcrumb"][] | null;
+        };
+        /**
+         * SentryEvent
+         * @description The payload of an ``event`` item: the members the ingest reads.
+         */
+        SentryEvent: {
+            /**
+             * Event Id
+             * @description 32 hex digits (dashes allowed) become the incident code; otherwise the envelope header's, else a new code.
+             */
+            event_id?: string | null;
+            /**
+             * Exception
+             * @description `{values: [...]}`, or the list of values itself.
+             */
+            exception?: (components["schemas"]["SentryException"] | components["schemas"]["SentryExceptionValue"][]) | null;
+            /**
+             * Message
+             * @description Read when there is no exception; cut to 8192 characters.
+             */
+            message?: (string | components["schemas"]["SentryMessage"]) | null;
+            /**
+             * Logentry
+             * @description Read when it is a string and there is no message; cut to 512 characters.
+             */
+            logentry?: (string | {
+                [key: string]: unknown;
+            }) | null;
+            request?: components["schemas"]["SentryRequest"] | null;
+            /**
+             * Transaction
+             * @description The route; cut to 256 characters.
+             */
+            transaction?: string | null;
+            /**
+             * Release
+             * @description Kept when it is a safe path token (it names a source-map directory); cut to 128 characters.
+             */
+            release?: string | null;
+            /**
+             * Breadcrumbs
+             * @description `{values: [...]}` or the list itself; the last 30 are read.
+             */
+            breadcrumbs?: (components["schemas"]["SentryBreadcrumbs"] | components["schemas"]["SentryBreadcrumb"][]) | null;
+        };
+        /**
+         * SentryException
+         * @description The exception interface.
+         */
+        SentryException: {
+            /** Values */
+            values?: components["schemas"]["SentryExceptionValue"][] | null;
+        };
+        /**
+         * SentryExceptionValue
+         * @description One exception of the chain; the ingest reads the last (the one thrown).
+         */
+        SentryExceptionValue: {
+            /**
+             * Type
+             * @description The error's class name (`Error` when absent); cut to 200 characters.
+             */
+            type?: string | null;
+            /**
+             * Value
+             * @description The message; cut to 8192 characters.
+             */
+            value?: string | null;
+            stacktrace?: components["schemas"]["SentryStacktrace"] | null;
+            mechanism?: components["schemas"]["SentryMechanism"] | null;
+        };
+        /**
+         * SentryFrame
+         * @description One stack frame (Sentry lists the outermost first); text is cut to 1024 characters.
+         */
+        SentryFrame: {
+            /** Function */
+            function?: string | null;
+            /**
+             * Abs Path
+             * @description Read before `filename`.
+             */
+            abs_path?: string | null;
+            /** Filename */
+            filename?: string | null;
+            /**
+             * Lineno
+             * @description 1-based; outside 1..999,999,999 it reads as absent.
+             */
+            lineno?: number | null;
+            /**
+             * Colno
+             * @description 1-based; outside 1..999,999,999 it reads as absent.
+             */
+            colno?: number | null;
+            /** In App */
+            in_app?: boolean | null;
+        };
+        /**
+         * SentryMechanism
+         * @description How the exception was caught.
+         */
+        SentryMechanism: {
+            /**
+             * Type
+             * @description `onunhandledrejection` makes the kind `unhandledrejection`.
+             */
+            type?: string | null;
+        };
+        /**
+         * SentryMessage
+         * @description A message given as an object: ``formatted`` is read, else ``message``.
+         */
+        SentryMessage: {
+            /** Formatted */
+            formatted?: string | null;
+            /** Message */
+            message?: string | null;
+        };
+        /**
+         * SentryRequest
+         * @description The page the event happened on.
+         */
+        SentryRequest: {
+            /**
+             * Url
+             * @description Kept when it is an http(s) URL or an absolute path; cut to 2048 characters.
+             */
+            url?: string | null;
+        };
+        /**
+         * SentryStacktrace
+         * @description An exception's stack trace.
+         */
+        SentryStacktrace: {
+            /**
+             * Frames
+             * @description The last (innermost) 50 are read.
+             */
+            frames?: components["schemas"]["SentryFrame"][];
         };
         /**
          * ShippingCounters
@@ -2704,7 +2912,7 @@ export interface operations {
                     "application/json": components["schemas"]["ReportAccepted"];
                 };
             };
-            /** @description Empty body, not valid JSON or envelope framing, or malformed framing */
+            /** @description Empty body; not valid JSON; for an envelope, malformed framing, or a header or event that does not match its schema (`errors` lists each refused member) */
             400: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
@@ -2810,7 +3018,7 @@ export interface operations {
                     "application/json": components["schemas"]["EnvelopeAccepted"];
                 };
             };
-            /** @description Empty body, not valid JSON or envelope framing, or malformed framing */
+            /** @description Empty body; not valid JSON; for an envelope, malformed framing, or a header or event that does not match its schema (`errors` lists each refused member) */
             400: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
@@ -2918,7 +3126,7 @@ export interface operations {
                     "application/json": components["schemas"]["BrowserReportsAccepted"];
                 };
             };
-            /** @description Empty body, not valid JSON or envelope framing, or malformed framing */
+            /** @description Empty body; not valid JSON; for an envelope, malformed framing, or a header or event that does not match its schema (`errors` lists each refused member) */
             400: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */
@@ -4912,7 +5120,7 @@ export interface operations {
                     "application/json": components["schemas"]["VitalsAccepted"];
                 };
             };
-            /** @description Empty body, not valid JSON or envelope framing, or malformed framing */
+            /** @description Empty body; not valid JSON; for an envelope, malformed framing, or a header or event that does not match its schema (`errors` lists each refused member) */
             400: {
                 headers: {
                     /** @description Request id: the client's X-Request-ID if it was a safe token, else generated. */

@@ -5,28 +5,45 @@ An envelope is a JSON header line, then items: a JSON item header line (``type``
 ``length``, up to the next newline. ``event`` items become client errors; every other item
 type (``session``, ``client_report``, ``transaction``, ``attachment``, ...) is skipped and
 counted. A DSN or public key is not required: the endpoint is same-origin.
+
+The framing is read here by hand (it is not JSON); the envelope header, each item header and
+each event payload are validated by their models (``bff.schemas.sentry``). A line or payload
+that is not a JSON object, or a member of the wrong type, is a 400 ``bad-envelope`` problem
+whose ``errors`` name each refused member by a JSON pointer into that line or payload.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import orjson
+from pydantic import BaseModel, ValidationError
 
+from ..schemas.ingest import MAX_BREADCRUMB_BYTES, MAX_MESSAGE_CHARS
+from ..schemas.sentry import (
+    MAX_LOGENTRY_CHARS,
+    UNION_TAGS,
+    EnvelopeHeader,
+    EnvelopeItemHeader,
+    SentryBreadcrumb,
+    SentryEvent,
+    SentryFrame,
+    SentryMessage,
+)
+from ..schemas.validation import field_errors, summary
 from .events import ClientError, InvalidInput, new_incident
-from .report import MAX_BREADCRUMB_BYTES, MAX_BREADCRUMBS, MAX_MESSAGE_CHARS, MAX_URL_CHARS
-from .stack import MAX_FRAMES, Frame
+from .stack import Frame
 from .symbolicate import is_safe_release
 
 MAX_ITEMS: Final = 32
 MAX_EVENTS: Final = 4
 _EVENT_ID: Final = re.compile(r"^[0-9a-fA-F]{32}$|^[0-9a-fA-F-]{36}$")
-_MAX_LINE: Final = 1_000_000_000
 _CRUMB_TYPES: Final = {"navigation": "navigation", "ui.click": "click", "fetch": "fetch",
                        "xhr": "fetch"}  # fmt: skip
+
+Model = TypeVar("Model", bound=BaseModel)
 
 
 @dataclass
@@ -48,11 +65,24 @@ def _json_object(raw: bytes, what: str) -> dict[str, Any]:
     return value
 
 
-def split_envelope(body: bytes) -> tuple[dict[str, Any], list[tuple[dict[str, Any], bytes]]]:
+def _read(model: type[Model], raw: bytes, what: str) -> Model:
+    """``raw`` (one JSON line or payload) validated by ``model``, or a 400 problem naming each
+    refused member by a JSON pointer into ``raw``."""
+    doc = _json_object(raw, what)
+    try:
+        return model.model_validate(doc)
+    except ValidationError as exc:
+        errors = field_errors(exc, skip=UNION_TAGS)
+        raise InvalidInput(
+            400, "bad-envelope", f"{what} does not match its schema: {summary(errors)}", errors
+        ) from None
+
+
+def split_envelope(body: bytes) -> tuple[EnvelopeHeader, list[tuple[EnvelopeItemHeader, bytes]]]:
     """The envelope header and its ``(item header, payload)`` pairs, or a 400 problem."""
     end = body.find(b"\n")
-    header = _json_object(body if end < 0 else body[:end], "the envelope header")
-    items: list[tuple[dict[str, Any], bytes]] = []
+    header = _read(EnvelopeHeader, body if end < 0 else body[:end], "the envelope header")
+    items: list[tuple[EnvelopeItemHeader, bytes]] = []
     pos = len(body) if end < 0 else end + 1
     while pos < len(body):
         if body[pos : pos + 1] == b"\n":  # blank line between items
@@ -60,14 +90,10 @@ def split_envelope(body: bytes) -> tuple[dict[str, Any], list[tuple[dict[str, An
             continue
         end = body.find(b"\n", pos)
         line = body[pos:] if end < 0 else body[pos:end]
-        item_header = _json_object(line, f"item header {len(items)}")
-        if not isinstance(item_header.get("type"), str):
-            raise InvalidInput(400, "bad-envelope", f"item header {len(items)} has no type")
+        item_header = _read(EnvelopeItemHeader, line, f"item header {len(items)}")
         pos = len(body) if end < 0 else end + 1
-        length = item_header.get("length")
+        length = item_header.length
         if length is not None:
-            if isinstance(length, bool) or not isinstance(length, int) or length < 0:
-                raise InvalidInput(400, "bad-envelope", "item length must be a whole number")
             if pos + length > len(body):
                 raise InvalidInput(400, "bad-envelope", "item length runs past the body")
             payload = body[pos : pos + length]
@@ -84,59 +110,30 @@ def split_envelope(body: bytes) -> tuple[dict[str, Any], list[tuple[dict[str, An
     return header, items
 
 
-def _text(value: Any, limit: int) -> str | None:
-    if isinstance(value, str) and value:
-        return value[:limit]
-    return None
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < _MAX_LINE:
-        return None
-    return value
-
-
-def _frames(stacktrace: Any) -> list[Frame]:
-    if not isinstance(stacktrace, dict) or not isinstance(stacktrace.get("frames"), list):
-        return []
-    frames: list[Frame] = []
+def _frames(frames: list[SentryFrame]) -> list[Frame]:
     # Sentry lists the outermost frame first; ours are innermost first.
-    for raw in reversed(stacktrace["frames"][-MAX_FRAMES:]):
-        if not isinstance(raw, dict):
-            continue
-        in_app = raw.get("in_app")
-        frames.append(
-            Frame(
-                function=_text(raw.get("function"), 1024),
-                file=_text(raw.get("abs_path"), 1024) or _text(raw.get("filename"), 1024),
-                line=_int(raw.get("lineno")),
-                column=_int(raw.get("colno")),
-                in_app=in_app if isinstance(in_app, bool) else None,
-            )
+    return [
+        Frame(
+            function=raw.function,
+            file=raw.abs_path or raw.filename,
+            line=raw.lineno,
+            column=raw.colno,
+            in_app=raw.in_app,
         )
-    return frames
+        for raw in reversed(frames)
+    ]
 
 
-def _breadcrumbs(raw: Any) -> list[dict[str, Any]]:
-    values = raw.get("values") if isinstance(raw, dict) else raw
-    if not isinstance(values, list):
-        return []
+def _breadcrumbs(crumbs: list[SentryBreadcrumb]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    for crumb in values[-MAX_BREADCRUMBS:]:
-        if not isinstance(crumb, dict):
+    for crumb in crumbs:
+        stamp = crumb.timestamp
+        if isinstance(stamp, str) or stamp is None:  # RFC 3339 or absent: not read
             continue
-        stamp = crumb.get("timestamp")
-        if isinstance(stamp, bool) or not isinstance(stamp, int | float):
-            continue
-        if not math.isfinite(stamp):
-            continue
-        raw_category = crumb.get("category")
-        category: str = raw_category if isinstance(raw_category, str) else ""
-        raw_data = crumb.get("data")
-        data: dict[str, Any] = raw_data if isinstance(raw_data, dict) else {}
-        message = _text(crumb.get("message"), 512)
-        if message is not None:
-            data = {**data, "message": message}
+        category = crumb.category or ""
+        data: dict[str, Any] = crumb.data or {}
+        if crumb.message is not None:
+            data = {**data, "message": crumb.message}
         try:
             if len(orjson.dumps(data)) > MAX_BREADCRUMB_BYTES:
                 continue
@@ -147,35 +144,37 @@ def _breadcrumbs(raw: Any) -> list[dict[str, Any]]:
     return out
 
 
-def event_to_error(event: dict[str, Any], fallback_id: str | None) -> ClientError:
-    """A :class:`ClientError` from one Sentry event payload."""
-    event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else fallback_id
+def _message_text(message: str | SentryMessage | None) -> str | None:
+    if isinstance(message, SentryMessage):
+        message = message.formatted or message.message
+    return (message[:MAX_MESSAGE_CHARS] or None) if message else None
+
+
+def event_to_error(event: SentryEvent, fallback_id: str | None) -> ClientError:
+    """A :class:`ClientError` from one validated Sentry event."""
+    event_id = event.event_id if event.event_id is not None else fallback_id
     if event_id is not None and _EVENT_ID.match(event_id):
         incident = event_id.replace("-", "").upper()
     else:
         incident = new_incident()
-    exception = event.get("exception")
-    values = exception.get("values") if isinstance(exception, dict) else exception
     kind = "error"
-    error_type, message, frames = "Error", "", []
-    if isinstance(values, list) and values and isinstance(values[-1], dict):
-        main = values[-1]
-        error_type = _text(main.get("type"), 200) or "Error"
-        message = _text(main.get("value"), MAX_MESSAGE_CHARS) or ""
-        frames = _frames(main.get("stacktrace"))
-        mechanism = main.get("mechanism")
-        if isinstance(mechanism, dict) and mechanism.get("type") == "onunhandledrejection":
+    main = event.main_exception()
+    if main is not None:
+        error_type = main.type or "Error"
+        message = main.value or ""
+        frames = _frames(main.stacktrace.frames) if main.stacktrace is not None else []
+        if main.mechanism is not None and main.mechanism.type == "onunhandledrejection":
             kind = "unhandledrejection"
     else:
-        raw_message = event.get("message")
-        if isinstance(raw_message, dict):
-            raw_message = raw_message.get("formatted") or raw_message.get("message")
-        error_type = "Message"
-        message = _text(raw_message, MAX_MESSAGE_CHARS) or _text(event.get("logentry"), 512) or ""
-    raw_request = event.get("request")
-    request: dict[str, Any] = raw_request if isinstance(raw_request, dict) else {}
-    url = _text(request.get("url"), MAX_URL_CHARS)
-    release = _text(event.get("release"), 128)
+        error_type, frames = "Message", []
+        logentry = event.logentry if isinstance(event.logentry, str) else None
+        message = (
+            _message_text(event.message)
+            or (logentry[:MAX_LOGENTRY_CHARS] if logentry else None)
+            or ""
+        )
+    url = event.request.url if event.request is not None else None
+    release = event.release
     return ClientError(
         source="sentry",
         kind=kind,
@@ -184,25 +183,24 @@ def event_to_error(event: dict[str, Any], fallback_id: str | None) -> ClientErro
         message=message,
         frames=frames,
         url=url if url is not None and url.startswith(("http://", "https://", "/")) else None,
-        route=_text(event.get("transaction"), 256),
+        route=event.transaction,
         release=release if is_safe_release(release) else None,
         session=None,
-        breadcrumbs=_breadcrumbs(event.get("breadcrumbs")),
+        breadcrumbs=_breadcrumbs(event.crumbs()),
         ts=None,
     )
 
 
 def parse_envelope(body: bytes) -> Envelope:
-    """Parse a whole envelope; malformed framing or event JSON is a 400 problem."""
+    """Parse a whole envelope; malformed framing, headers or events are a 400 problem."""
     header, items = split_envelope(body)
-    header_id = header.get("event_id") if isinstance(header.get("event_id"), str) else None
-    envelope = Envelope(event_id=header_id)
-    for item_header, payload in items:
-        kind = item_header["type"]
+    envelope = Envelope(event_id=header.event_id)
+    for index, (item_header, payload) in enumerate(items):
+        kind = item_header.type
         if kind != "event" or len(envelope.errors) >= MAX_EVENTS:
             name = kind if kind.replace("_", "").isalnum() and len(kind) <= 32 else "other"
             envelope.skipped[name] = envelope.skipped.get(name, 0) + 1
             continue
-        event = _json_object(payload, "an event item")
-        envelope.errors.append(event_to_error(event, header_id))
+        event = _read(SentryEvent, payload, f"item {index} (event)")
+        envelope.errors.append(event_to_error(event, header.event_id))
     return envelope

@@ -20,6 +20,8 @@ from ..schemas.ingest import (
     VitalsAccepted,
     WebVitalsBatch,
 )
+from ..schemas.sentry import EnvelopeHeader, EnvelopeItemHeader, SentryEvent
+from .envelope import MAX_EVENTS, MAX_ITEMS
 from .ingest import ENVELOPE_MAX_BYTES, REPORT_MAX_BYTES, REPORTS_MAX_BYTES
 
 #: The models this part of the document refers to (``components.schemas``).
@@ -28,12 +30,31 @@ MODELS: Final[list[tuple[type[BaseModel], JsonSchemaMode]]] = [
     (WebVitalsBatch, "validation"),
     (ReportingApiReport, "validation"),
     (CspReport, "validation"),
+    (EnvelopeHeader, "validation"),
+    (EnvelopeItemHeader, "validation"),
+    (SentryEvent, "validation"),
     (ReportAccepted, "serialization"),
     (EnvelopeAccepted, "serialization"),
     (BrowserReportsAccepted, "serialization"),
     (VitalsAccepted, "serialization"),
 ]
 _RETRY_AFTER: Final = {"description": "Seconds to wait", "schema": {"type": "integer"}}
+
+
+_ENVELOPE_DESCRIPTION: Final = (
+    "Newline-delimited, so the body is not one JSON document and has no JSON schema: a header "
+    "line (a JSON object, `EnvelopeHeader`), then items, each a JSON item header line "
+    "(`EnvelopeItemHeader`: `type` and optional `length`) and its payload: exactly `length` "
+    "bytes (then an optional newline) or, without `length`, the rest of the line. At most "
+    f"{MAX_ITEMS} items. The payload of an `event` item is a JSON object read as `SentryEvent` "
+    "(only the members listed there are read; others are ignored); up to "
+    f"{MAX_EVENTS} events are ingested. `session`, `client_report` and other items are "
+    "skipped and counted. No DSN or public key is required. A header or event that is not a "
+    "JSON object, or a member of the wrong type, is a 400 whose `errors` give a JSON pointer "
+    "into that line or payload (the `detail` names which).\n\n"
+    "Schemas: `#/components/schemas/EnvelopeHeader`, `#/components/schemas/EnvelopeItemHeader`, "
+    "`#/components/schemas/SentryEvent`."
+)
 
 
 def _problems(cap: int, *, sentry: bool = False) -> dict[str, Any]:
@@ -45,7 +66,10 @@ def _problems(cap: int, *, sentry: bool = False) -> dict[str, Any]:
         }
     return {
         **edge_responses(),
-        "400": problem("Empty body, not valid JSON or envelope framing, or malformed framing"),
+        "400": problem(
+            "Empty body; not valid JSON; for an envelope, malformed framing, or a header or event "
+            "that does not match its schema (`errors` lists each refused member)"
+        ),
         "413": problem(f"Body over {cap} bytes"),
         "415": problem("Unsupported Content-Type"),
         "422": problem(
@@ -88,10 +112,7 @@ def ingest_paths() -> dict[str, Any]:
                 "operationId": "client_errors_envelope",
                 "tags": ["client-errors"],
                 "summary": "Sentry envelope (`@sentry/browser` with `tunnel`)",
-                "description": "Newline-delimited: a JSON header line, then items (a JSON item "
-                "header with `type` and optional `length`, then its payload). `event` items are "
-                "ingested; `session`, `client_report` and other items are skipped and counted. "
-                "No DSN or public key is required.",
+                "description": _ENVELOPE_DESCRIPTION,
                 "requestBody": {
                     "required": True,
                     "content": {

@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-MAX_FRAMES: Final = 50
-MAX_STACK_CHARS: Final = 32_768
+from ..schemas.ingest import MAX_FRAMES, MAX_STACK_CHARS
+
 _MAX_FIELD: Final = 1024
 
 # V8: "    at fn (url:1:2)", "    at url:1:2", "    at async fn (url:1:2)", "    at new C (...)"

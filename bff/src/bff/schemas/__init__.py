@@ -7,6 +7,7 @@ ops answers, the ingest's 202 bodies, problem documents), and are the OpenAPI do
 
 * ``problem``: the RFC 9457 problem document and the errors it lists;
 * ``ingest``: client-error reports, Web Vitals batches, browser reports, the 202 answers;
+* ``sentry``: the parts of a Sentry envelope the ingest reads (headers, ``event`` items);
 * ``events``: the client-error event every accepted report is logged as;
 * ``ops``: the ops API's query parameters and answers;
 * ``meta``: health answers;

@@ -17,6 +17,7 @@ MAX_BREADCRUMB_BYTES: Final = 2048
 MAX_REQUEST_IDS: Final = 10
 MAX_MESSAGE_CHARS: Final = 8192
 MAX_STACK_CHARS: Final = 32768
+MAX_FRAMES: Final = 50  # frames read from a stack, innermost first
 MAX_URL_CHARS: Final = 2048
 MAX_ROUTE_CHARS: Final = 256
 MAX_REPORTS: Final = 32

@@ -4,7 +4,7 @@ through a model."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from typing import Annotated, Any, Final, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError
@@ -56,12 +56,17 @@ def _words(error: ErrorDetails) -> str:
     return error["msg"].removeprefix("Value error, ")
 
 
-def field_errors(exc: ValidationError, *, query: bool = False) -> list[dict[str, str]]:
+def field_errors(
+    exc: ValidationError, *, query: bool = False, skip: Container[str] = ()
+) -> list[dict[str, str]]:
     """The problem's ``errors``: a JSON pointer (or, for a query, the parameter) and the reason,
-    at most ``MAX_ERRORS``."""
+    at most ``MAX_ERRORS``; ``skip`` names location segments that are not members of the
+    document (the tags of discriminated unions)."""
     out: list[dict[str, str]] = []
     for error in exc.errors(include_url=False, include_input=False):
         loc = error["loc"]
+        if skip:
+            loc = tuple(part for part in loc if not (isinstance(part, str) and part in skip))
         if query:
             out.append({"parameter": str(loc[0]) if loc else "", "detail": _words(error)})
         else:
