@@ -1318,17 +1318,23 @@ export interface components {
         };
         /**
          * SentryFrame
-         * @description One stack frame (Sentry lists the outermost first); text is cut to 1024 characters.
+         * @description One stack frame (Sentry lists the outermost first).
          */
         SentryFrame: {
-            /** Function */
+            /**
+             * Function
+             * @description Cut to 1024 characters; empty reads as absent.
+             */
             function?: string | null;
             /**
              * Abs Path
-             * @description Read before `filename`.
+             * @description Read before `filename`. Cut to 1024 characters; empty reads as absent.
              */
             abs_path?: string | null;
-            /** Filename */
+            /**
+             * Filename
+             * @description Cut to 1024 characters; empty reads as absent.
+             */
             filename?: string | null;
             /**
              * Lineno

@@ -49,7 +49,7 @@ PageUrl = Annotated[
 Route = Annotated[str, Field(max_length=MAX_ROUTE_CHARS)]
 
 
-def _number(value: Any) -> int | float:
+def json_number(value: Any) -> int | float:
     """A JSON number, kept as sent (an integer stays an integer in the record); never a
     boolean, a string or a non-finite value."""
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -64,14 +64,14 @@ def _number(value: Any) -> int | float:
 
 
 def _vital_value(value: Any) -> int | float:
-    number = _number(value)
+    number = json_number(value)
     if not 0 <= number <= MAX_VITAL_VALUE:
         raise PydanticCustomError("vital_range", f"must be from 0 to {MAX_VITAL_VALUE:.0f}")
     return number
 
 
 #: A JSON number (one schema, one error message, an integer kept as an integer).
-Number = Annotated[int | float, PlainValidator(_number), WithJsonSchema({"type": "number"})]
+Number = Annotated[int | float, PlainValidator(json_number), WithJsonSchema({"type": "number"})]
 EpochMs = Annotated[Number, Field(description="Epoch milliseconds.")]
 
 

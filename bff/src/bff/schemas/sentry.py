@@ -19,9 +19,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, Final, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainValidator,
+    Tag,
+    WithJsonSchema,
+)
+from pydantic_core import PydanticCustomError
 
-from .ingest import MAX_BREADCRUMBS, MAX_FRAMES, MAX_MESSAGE_CHARS, MAX_URL_CHARS, Number
+from .ingest import MAX_BREADCRUMBS, MAX_FRAMES, MAX_MESSAGE_CHARS, MAX_URL_CHARS, json_number
 
 MAX_FIELD_CHARS: Final = 1024
 MAX_TYPE_CHARS: Final = 200
@@ -32,7 +42,7 @@ MAX_LOGENTRY_CHARS: Final = 512
 MAX_LINE: Final = 1_000_000_000
 #: The tags of the unions below: pydantic puts the tag of the member it tried in an error's
 #: location; it is not a member of the document, so JSON pointers leave it out.
-UNION_TAGS: Final = frozenset({"string", "number", "object", "array"})
+UNION_TAGS: Final = frozenset({"string", "object", "array"})
 
 _SENTRY = ConfigDict(strict=True, extra="ignore")
 
@@ -51,10 +61,6 @@ def _last(count: int) -> Callable[[list[Item]], list[Item]]:
         return values[-count:]
 
     return last
-
-
-def _line(value: int | None) -> int | None:
-    return value if value is not None and 0 < value < MAX_LINE else None
 
 
 def _json_kind(value: Any) -> str | None:
@@ -81,15 +87,31 @@ def _either(first: str, second: str) -> Discriminator:
 
 
 #: Text cut to a member's bound (an empty string reads as absent).
-Text = Annotated[str | None, AfterValidator(_clip(MAX_FIELD_CHARS))]
 TypeName = Annotated[str | None, AfterValidator(_clip(MAX_TYPE_CHARS))]
 MessageText = Annotated[str | None, AfterValidator(_clip(MAX_MESSAGE_CHARS))]
 UrlText = Annotated[str | None, AfterValidator(_clip(MAX_URL_CHARS))]
 ReleaseText = Annotated[str | None, AfterValidator(_clip(MAX_RELEASE_CHARS))]
 TransactionText = Annotated[str | None, AfterValidator(_clip(MAX_TRANSACTION_CHARS))]
 CrumbMessage = Annotated[str | None, AfterValidator(_clip(MAX_CRUMB_MESSAGE_CHARS))]
-#: 1-based line or column; outside 1..999,999,999 it reads as absent
-LineNumber = Annotated[int | None, AfterValidator(_line)]
+_CUT_FIELD: Final = f"Cut to {MAX_FIELD_CHARS} characters; empty reads as absent."
+_LINE: Final = "1-based; outside 1..999,999,999 it reads as absent."
+
+
+def _timestamp(value: Any) -> int | float | str:
+    kind = type(value)
+    if kind is str or (kind is float and value - value == 0.0):  # a string, a finite float
+        return value  # type: ignore[no-any-return]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("union_type", "must be a number or a string")
+    return json_number(value)
+
+
+#: A breadcrumb's time: epoch seconds, or an RFC 3339 string (accepted, not read)
+Timestamp = Annotated[
+    int | float | str,
+    PlainValidator(_timestamp),
+    WithJsonSchema({"oneOf": [{"type": "number"}, {"type": "string"}]}),
+]
 
 
 class EnvelopeHeader(BaseModel):
@@ -117,20 +139,34 @@ class EnvelopeItemHeader(BaseModel):
 
 
 class SentryFrame(BaseModel):
-    """One stack frame (Sentry lists the outermost first); text is cut to 1024 characters."""
+    """One stack frame (Sentry lists the outermost first)."""
 
     model_config = _SENTRY
 
-    function: Text = None
-    abs_path: Text = Field(default=None, description="Read before `filename`.")
-    filename: Text = None
-    lineno: LineNumber = Field(
-        default=None, description="1-based; outside 1..999,999,999 it reads as absent."
-    )
-    colno: LineNumber = Field(
-        default=None, description="1-based; outside 1..999,999,999 it reads as absent."
-    )
+    function: str | None = Field(default=None, description=_CUT_FIELD)
+    abs_path: str | None = Field(default=None, description=f"Read before `filename`. {_CUT_FIELD}")
+    filename: str | None = Field(default=None, description=_CUT_FIELD)
+    lineno: int | None = Field(default=None, description=_LINE)
+    colno: int | None = Field(default=None, description=_LINE)
     in_app: bool | None = None
+
+
+def _frames(frames: list[SentryFrame]) -> list[SentryFrame]:
+    """The last :data:`MAX_FRAMES` frames, text cut and lines out of range read as absent: one
+    pass over the list rather than a validator per member (each is a call into Python, and
+    frames are most of an event)."""
+    frames = frames[-MAX_FRAMES:]
+    for frame in frames:
+        values = frame.__dict__  # the validated members; set directly, they are checked
+        for name in ("function", "abs_path", "filename"):
+            text = values[name]
+            if text is not None and (not text or len(text) > MAX_FIELD_CHARS):
+                values[name] = text[:MAX_FIELD_CHARS] or None
+        for name in ("lineno", "colno"):
+            number = values[name]
+            if number is not None and not 0 < number < MAX_LINE:
+                values[name] = None
+    return frames
 
 
 class SentryStacktrace(BaseModel):
@@ -138,7 +174,7 @@ class SentryStacktrace(BaseModel):
 
     model_config = _SENTRY
 
-    frames: Annotated[list[SentryFrame], AfterValidator(_last(MAX_FRAMES))] = Field(
+    frames: Annotated[list[SentryFrame], AfterValidator(_frames)] = Field(
         default_factory=list, description=f"The last (innermost) {MAX_FRAMES} are read."
     )
 
@@ -204,13 +240,7 @@ class SentryBreadcrumb(BaseModel):
 
     model_config = _SENTRY
 
-    timestamp: (
-        Annotated[
-            Annotated[Number, Tag("number")] | Annotated[str, Tag("string")],
-            _either("number", "string"),
-        ]
-        | None
-    ) = Field(
+    timestamp: Timestamp | None = Field(
         default=None,
         description="Epoch seconds; a breadcrumb without a numeric timestamp is left out.",
     )
