@@ -247,12 +247,8 @@ def test_redis_down_keeps_ingest_and_answers_503(caplog: pytest.LogCaptureFixtur
     assert [r.getMessage() for r in caplog.records].count(
         "error index unavailable, client errors are logged but not indexed"
     ) == 1
-    for path in (
-        "/api/ops/client-errors",
-        "/api/ops/traffic",
-        "/api/ops/client-errors/" + "a" * 16,
-    ):
-        resp = client.get(path)
+    for method, path in INDEX_ENDPOINTS:
+        resp = client.open(path, method=method)
         assert resp.status_code == 503, path
         body = resp.get_json(force=True)
         assert body["type"] == "urn:bff:problem:index-unavailable"
@@ -260,12 +256,40 @@ def test_redis_down_keeps_ingest_and_answers_503(caplog: pytest.LogCaptureFixtur
         assert "groups" not in body and "buckets" not in body
 
 
-def test_no_redis_configured_is_503_not_numbers() -> None:
+INDEX_ENDPOINTS = [
+    ("GET", "/api/ops/client-errors"),
+    ("GET", "/api/ops/traffic"),
+    ("GET", "/api/ops/client-errors/" + "a" * 16),
+    ("PUT", "/api/ops/client-errors/" + "a" * 16 + "/resolution"),
+    ("DELETE", "/api/ops/client-errors/" + "a" * 16 + "/resolution"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), INDEX_ENDPOINTS)
+def test_no_redis_configured_is_503_not_numbers(method: str, path: str) -> None:
     client = ingest_app().test_client()  # memory:// rate limits: no index
     send(client, 1)
-    resp = client.get("/api/ops/client-errors")
+    resp = client.open(path, method=method)
     assert resp.status_code == 503
-    assert "BFF_RATELIMIT_STORAGE_URI" in resp.get_json(force=True)["detail"]
+    body = resp.get_json(force=True)
+    assert body["type"] == "urn:bff:problem:index-unavailable" and body["index"] is False
+    assert "BFF_RATELIMIT_STORAGE_URI" in body["detail"]
+
+
+@pytest.mark.parametrize(
+    ("path", "slug"),
+    [
+        ("/api/ops/client-errors?since=0", "bad-query"),
+        ("/api/ops/traffic?minutes=", "bad-query"),
+        ("/api/ops/client-errors/" + "a" * 16 + "?minutes=x", "bad-query"),
+        ("/api/ops/client-errors/NOT-A-FINGERPRINT?minutes=x", "bad-fingerprint"),
+    ],
+)
+def test_bad_requests_are_refused_before_the_index_is_needed(path: str, slug: str) -> None:
+    client = ingest_app().test_client()  # no index: a 503 would mean the order changed
+    resp = client.get(path)
+    assert resp.status_code == 400
+    assert resp.get_json(force=True)["type"] == f"urn:bff:problem:{slug}"
 
 
 def test_index_from_uri_only_for_redis() -> None:

@@ -23,7 +23,15 @@ from ..settings import Settings
 
 bp = Blueprint("ops", __name__, url_prefix="/api/ops")
 
-__all__ = ["DAY_MINUTES", "RETENTION_MINUTES", "bp", "iso_ms", "json_response", "query"]
+__all__ = [
+    "DAY_MINUTES",
+    "RETENTION_MINUTES",
+    "Refusal",
+    "bp",
+    "iso_ms",
+    "json_response",
+    "query",
+]
 
 Q = TypeVar("Q", bound=BaseModel)
 
@@ -87,11 +95,26 @@ def json_response(answer: BaseModel, status: int = 200) -> Response:
     return Response(answer.model_dump_json(), status=status, content_type="application/json")
 
 
-def query(model: type[Q]) -> Q | Response:
-    """The request's query string read through ``model``, or a 400 problem naming every
-    refused parameter (an empty ``minutes=`` or ``minutes=²`` included)."""
+class Refusal(Exception):
+    """A problem answer that ends the request, raised by a check the endpoints share (the
+    query string, the index) and answered by the blueprint's handler."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+@bp.errorhandler(Refusal)
+def _refused(exc: Refusal) -> Response:
+    return exc.response
+
+
+def query(model: type[Q]) -> Q:
+    """The request's query string read through ``model``; refuses it with a 400 problem naming
+    every refused parameter (an empty ``minutes=`` or ``minutes=²`` included)."""
     try:
         return query_model(model, request.args)
     except ValidationError as exc:
         errors = field_errors(exc, query=True)
-        return problem_response(400, "bad-query", summary(errors), extra={"errors": errors})
+        problem = problem_response(400, "bad-query", summary(errors), extra={"errors": errors})
+        raise Refusal(problem) from None

@@ -21,7 +21,7 @@ from ..schemas.ops import (
     GroupsQuery,
     Resolution,
 )
-from .blueprint import bp, iso_ms, json_response, query
+from .blueprint import Refusal, bp, iso_ms, json_response, query
 
 SPARK_MINUTES: Final = 60
 FINGERPRINT: Final = re.compile(FINGERPRINT_PATTERN.strip("^$"))
@@ -34,13 +34,21 @@ def index_unavailable(detail: str) -> Response:
     )
 
 
-def current_index() -> ErrorIndex | Response:
-    """This app's index, or the 503 that says there is none."""
+@bp.errorhandler(IndexUnavailable)
+def _index_failed(exc: IndexUnavailable) -> Response:
+    return index_unavailable(str(exc))
+
+
+def current_index() -> ErrorIndex:
+    """This app's index; without one the request is refused with the 503 that says so (and
+    when the index fails, ``IndexUnavailable`` is answered with the same 503)."""
     index: ErrorIndex | None = current_app.extensions.get(INDEX_EXTENSION_KEY)
     if index is None:
-        return index_unavailable(
-            "the error-group index needs Redis: BFF_RATELIMIT_STORAGE_URI is not a redis:// "
-            "or rediss:// URL, so client errors are logged but not indexed"
+        raise Refusal(
+            index_unavailable(
+                "the error-group index needs Redis: BFF_RATELIMIT_STORAGE_URI is not a redis:// "
+                "or rediss:// URL, so client errors are logged but not indexed"
+            )
         )
     return index
 
@@ -56,23 +64,16 @@ def _times(group: dict[str, Any]) -> dict[str, Any]:
 def client_errors() -> Response:
     """Groups with an event in the last ``since`` minutes, from the index."""
     params = query(GroupsQuery)
-    if isinstance(params, Response):
-        return params
     index = current_index()
-    if isinstance(index, Response):
-        return index
     now_ms = int(time.time() * 1000)
-    try:
-        matched, groups = index.groups(
-            since_ms=now_ms - params.since * 60_000,
-            status=params.status,
-            sort=params.sort,
-            limit=params.limit,
-            spark_minutes=SPARK_MINUTES,
-            now_ms=now_ms,
-        )
-    except IndexUnavailable as exc:
-        return index_unavailable(str(exc))
+    matched, groups = index.groups(
+        since_ms=now_ms - params.since * 60_000,
+        status=params.status,
+        sort=params.sort,
+        limit=params.limit,
+        spark_minutes=SPARK_MINUTES,
+        now_ms=now_ms,
+    )
     return json_response(
         ClientErrors.model_validate(
             {
@@ -90,10 +91,12 @@ def client_errors() -> Response:
     )
 
 
-def _fingerprint(raw: str) -> str | Response:
+def _fingerprint(raw: str) -> str:
     if not FINGERPRINT.fullmatch(raw):
-        return problem_response(
-            400, "bad-fingerprint", "a fingerprint is 16 lower-case hexadecimal digits"
+        raise Refusal(
+            problem_response(
+                400, "bad-fingerprint", "a fingerprint is 16 lower-case hexadecimal digits"
+            )
         )
     return raw
 
@@ -112,19 +115,10 @@ def _not_found(fingerprint: str) -> Response:
 def error_group(fingerprint: str) -> Response:
     """One group: facts, releases, routes, latest occurrences, sample, per-minute counts."""
     checked = _fingerprint(fingerprint)
-    if isinstance(checked, Response):
-        return checked
     params = query(GroupQuery)
-    if isinstance(params, Response):
-        return params
     index = current_index()
-    if isinstance(index, Response):
-        return index
     now_ms = int(time.time() * 1000)
-    try:
-        group = index.group(checked, minutes=params.minutes, now_ms=now_ms)
-    except IndexUnavailable as exc:
-        return index_unavailable(str(exc))
+    group = index.group(checked, minutes=params.minutes, now_ms=now_ms)
     if group is None:
         return _not_found(checked)
     for release in group["releases"]:
@@ -142,16 +136,9 @@ def error_group(fingerprint: str) -> Response:
 
 def _set_status(fingerprint: str, status: str) -> Response:
     checked = _fingerprint(fingerprint)
-    if isinstance(checked, Response):
-        return checked
     index = current_index()
-    if isinstance(index, Response):
-        return index
-    try:
-        found = index.set_status(checked, status)
-        group = index.group(checked, minutes=1) if found else None
-    except IndexUnavailable as exc:
-        return index_unavailable(str(exc))
+    found = index.set_status(checked, status)
+    group = index.group(checked, minutes=1) if found else None
     if group is None:
         return _not_found(checked)
     return json_response(

@@ -69,10 +69,7 @@ def incident(code: str) -> Response:
             "an incident code is 6 to 32 letters, digits and '-'",
         )
     normalized = code.upper()
-    params = query(IncidentQuery)
-    if isinstance(params, Response):
-        return params
-    since = params.since
+    since = query(IncidentQuery).since
     source: LogsSource = current_app.extensions[EXTENSION_KEY]
     if source.group is None:
         return json_response(

@@ -7,10 +7,9 @@ import time
 
 from flask import Response
 
-from ..client_errors.index import IndexUnavailable
 from ..schemas.ops import Traffic, TrafficQuery
 from .blueprint import bp, iso_ms, json_response, query
-from .groups import current_index, index_unavailable
+from .groups import current_index
 
 SERIES = ("requests", "errors_4xx", "errors_5xx", "client_errors")
 
@@ -18,19 +17,11 @@ SERIES = ("requests", "errors_4xx", "errors_5xx", "client_errors")
 @bp.get("/traffic")
 def traffic() -> Response:
     """One bucket per minute over the last ``minutes`` minutes, empty minutes included."""
-    params = query(TrafficQuery)
-    if isinstance(params, Response):
-        return params
-    minutes = params.minutes
+    minutes = query(TrafficQuery).minutes
     index = current_index()
-    if isinstance(index, Response):
-        return index
     now_ms = int(time.time() * 1000)
     first = now_ms // 60_000 - minutes + 1
-    try:
-        rows = index.traffic(first, minutes)
-    except IndexUnavailable as exc:
-        return index_unavailable(str(exc))
+    rows = index.traffic(first, minutes)
     buckets = [{"t": iso_ms(row["minute"] * 60_000), **{s: row[s] for s in SERIES}} for row in rows]
     return json_response(
         Traffic.model_validate(
