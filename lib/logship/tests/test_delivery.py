@@ -8,7 +8,7 @@ import time
 
 import pytest
 from logship.batching import Event
-from logship.delivery import Delivery
+from logship.delivery import Delivered, Delivery
 from logship.state import Notices, Shared
 
 from .test_remote import RecordingClient, client_error
@@ -41,14 +41,14 @@ def delivery(client: RecordingClient, shared: Shared, **options: object) -> Deli
 def test_sent_batch_is_counted_and_keeps_health() -> None:
     shared = shared_state()
     client = RecordingClient({})
-    assert delivery(client, shared).deliver(events(), "s")
+    assert delivery(client, shared).deliver(events(), "s") is Delivered.HANDLED
     assert shared.counters.sent == 3 and shared.health.healthy
 
 
 def test_invalid_batch_is_dropped_for_good_without_retry(capfd: pytest.CaptureFixture[str]) -> None:
     shared = shared_state()
     client = RecordingClient(client_error("InvalidParameterException"))
-    assert delivery(client, shared).deliver(events(), "s")
+    assert delivery(client, shared).deliver(events(), "s") is Delivered.HANDLED
     assert shared.counters.rejected["invalid"] == 3 and len(client.calls) == 1
     assert '"invalid"' in capfd.readouterr().err
 
@@ -56,7 +56,7 @@ def test_invalid_batch_is_dropped_for_good_without_retry(capfd: pytest.CaptureFi
 def test_missing_stream_is_created_once_then_sent() -> None:
     shared = shared_state()
     client = RecordingClient(client_error("ResourceNotFoundException"), {}, {})
-    assert delivery(client, shared).deliver(events(), "s")
+    assert delivery(client, shared).deliver(events(), "s") is Delivered.HANDLED
     assert [name for name, _ in client.calls] == [
         "put_log_events",
         "create_log_stream",
@@ -69,7 +69,7 @@ def test_server_errors_are_retried_then_left_to_the_spool(
 ) -> None:
     shared = shared_state()
     client = RecordingClient(*[client_error("ServiceUnavailableException")] * 4)
-    assert not delivery(client, shared, max_attempts=4).deliver(events(), "s")
+    assert delivery(client, shared, max_attempts=4).deliver(events(), "s") is Delivered.FAILED
     assert len(client.calls) == 4 and shared.counters.retried == 3
     assert not shared.health.healthy
     assert "CloudWatch unavailable" in capfd.readouterr().err
@@ -82,7 +82,20 @@ def test_events_cloudwatch_would_refuse_for_their_age_are_not_sent(
     client = RecordingClient({})
     now = int(time.time() * 1000)
     batch = [*events(2, at=now - 15 * DAY_MS), *events(2, at=now)]
-    assert delivery(client, shared).deliver(batch, "s")
+    assert delivery(client, shared).deliver(batch, "s") is Delivered.HANDLED
     assert shared.counters.rejected["too_old"] == 2 and shared.counters.sent == 2
     assert len(client.calls[0][1]["logEvents"]) == 2
     assert '"rejected-clock"' in capfd.readouterr().err
+
+
+def test_a_throttled_call_is_not_retried_but_paces_the_next_ones() -> None:
+    shared = shared_state()
+    client = RecordingClient(client_error("ThrottlingException"), {})
+    deliver = delivery(client, shared).deliver
+    assert deliver(events(), "s") is Delivered.THROTTLED
+    assert len(client.calls) == 1 and shared.counters.throttled == 1
+    assert shared.counters.retried == 0 and shared.health.healthy  # a pace, not an outage
+    assert shared.pacer.active and not shared.pacer.ready(time.monotonic())
+    paced = shared.pacer.rate
+    assert deliver(events(), "s") is Delivered.HANDLED
+    assert shared.pacer.rate > paced  # an accepted call lets the pace grow back

@@ -240,3 +240,37 @@ def fetch_messages_of(logs: Any, group: str, stream: str) -> list[str]:
     except logs.exceptions.ResourceNotFoundException:
         return []
     return [event["message"] for event in events]
+
+
+def test_throttling_paces_calls_and_sends_the_backlog_in_few_full_calls(
+    moto_url: str, group: str, logs: Any, tmp_path: Path, proxy: FaultProxy
+) -> None:
+    """A throttled process slows its calls down (one per paced interval, not a retry storm),
+    keeps the throttled events in memory rather than on disk, and once CloudWatch takes
+    calls again sends the backlog in as few calls as the request limits allow."""
+    proxy.mode = "throttle"
+    proxy.keep_bodies = True
+    handler = handler_for(proxy.url, group, tmp_path, flush_interval=0.2)
+    with attached(handler) as logger:
+        for i in range(300):
+            logger.info("paced %d", i, extra={"seq": i})
+            time.sleep(0.01)  # 3 s of logging: 15 flush intervals
+        during = handler.stats()
+        throttled_puts = sum(1 for mode, _ in proxy.put_bodies if mode == "throttle")
+        proxy.mode = "pass"
+
+        def arrived() -> bool:
+            return len(fetch_messages(logs, group)) >= 300
+
+        assert wait_until(arrived, 30, 0.25), handler.stats()
+        time.sleep(1)
+        final = handler.stats()
+    passed_puts = sum(1 for mode, _ in proxy.put_bodies if mode == "pass")
+    assert during["throttled"] >= 1 and during["pace_per_s"] > 0
+    # unpaced, every 0.2 s flush and its backoff retries would have been refused: ~30 calls
+    assert throttled_puts <= 5, f"{throttled_puts} throttled calls in 3 s"
+    assert during["spooled"] == 0 and during["dropped_total"] == 0
+    assert passed_puts <= 3, f"{passed_puts} calls for the backlog"
+    seqs = sorted(m["data"]["seq"] for m in fetch_messages(logs, group))
+    assert seqs == list(range(300)), "every event exactly once"
+    assert final["sent"] == 300 and final["retried"] == 0

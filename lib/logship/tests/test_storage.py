@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from logship.batching import Event
+from logship.delivery import Delivered
 from logship.state import Notices, Shared
 from logship.storage import Storage
 
@@ -44,9 +45,9 @@ def test_spooled_events_are_replayed_merged_into_one_call(tmp_path: Path) -> Non
             assert storage.spool_events(events(10, start), "s") == []
         calls: list[list[str]] = []
 
-        def deliver(batch: Sequence[Event], stream: str) -> bool:
+        def deliver(batch: Sequence[Event], stream: str) -> Delivered:
             calls.append([event.message for event in batch])
-            return True
+            return Delivered.HANDLED
 
         storage.replay_one(deliver, 1 << 20)
         assert calls == [[f"m{seq}" for seq in range(1, 31)]]
@@ -63,7 +64,7 @@ def test_a_failed_replay_leaves_the_files_for_later(tmp_path: Path) -> None:
     storage = storage_for(tmp_path)
     try:
         storage.spool_events(events(5), "s")
-        storage.replay_one(lambda batch, stream: False, 1 << 20)
+        storage.replay_one(lambda batch, stream: Delivered.THROTTLED, 1 << 20)
         assert storage.shared.spool is not None and storage.shared.spool.pending() == 1
     finally:
         storage.close_journal()

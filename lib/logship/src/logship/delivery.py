@@ -1,6 +1,8 @@
 """Delivering one batch to one stream: leave out what CloudWatch would refuse for its age,
 ``PutLogEvents`` with retries (exponential backoff, full jitter), the stream created when it is
-missing, the response's rejections counted, and CloudWatch's health updated.
+missing, the response's rejections counted, and CloudWatch's health and the call pace
+(:mod:`logship.pacing`) updated. A throttled call is not retried here: the batch goes back to
+the sender, which sends it again, merged with newer events, at its next paced call.
 
 :class:`Delivery` takes the client and the shared state, so a test can drive it alone with a
 local server or a recording client.
@@ -8,6 +10,7 @@ local server or a recording client.
 
 from __future__ import annotations
 
+import enum
 import random
 import time
 from collections.abc import Mapping, Sequence
@@ -22,7 +25,15 @@ if TYPE_CHECKING:
     from .batching import Event
     from .state import Notices, Shared
 
-__all__ = ["Delivery"]
+__all__ = ["Delivered", "Delivery"]
+
+
+class Delivered(enum.Enum):
+    """What became of a batch handed to :meth:`Delivery.deliver`."""
+
+    HANDLED = "handled"  # sent, or refused for good (counted)
+    FAILED = "failed"  # not taken after the retries: spool it
+    THROTTLED = "throttled"  # refused for the account's rate: send it again at the next pace
 
 
 class Delivery:
@@ -80,27 +91,36 @@ class Delivery:
 
     # -- one batch -------------------------------------------------------------------------------
 
-    def deliver(self, events: Sequence[Event], stream: str) -> bool:
-        """Send one batch with retries. True when handled (sent, or rejected for good);
-        False when it should be spooled."""
+    def deliver(self, events: Sequence[Event], stream: str) -> Delivered:
+        """Send one batch, retrying transport and server errors (not throttling)."""
         events = self.sendable(events)
         if not events:
-            return True
+            return Delivered.HANDLED
         shared = self.shared
         attempt = 0
         created = False
         while True:
+            with shared.cond:
+                shared.pacer.called(time.monotonic())
             outcome, detail = put_events(self.client, self.group, stream, events)
             if outcome is Outcome.SENT:
                 self.account(events, detail if isinstance(detail, Mapping) else {})
+                with shared.cond:
+                    shared.pacer.accepted(time.monotonic())
                 self.mark_healthy()
-                return True
+                return Delivered.HANDLED
+            if outcome is Outcome.THROTTLED:
+                with shared.cond:
+                    shared.counters.throttled += 1
+                    shared.pacer.throttled(time.monotonic())
+                self.mark_healthy()  # CloudWatch answers: a pace, not an outage
+                return Delivered.THROTTLED
             if outcome is Outcome.DROP:
                 with shared.cond:
                     shared.counters.rejected["invalid"] += len(events)
                 self.notices.say("invalid", f"CloudWatch refused a batch for good: {detail}")
                 self.mark_healthy()
-                return True
+                return Delivered.HANDLED
             if outcome is Outcome.MISSING and not created:
                 created = True
                 self.create_stream(stream)
@@ -108,21 +128,22 @@ class Delivery:
             attempt += 1
             if attempt >= self.max_attempts or shared.control.stop_sender:
                 self.mark_unhealthy(str(detail))
-                return False
+                return Delivered.FAILED
             delay = random.uniform(  # noqa: S311 - jitter, not cryptography
                 0.0, min(self.backoff_cap, self.backoff_base * (2**attempt))
             )
             deadline = shared.control.retry_deadline()
             if deadline is not None and time.monotonic() + delay >= deadline:
                 self.mark_unhealthy(str(detail))
-                return False
+                return Delivered.FAILED
             with shared.cond:
                 shared.counters.retried += 1
                 if shared.pending.taken_over():
-                    return True  # a flush/close spooled this batch meanwhile
+                    return Delivered.HANDLED  # a flush/close spooled this batch meanwhile
                 shared.cond.wait(delay)
                 if shared.pending.taken_over():
-                    return True  # taken over during the wait: sending it now would duplicate it
+                    # taken over during the wait: sending it now would duplicate it
+                    return Delivered.HANDLED
 
     def sendable(self, events: Sequence[Event]) -> Sequence[Event]:
         """The events of a batch (in time order) that CloudWatch would accept now; the rest

@@ -364,16 +364,18 @@ class CloudWatchHandler(logging.Handler):
 
         ``queued`` accepted into the buffer; ``sent`` accepted by CloudWatch (replays
         included); ``retried`` retry attempts (requests); ``spooled`` written to the spool;
-        ``replayed`` delivered from the spool; ``dropped`` given up, by level; ``rejected``
-        refused by CloudWatch or, for their age, not sent (``too_old``, ``too_new``,
-        ``expired``, ``invalid``); ``truncated`` cut to ``max_message_bytes``; ``suppressed``
-        records logged from inside the handler and ignored; ``unjournaled`` not written to the
-        journal; ``journal_recovered`` / ``journal_corrupt`` records of dead processes moved
-        to the spool / unreadable; ``spool_failed`` events the spool could not take (kept in
-        memory); ``spool_corrupt`` unreadable spool lines and files; ``clock_adjusted`` records
-        shipped at logging time for a timestamp CloudWatch refuses; ``repaired`` records made
-        valid JSON, by reason (:data:`~logship.formatter.REPAIR_REASONS`); ``spool`` and
-        ``journal`` whether each is working.
+        ``replayed`` delivered from the spool; ``throttled`` calls refused for the account's
+        request rate (their events are sent again by a later call); ``dropped`` given up, by
+        level; ``rejected`` refused by CloudWatch or, for their age, not sent (``too_old``,
+        ``too_new``, ``expired``, ``invalid``); ``truncated`` cut to ``max_message_bytes``;
+        ``suppressed`` records logged from inside the handler and ignored; ``unjournaled``
+        not written to the journal; ``journal_recovered`` / ``journal_corrupt`` records of
+        dead processes moved to the spool / unreadable; ``spool_failed`` events the spool
+        could not take (kept in memory); ``spool_corrupt`` unreadable spool lines and files;
+        ``clock_adjusted`` records shipped at logging time for a timestamp CloudWatch
+        refuses; ``repaired`` records made valid JSON, by reason
+        (:data:`~logship.formatter.REPAIR_REASONS`); ``spool`` and ``journal`` whether each
+        is working; ``pace_per_s`` the paced call rate while throttled (0: not paced).
         """
         proc = self._process()
         shared = proc.shared
@@ -383,6 +385,7 @@ class CloudWatchHandler(logging.Handler):
                 "queued": counters.queued,
                 "sent": counters.sent,
                 "retried": counters.retried,
+                "throttled": counters.throttled,
                 "spooled": counters.spooled,
                 "replayed": counters.replayed,
                 "dropped": dict(counters.dropped),
@@ -404,6 +407,7 @@ class CloudWatchHandler(logging.Handler):
                 "buffer_bytes_peak": counters.buffer_bytes_peak,
                 "buffer_max_bytes": self.buffer_max_bytes,
                 "healthy": shared.health.healthy,
+                "pace_per_s": round(shared.pacer.rate, 4),
                 "log_group": self.log_group_name,
                 "log_stream": proc.stream,
             }

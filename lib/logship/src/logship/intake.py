@@ -28,7 +28,7 @@ _new_event = tuple.__new__  # builds an Event without the NamedTuple constructor
 class Intake:
     """Puts records into the shared buffer (and the journal) of one process."""
 
-    __slots__ = ("notices", "shared", "storage", "stream", "trigger_bytes", "trigger_events")
+    __slots__ = ("notices", "shared", "storage", "stream")
 
     def __init__(
         self,
@@ -36,16 +36,11 @@ class Intake:
         storage: Storage,
         notices: Notices,
         stream: str,
-        trigger_bytes: int,
-        trigger_events: int,
     ) -> None:
         self.shared = shared
         self.storage = storage
         self.notices = notices
         self.stream = stream
-        #: The sender is woken when the buffer holds this much (half the buffer, at most a batch).
-        self.trigger_bytes = trigger_bytes
-        self.trigger_events = trigger_events
 
     def add(self, timestamp: int, level: int, text: str, size: int, truncated: bool) -> None:
         """Admit one formatted record (``size``: its UTF-8 bytes). Never blocks on the network."""
@@ -116,7 +111,7 @@ class Intake:
             if buffer.count == 1:
                 shared.cond.notify_all()  # the sender may be idle: start the flush timer
             elif not control.wake and (
-                buffer.bytes >= self.trigger_bytes or buffer.count >= self.trigger_events
+                buffer.bytes >= control.trigger_bytes or buffer.count >= control.trigger_events
             ):
                 control.wake = True
                 shared.cond.notify_all()

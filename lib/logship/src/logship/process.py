@@ -102,7 +102,9 @@ def build_process(handler: CloudWatchHandler, pid: int) -> Process:
     batch_bytes, trigger_bytes, trigger_events = batch_limits(
         handler.buffer_max_bytes, handler.buffer_max_events
     )
-    intake = Intake(shared, storage, notices, stream, trigger_bytes, trigger_events)
+    shared.control.trigger_bytes = trigger_bytes
+    shared.control.trigger_events = trigger_events
+    intake = Intake(shared, storage, notices, stream)
     sender = Sender(
         shared,
         storage,

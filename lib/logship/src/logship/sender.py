@@ -4,7 +4,11 @@ spool, write a stats record, recover dead processes' journals — and the flush/
 it a deadline.
 
 The steps themselves live in :mod:`logship.delivery` and :mod:`logship.storage`; this module
-decides which one runs and keeps the batch in flight accounted for.
+decides which one runs and keeps the batch in flight accounted for. Under throttling
+(:mod:`logship.pacing`) a send or replay waits for the pacer (a send goes earlier once a full
+call, or half the buffer, is waiting), takes whatever is buffered at that moment, and fills
+the call up to CloudWatch's limits; a throttled batch goes back into the buffer (or, when the
+buffer has no room for it, to the spool).
 """
 
 from __future__ import annotations
@@ -17,11 +21,13 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Final
 
-from .batching import BatchBuilder, Event
+from .batching import BatchBuilder, Event, batch_cost
+from .delivery import Delivered
 from .limits import MAX_BATCH_BYTES, MAX_BATCH_EVENTS
 
 if TYPE_CHECKING:
     from .delivery import Delivery
+    from .pacing import Pacer
     from .state import Notices, Shared
     from .storage import Storage
 
@@ -31,6 +37,7 @@ __all__ = ["GREENLET_BATCH_BYTES", "IN_HANDLER", "Sender", "sender_is_greenlet"]
 #: writing a PutLogEvents request holds the hub for its whole duration (about 6.5 ms of CPU per
 #: MiB on an idle core, more on busy ones), so every request in the process waits that long.
 #: A quarter of CloudWatch's limit keeps each hold short; events and delivery are unchanged.
+#: While throttled, calls are few and each fills up to CloudWatch's limit instead.
 GREENLET_BATCH_BYTES: Final = 256 * 1024
 
 #: Set while logship itself works: records logged meanwhile never come back into the handler.
@@ -79,6 +86,9 @@ class Sender:
         self.batch_bytes = batch_bytes
         self.trigger_bytes = trigger_bytes
         self.trigger_events = trigger_events
+        #: While paced, a call goes out before its slot once this much is buffered: a full
+        #: call (1 MiB), or half the buffer if smaller, so the buffer does not spill to disk.
+        self.paced_trigger_bytes = min(MAX_BATCH_BYTES, shared.buffer.max_bytes // 2)
         self.emit_stats = emit_stats
         self.thread: threading.Thread | None = None
 
@@ -130,6 +140,7 @@ class Sender:
         control = shared.control
         timers = shared.timers
         health = shared.health
+        pacer = shared.pacer
         action = ""
         events: list[Event] = []
         with cond:
@@ -138,6 +149,9 @@ class Sender:
                 buffer = shared.buffer
                 if control.stop_sender or (control.stopping and buffer.count == 0):
                     return False
+                control.trigger_bytes = (
+                    self.paced_trigger_bytes if pacer.active else self.trigger_bytes
+                )
                 healthy = health.due(now)
                 if buffer.count and now >= timers.next_flush:
                     # Timed flush: send what is buffered now (not what arrives meanwhile).
@@ -157,25 +171,37 @@ class Sender:
                         or control.flush_requests
                         or control.stopping
                         or oldest <= control.drain_until
+                        or (pacer.active and healthy)  # paced: each call takes what is there
                     )
                 ):
-                    if healthy:
-                        shared.clock.refresh()
-                        events = buffer.pop_batch(BatchBuilder(max_bytes=self.batch_bytes))
-                        action = "send"
-                    else:
+                    if not healthy:
                         events = buffer.drain()
                         action = "spool"
-                    shared.pending.begin(events)
-                    control.wake = (
-                        buffer.bytes >= self.trigger_bytes or buffer.count >= self.trigger_events
-                    )
-                    break
+                    elif (
+                        pacer.ready(now)
+                        or buffer.bytes >= control.trigger_bytes
+                        or buffer.count >= control.trigger_events
+                    ):
+                        shared.clock.refresh()
+                        events = buffer.pop_batch(BatchBuilder(max_bytes=self._max_bytes(pacer)))
+                        action = "send"
+                    if action:
+                        shared.pending.begin(events)
+                        control.wake = (
+                            buffer.bytes >= control.trigger_bytes
+                            or buffer.count >= control.trigger_events
+                        )
+                        break
                 control.wake = False
                 if buffer.count == 0:
                     # Idle: the next event waits at most one interval from its arrival.
                     timers.next_flush = now + self.flush_interval
-                if healthy and shared.spool is not None and now >= timers.next_replay_check:
+                if (
+                    healthy
+                    and shared.spool is not None
+                    and now >= timers.next_replay_check
+                    and pacer.ready(now)
+                ):
                     action = "replay"
                     break
                 if now >= timers.next_stats:
@@ -192,12 +218,16 @@ class Sender:
         elif action == "spool":
             self._spool_inflight(events)
         elif action == "replay":
-            self.storage.replay_one(self.delivery.deliver, self.batch_bytes)
+            self.storage.replay_one(self.delivery.deliver, self._max_bytes(shared.pacer))
         elif action == "stats":
             self.emit_stats()
         elif action == "recover":
             self.storage.periodic()
         return True
+
+    def _max_bytes(self, pacer: Pacer) -> int:
+        """Bytes per call: CloudWatch's limit while throttled, else the sender's batch size."""
+        return MAX_BATCH_BYTES if pacer.active else self.batch_bytes
 
     def _wait(self, now: float, healthy: bool) -> float:
         """Seconds until the next timed piece of work. Call under the lock."""
@@ -217,6 +247,9 @@ class Sender:
             wait = min(wait, shared.health.next_probe - now)
         if not healthy and timers.spool_full_until > now:
             wait = min(wait, timers.spool_full_until - now)
+        pace = shared.pacer.delay(now)
+        if pace > 0 and (shared.buffer.count or shared.spool is not None):
+            wait = min(wait, pace)
         return wait
 
     # -- the batch in flight ---------------------------------------------------------------------
@@ -235,13 +268,35 @@ class Sender:
             return not taken
 
     def _send_inflight(self, events: list[Event]) -> None:
-        handled = self.delivery.deliver(events, self.stream)
+        result = self.delivery.deliver(events, self.stream)
+        if result is Delivered.THROTTLED and self._requeue_throttled(events):
+            return
         with self.shared.cond:
             taken = self.shared.pending.inflight_taken
         failed: list[Event] = []
-        if not handled and not taken:
+        if result is not Delivered.HANDLED and not taken:
             failed = self.storage.spool_events(events, self.stream)
         self._finish_inflight(failed)
+
+    def _requeue_throttled(self, events: list[Event]) -> bool:
+        """Put a throttled batch back into the buffer, oldest first, for the next paced call;
+        False when the buffer has no room for all of it (or a flush took it over): the caller
+        spools it instead, so nothing is dropped for the throttle."""
+        shared = self.shared
+        buffer = shared.buffer
+        with shared.cond:
+            pending = shared.pending
+            if pending.inflight_taken or (
+                buffer.count + len(events) > buffer.max_events
+                or buffer.bytes + batch_cost(events) > buffer.max_bytes
+            ):
+                return False
+            pending.end()
+            shared.counters.drop_events(buffer.requeue(events))  # none: room was checked
+            shared.note_buffer_peak()
+            self.storage.checkpoint(None)
+            shared.cond.notify_all()
+            return True
 
     def _spool_inflight(self, events: list[Event]) -> None:
         with self.shared.cond:

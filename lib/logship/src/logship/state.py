@@ -12,7 +12,8 @@ buffer, the sequence number and
   sequence numbers bound the journal's checkpoint;
 * :class:`Control` — what the sender was asked to do (wake, drain, flush, stop);
 * :class:`ClockWindow` — the record timestamps CloudWatch accepts;
-* :class:`JournalSlot` — the journal: working, paused after a write error, or none.
+* :class:`JournalSlot` — the journal: working, paused after a write error, or none;
+* :class:`~logship.pacing.Pacer` — the pace of ``PutLogEvents`` calls under throttling.
 
 A new process (a fork) gets a new :class:`Shared`; nothing here is shared across processes.
 """
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Final
 from .buffer import EventBuffer
 from .limits import MAX_EVENT_AGE_MS, MAX_EVENT_FUTURE_MS
 from .notices import notice
+from .pacing import Pacer
 
 if TYPE_CHECKING:
     from .batching import Event
@@ -116,11 +118,13 @@ class Counters:
     __slots__ = (
         "buffer_bytes_peak", "clock_adjusted", "dropped", "journal_corrupt",
         "journal_recovered", "queued", "rejected", "replayed", "retried", "sent",
-        "spool_corrupt", "spool_failed", "spooled", "suppressed", "truncated", "unjournaled",
+        "spool_corrupt", "spool_failed", "spooled", "suppressed", "throttled", "truncated",
+        "unjournaled",
     )  # fmt: skip
 
     def __init__(self) -> None:
         self.queued = 0
+        self.throttled = 0
         self.sent = 0
         self.retried = 0
         self.spooled = 0
@@ -249,15 +253,19 @@ class Pending:
 
 
 class Control:
-    """What the sender was asked to do: wake up for a full batch, drain what was buffered by
-    a timed flush, serve flush requests, stop (after draining, or at once)."""
+    """What the sender was asked to do: wake up for a full batch (``trigger_bytes`` or
+    ``trigger_events`` buffered), drain what was buffered by a timed flush, serve flush
+    requests, stop (after draining, or at once)."""
 
     __slots__ = (
-        "close_soft_deadline", "drain_until", "flush_requests", "stop_sender", "stopping", "wake",
+        "close_soft_deadline", "drain_until", "flush_requests", "stop_sender", "stopping",
+        "trigger_bytes", "trigger_events", "wake",
     )  # fmt: skip
 
     def __init__(self) -> None:
         self.wake = False
+        self.trigger_bytes = 1
+        self.trigger_events = 1
         self.drain_until = 0
         self.flush_requests = 0
         self.stopping = False
@@ -326,7 +334,7 @@ class Shared:
 
     __slots__ = (
         "buffer", "clock", "cond", "control", "counters", "health", "journal", "lock",
-        "pending", "seq", "spool", "timers",
+        "pacer", "pending", "seq", "spool", "timers",
     )  # fmt: skip
 
     def __init__(
@@ -352,6 +360,7 @@ class Shared:
         self.control = Control()
         self.clock = ClockWindow(retention_days)
         self.journal = JournalSlot(journal_wanted)
+        self.pacer = Pacer(start_rate=1.0 / flush_interval)
         self.spool: Spool | None = None
 
     def resolved_through(self) -> int:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from .batching import Event, batch_cost, plan_batches
+from .delivery import Delivered
 from .journal import Journal, recover_dead
 from .limits import MAX_BATCH_EVENTS
 from .spool import ClaimedFile, Spool
@@ -27,8 +28,8 @@ __all__ = ["REPLAY_MERGE_FILES", "Deliver", "Storage"]
 #: Spool files merged into one replay at most (each is one flush interval's batch).
 REPLAY_MERGE_FILES: Final = 64
 
-#: Sends one batch to a stream: True when handled (sent, or rejected for good).
-Deliver = Callable[[Sequence[Event], str], bool]
+#: Sends one batch to a stream (:meth:`logship.delivery.Delivery.deliver`).
+Deliver = Callable[[Sequence[Event], str], Delivered]
 
 
 class Storage:
@@ -324,7 +325,7 @@ class Storage:
             shared.counters.drop_events(oversized)
         for number, batch in enumerate(batches):
             before = shared.counters.sent
-            if deliver(batch, first.stream):
+            if deliver(batch, first.stream) is Delivered.HANDLED:
                 with shared.cond:
                     shared.counters.replayed += shared.counters.sent - before
                 continue
