@@ -3,13 +3,15 @@ recording client (each case is one answer CloudWatch gives)."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 import pytest
+from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError, EndpointConnectionError
 from logship.batching import Event
-from logship.remote import Outcome, create_stream, ensure_group, put_events
+from logship.remote import Outcome, create_stream, ensure_group, make_client, put_events
 
 
 def client_error(code: str, operation: str = "PutLogEvents") -> ClientError:
@@ -113,3 +115,50 @@ def test_create_stream_never_raises() -> None:
     failing = RecordingClient(ValueError("bug"))
     create_stream(failing, "/g", "s", on_error=errors.append)  # type: ignore[arg-type]
     assert [type(e) for e in errors] == [ValueError]
+
+
+class _Raw:
+    """The raw stream of a canned answer."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def stream(self, **_kwargs: Any) -> Any:
+        yield self.data
+
+
+def test_a_real_client_sends_every_event_in_the_body_serialised_here() -> None:
+    """botocore builds and signs the request; the body carries every event, once, in order."""
+    client = make_client(
+        region_name="eu-west-1",
+        endpoint_url="http://127.0.0.1:9",
+        aws_access_key_id="k",
+        aws_secret_access_key="s",
+    )
+    sent: list[bytes] = []
+
+    def answer(request: Any, **_kwargs: Any) -> AWSResponse:
+        sent.append(request.body)
+        assert request.headers["Content-Length"] == str(len(request.body))
+        assert b"Signature=" in request.headers["Authorization"]
+        return AWSResponse(request.url, 200, {}, _Raw(b"{}"))
+
+    client.meta.events.register("before-send.cloudwatch-logs.PutLogEvents", answer)
+    texts = ["plain", "caf\u00e9 \u2603", 'quote " and \\ backslash', "nul \x00 byte", "x" * 5000]
+    batch = [
+        Event(1_700_000_000_000 + i, logging.INFO, t, len(t.encode()), i)
+        for i, t in enumerate(texts)
+    ]
+    try:
+        outcome, _ = put_events(client, "/g", "s", batch)
+        # a message orjson cannot encode (a lone surrogate) goes through botocore's serializer
+        odd = [Event(1_700_000_000_000, logging.INFO, "lone \ud800", 9, 1)]
+        fallback, _ = put_events(client, "/g", "s", odd)
+    finally:
+        client.close()
+    assert outcome is Outcome.SENT and fallback is Outcome.SENT
+    body = json.loads(sent[0])
+    assert body["logGroupName"] == "/g" and body["logStreamName"] == "s"
+    assert [e["message"] for e in body["logEvents"]] == texts
+    assert [e["timestamp"] for e in body["logEvents"]] == [e.timestamp for e in batch]
+    assert len(json.loads(sent[1])["logEvents"]) == 1

@@ -2,6 +2,13 @@
 retention and stream creation, one ``PutLogEvents`` call classified into an :class:`Outcome`,
 and the accounting of the events a response refused.
 
+A ``PutLogEvents`` body is serialised here with orjson (about 1 us per event) instead of by
+botocore's JSON serializer, which walks the operation's shape for every event (about 11 us per
+event on this machine: more than formatting the record). botocore still builds, signs and sends
+the request: it serialises a one-event placeholder, and a ``before-call`` hook swaps in the full
+body before signing. A body orjson cannot encode (a lone surrogate from a custom formatter) goes
+through botocore as before.
+
 Every function takes the client as an argument, so each can be driven alone with a local
 server or a recording client.
 """
@@ -12,11 +19,13 @@ import contextlib
 import enum
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 import boto3
 import botocore.config
+import orjson
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from .limits import MAX_EVENT_AGE_MS, MAX_EVENT_FUTURE_MS
@@ -47,6 +56,10 @@ THROTTLE_CODES: Final = frozenset(
     {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
 )
 _EXISTS_CODES: Final = frozenset({"ResourceAlreadyExistsException", "OperationAbortedException"})
+_BODY_HOOK: Final = "before-call.cloudwatch-logs.PutLogEvents"
+_BODY_HOOK_ID: Final = "logship-put-log-events-body"
+# The body put_events serialised for the call under way in this thread or greenlet.
+_BODY: ContextVar[bytes | None] = ContextVar("logship_put_body", default=None)
 
 
 class Outcome(enum.Enum):
@@ -160,6 +173,31 @@ def create_stream(
             on_error(exc)
 
 
+def _swap_body(params: dict[str, Any], **_kwargs: Any) -> None:
+    """botocore ``before-call`` hook: send the body :func:`put_events` serialised."""
+    body = _BODY.get()
+    if body is not None:
+        params["body"] = body
+
+
+def _serialised(
+    client: CloudWatchLogsClient, group: str, stream: str, log_events: list[InputLogEventTypeDef]
+) -> bytes | None:
+    """The request body for these events, with the body hook registered on ``client``; None
+    when either is not possible (botocore then serialises the events itself)."""
+    events_api = getattr(getattr(client, "meta", None), "events", None)
+    if events_api is None or not log_events:
+        return None
+    try:
+        body = orjson.dumps(
+            {"logGroupName": group, "logStreamName": stream, "logEvents": log_events}
+        )
+    except orjson.JSONEncodeError:
+        return None
+    events_api.register(_BODY_HOOK, _swap_body, unique_id=_BODY_HOOK_ID)  # idempotent
+    return body
+
+
 def put_events(
     client: CloudWatchLogsClient, group: str, stream: str, events: Sequence[Event]
 ) -> tuple[Outcome, object]:
@@ -168,9 +206,14 @@ def put_events(
     log_events: list[InputLogEventTypeDef] = [
         {"timestamp": event.timestamp, "message": event.message} for event in events
     ]
+    body = _serialised(client, group, stream, log_events)
+    token = _BODY.set(body)
     try:
         response = client.put_log_events(
-            logGroupName=group, logStreamName=stream, logEvents=log_events
+            logGroupName=group,
+            logStreamName=stream,
+            # botocore serialises a one-event placeholder; the hook sends ``body`` instead
+            logEvents=log_events[:1] if body is not None else log_events,
         )
     except ClientError as exc:
         code = _code(exc)
@@ -189,6 +232,8 @@ def put_events(
         return Outcome.RETRY, type(exc).__name__
     except Exception as exc:  # noqa: BLE001 - any transport failure means "try later"
         return Outcome.RETRY, repr(exc)
+    finally:
+        _BODY.reset(token)
     return Outcome.SENT, response
 
 
