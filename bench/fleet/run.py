@@ -92,6 +92,10 @@ class Task:
     answered: list[str] = dataclasses.field(default_factory=list)
     failed: int = 0
     max_spool_bytes: int = 0
+    #: Events of this task's streams the sink had accepted when the load stopped.
+    delivered_in_load: int = 0
+    #: Seconds after the load stopped until every answered request's record had arrived.
+    drain_s: float | None = None
 
 
 def parse_args(argv: Sequence[str]) -> Options:
@@ -272,6 +276,10 @@ async def drive(tasks: list[Task], sink: str, opts: Options) -> list[dict[str, A
     finally:
         stop.set()
         await sampler
+    streams = (await asyncio.to_thread(sink_get, sink, "/stats")).get("streams", {})
+    for task in tasks:
+        prefix = f"bff-task{task.index}/"
+        task.delivered_in_load = sum(n for name, n in streams.items() if name.startswith(prefix))
     return samples
 
 
@@ -285,6 +293,8 @@ def wait_drained(tasks: list[Task], sink: str) -> tuple[float | None, set[str]]:
         got = set(sink_get(sink, "/ids")["ids"])
         for task in tasks:
             task.max_spool_bytes = max(task.max_spool_bytes, spool_bytes(task.spool))
+            if task.drain_s is None and set(task.answered) <= got:
+                task.drain_s = time.monotonic() - started
         if want <= got:
             return time.monotonic() - started, got
         time.sleep(0.5)
@@ -307,7 +317,7 @@ def report(
     final: dict[str, Any],
 ) -> dict[str, Any]:
     """Print the tables and return the results as a JSON-ready dict."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     print(
         f"\nFleet: {opts.tasks} tasks x {opts.rps:g} req/s for {opts.duration:g} s; "
         f"account quota {opts.rate:g} PutLogEvents/s"
@@ -328,6 +338,8 @@ def report(
                 "lost": lost,
                 "failed": task.failed,
                 "max_spool_bytes": task.max_spool_bytes,
+                "delivered_in_load": task.delivered_in_load,
+                "drain_s": task.drain_s,
             }
         )
         print(
@@ -341,6 +353,10 @@ def report(
     accepted = final["batches"]
     throttled = final["throttled"]
     per_task_rate = [r["delivered"] / max(duration, 1e-9) for r in rows]
+    # The share of the quota each task got while the load ran: events of its streams accepted
+    # by then, per event it was offered (a starved task stands out as a low share).
+    shares = [task.delivered_in_load / max(len(set(task.answered)), 1) for task in tasks]
+    drains = [task.drain_s for task in tasks if task.drain_s is not None]
     result = {
         "config": dataclasses.asdict(opts) | {"json_path": None},
         "tasks": rows,
@@ -356,6 +372,10 @@ def report(
             answered_total / duration / opts.rate if opts.rate and duration else None
         ),
         "fairness_jain": jain([r["delivered"] / max(r["answered"], 1) for r in rows]),
+        "share_in_load_min": min(shares),
+        "share_in_load_max": max(shares),
+        "share_in_load_min_over_max": min(shares) / max(shares) if max(shares) else None,
+        "task_drain_s_max": max(drains) if drains else None,
         "per_task_delivered_rate": per_task_rate,
         "samples": samples,
     }
@@ -384,6 +404,12 @@ def report(
     print(
         f"fairness (Jain, delivered share per task): {result['fairness_jain']:.3f}; "
         f"largest spool {max(r['max_spool_bytes'] for r in rows) / 1024:.0f} KiB"
+    )
+    print(
+        "share of its events delivered while the load ran, per task: "
+        f"min {min(shares):.2f}, max {max(shares):.2f}"
+        + (f" (min/max {min(shares) / max(shares):.2f})" if max(shares) else "")
+        + (f"; slowest task drained {max(drains):.1f} s after the load" if drains else "")
     )
     if len(per_task_rate) > 1:
         print(
