@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from logship.config import (
+    ServiceSettings,
     WholeNumber,
     read_environment,
     validate_stream_template,
@@ -35,7 +36,7 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 Method = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 Environment = Literal["development", "test", "staging", "production"]
@@ -367,21 +368,14 @@ class ServerSettings(BaseModel):
     )
 
 
-class Settings(BaseSettings):
+class Settings(ServiceSettings):
     """Everything the BFF needs to run; build it with :func:`load_settings`.
 
     Built with keyword arguments in code it reads no environment; ``routes`` and
     ``upstreams`` come from the route table, not from variables.
     """
 
-    model_config = SettingsConfigDict(
-        frozen=True,
-        extra="forbid",
-        validate_by_name=True,
-        validate_by_alias=True,
-        allow_inf_nan=False,
-        arbitrary_types_allowed=True,
-    )
+    model_config = SettingsConfigDict(arbitrary_types_allowed=True)
 
     environment: Environment = Field(
         default="development",
@@ -474,18 +468,6 @@ class Settings(BaseSettings):
     server: ServerSettings = ServerSettings()
     routes: tuple[Route, ...] = ()
     upstreams: Mapping[str, Upstream] = Field(default_factory=dict)
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Only the values given: the environment is read by :func:`load_settings`."""
-        return (init_settings,)
 
 
 # --- the route table --------------------------------------------------------------------

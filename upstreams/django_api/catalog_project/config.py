@@ -15,9 +15,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated
 
-from logship.config import ConfigError, LogSettings, read_environment
+from logship.config import ConfigError, LogSettings, ServiceSettings, read_environment
 from pydantic import BeforeValidator, Field
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "dev-only-catalog-secret-key-do-not-use-in-production"  # noqa: S105
@@ -29,16 +28,8 @@ def _comma_list(value: object) -> object:
     return value
 
 
-class CatalogSettings(BaseSettings):
+class CatalogSettings(ServiceSettings):
     """Everything the catalog service reads from its environment."""
-
-    model_config = SettingsConfigDict(
-        frozen=True,
-        extra="forbid",
-        validate_by_name=True,
-        validate_by_alias=True,
-        allow_inf_nan=False,
-    )
 
     db_path: str = Field(
         default=str(BASE_DIR / "db.sqlite3"),
@@ -92,18 +83,6 @@ class CatalogSettings(BaseSettings):
         """Every variable from ``environ`` (default ``os.environ``); ``error`` names a bad one
         in one line."""
         return read_environment(cls, os.environ if environ is None else environ, error)
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Only the values given: the environment is read by :meth:`from_env`."""
-        return (init_settings,)
 
 
 def settings_or_exit() -> CatalogSettings:

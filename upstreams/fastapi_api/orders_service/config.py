@@ -14,9 +14,8 @@ from collections.abc import Mapping
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from logship.config import LogSettings, read_environment
+from logship.config import LogSettings, ServiceSettings, read_environment
 from pydantic import AfterValidator, Field
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_CATALOG_API_URL = "http://127.0.0.1:8001"
 
@@ -32,17 +31,9 @@ def _base_url(value: str) -> str:
     return value.rstrip("/")
 
 
-class Settings(BaseSettings):
+class Settings(ServiceSettings):
     """Everything the orders service reads; build it from the environment with
     :meth:`from_env` (built with keyword arguments it reads no environment)."""
-
-    model_config = SettingsConfigDict(
-        frozen=True,
-        extra="forbid",
-        validate_by_name=True,
-        validate_by_alias=True,
-        allow_inf_nan=False,
-    )
 
     catalog_api_url: Annotated[str, AfterValidator(_base_url)] = Field(
         default=DEFAULT_CATALOG_API_URL,
@@ -73,15 +64,3 @@ class Settings(BaseSettings):
         """Every variable from ``environ`` (default ``os.environ``); ``ConfigError`` names a
         bad one in one line."""
         return read_environment(cls, os.environ if environ is None else environ)
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Only the values given: the environment is read by :meth:`from_env`."""
-        return (init_settings,)

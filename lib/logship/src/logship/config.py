@@ -52,6 +52,7 @@ __all__ = [
     "ConfigError",
     "EnvironmentSource",
     "LogSettings",
+    "ServiceSettings",
     "WholeNumber",
     "env_variables",
     "error_line",
@@ -403,16 +404,38 @@ def _region(value: str) -> str:
     return value
 
 
-class LogSettings(BaseSettings):
+class ServiceSettings(BaseSettings):
+    """The base of every service's settings model: frozen, unknown names refused, no infinite or
+    NaN numbers, and no source but the values given. The environment is read explicitly, by
+    :func:`read_environment`, so a model built with keyword arguments in code reads none."""
+
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="forbid",
+        validate_by_name=True,
+        validate_by_alias=True,
+        allow_inf_nan=False,
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only the values given."""
+        return (init_settings,)
+
+
+class LogSettings(ServiceSettings):
     """Everything :func:`logship.setup.configure` needs besides service and environment.
 
     Built from the environment by :func:`parse_env`; built with keyword arguments in code
     (field names), it reads no environment at all.
     """
-
-    model_config = SettingsConfigDict(
-        frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True
-    )
 
     level: Annotated[int, _text(lambda v: parse_level("LOG_LEVEL", v))] = Field(
         default=logging.INFO,
@@ -550,18 +573,6 @@ class LogSettings(BaseSettings):
             super().__init__(**values)
         except ValidationError as exc:
             raise ConfigError(error_line(exc, type(self))) from None
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Only the values given: the environment is read by :func:`parse_env`, explicitly."""
-        return (init_settings,)
 
     @model_validator(mode="after")
     def _buffer_holds_one_message(self) -> LogSettings:
