@@ -105,7 +105,7 @@ typecheck: install ## mypy (strict on bff/src), tsc --noEmit
 	@MYPYPATH=bench $(BIN)/mypy --strict bench/edge/run.py
 	@MYPYPATH=bench $(BIN)/mypy --strict bench/fleet/run.py
 	@MYPYPATH=bench:bench/ingest $(BIN)/mypy --strict bench/metrics/run.py
-	@MYPYPATH=bench/models $(BIN)/mypy --strict bench/models/run.py
+	@MYPYPATH=bench/models:bench/ingest $(BIN)/mypy --strict bench/models/run.py
 	@MYPYPATH=bench:bench/ingest $(BIN)/mypy --strict bench/ops/run.py
 	@MYPYPATH=bench:bench/ingest $(BIN)/mypy --strict bench/logs/run.py
 	@$(BIN)/mypy --config-file upstreams/mypy.ini upstreams/django_api

@@ -39,7 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from logship import setup as logship_setup  # noqa: E402
 from logship.testing import logging_env  # noqa: E402
-from run import CHUNK, RELEASE, build_bundle, make_report, throw_positions  # noqa: E402
+from report import CHUNK, make_report  # noqa: E402
+from run import RELEASE, build_bundle, throw_positions  # noqa: E402
 from sink import sink_server  # noqa: E402
 
 BASE = "http://127.0.0.1:8080"

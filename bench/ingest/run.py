@@ -33,7 +33,6 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +41,12 @@ from logship.testing import logging_env
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # bench/, for harness.py
 from harness import NOT_CHECKED, free_port, moto_url  # noqa: E402
+from report import CHUNK, make_report  # noqa: E402
 from sink import sink_server, sink_stats  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 ESBUILD = ROOT / "web" / "node_modules" / ".bin" / "esbuild"
 RELEASE = "bench-release-1"
-CHUNK = "_next/static/chunks/app-bench.js"
 TARGETS = {"plain": 2000.0, "symbolicated": 500.0}
 P99_TARGET_MS = 10.0
 
@@ -97,44 +96,6 @@ def throw_positions(bundle: str, count: int) -> list[tuple[int, int]]:
             if len(found) == count:
                 return found
     return found
-
-
-def make_report(base: str, positions: list[tuple[int, int]], release: str | None) -> bytes:
-    """A realistic ~3 KB report."""
-    stack = "TypeError: bad price in handler3: 1234\n" + "".join(
-        f"    at handler{i} ({base}/{CHUNK}:{line}:{col})\n"
-        for i, (line, col) in enumerate(positions)
-    )
-    doc: dict[str, Any] = {
-        "v": 1,
-        "incident": "BENCH-" + uuid.uuid4().hex[:8].upper(),
-        "kind": "error",
-        "error": {
-            "type": "TypeError",
-            "message": "bad price in handler3: 1234 (customer jane.doe@example.com)",
-            "stack": stack,
-        },
-        "url": f"{base}/products/1234?ref=newsletter&utm_source=mail",
-        "route": "/products/[id]",
-        "session": "tab-" + uuid.uuid4().hex[:12],
-        "breadcrumbs": [
-            {
-                "t": 1_700_000_000_000 + i * 750,
-                "type": ("navigation", "click", "fetch")[i % 3],
-                "data": {
-                    "url": f"/api/catalog/products/{i}",
-                    "status": 200,
-                    "target": "button.buy",
-                },
-            }
-            for i in range(10)
-        ],
-        "request_ids": [uuid.uuid4().hex for _ in range(3)],
-        "ts": 1_700_000_010_000,
-    }
-    if release is not None:
-        doc["release"] = release
-    return json.dumps(doc).encode()
 
 
 def lua_post(path: Path, body: bytes) -> Path:

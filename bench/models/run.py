@@ -24,7 +24,6 @@ import argparse
 import statistics
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -33,6 +32,7 @@ import msgspec
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "ingest"))  # the report
 import handwritten  # noqa: E402
 from bff.schemas.ingest import (  # noqa: E402
     ERROR_TYPE_PATTERN,
@@ -43,43 +43,7 @@ from bff.schemas.ingest import (  # noqa: E402
     URL_PATTERN,
     ClientErrorReport,
 )
-
-
-def make_report(base: str, positions: list[tuple[int, int]], release: str) -> bytes:
-    """The ~3 KB report ``bench/ingest/run.py`` posts (same fields, sizes and counts)."""
-    stack = "TypeError: bad price in handler3: 1234\n" + "".join(
-        f"    at handler{i} ({base}/_next/static/chunks/app-bench.js:{line}:{col})\n"
-        for i, (line, col) in enumerate(positions)
-    )
-    doc: dict[str, Any] = {
-        "v": 1,
-        "incident": "BENCH-" + uuid.uuid4().hex[:8].upper(),
-        "kind": "error",
-        "error": {
-            "type": "TypeError",
-            "message": "bad price in handler3: 1234 (customer jane.doe@example.com)",
-            "stack": stack,
-        },
-        "url": f"{base}/products/1234?ref=newsletter&utm_source=mail",
-        "route": "/products/[id]",
-        "session": "tab-" + uuid.uuid4().hex[:12],
-        "breadcrumbs": [
-            {
-                "t": 1_700_000_000_000 + i * 750,
-                "type": ("navigation", "click", "fetch")[i % 3],
-                "data": {
-                    "url": f"/api/catalog/products/{i}",
-                    "status": 200,
-                    "target": "button.buy",
-                },
-            }
-            for i in range(10)
-        ],
-        "request_ids": [uuid.uuid4().hex for _ in range(3)],
-        "ts": 1_700_000_010_000,
-        "release": release,
-    }
-    return orjson.dumps(doc)
+from report import make_report  # noqa: E402
 
 
 class MsgspecError(msgspec.Struct):
