@@ -84,3 +84,26 @@ def test_jitter_spreads_tasks_that_were_throttled_together() -> None:
         p.throttled(0.0)
         starts.add(round(p.next_call, 3))
     assert len(starts) == 8
+
+
+def test_a_filling_buffer_may_call_after_half_an_interval_not_before() -> None:
+    p = pacer()
+    p.called(10.0)
+    p.throttled(10.0)
+    p.called(11.0)
+    p.throttled(11.0)  # rate 0.5: a slot every ~2 s
+    assert not p.ready_early(11.9) and p.ready_early(12.0)
+    assert not p.ready(12.0)
+
+
+def test_an_outage_ends_pacing_and_a_later_throttle_resumes_near_the_last_pace() -> None:
+    p = pacer()
+    p.called(0.0)
+    p.throttled(0.0)
+    p.called(1.0)
+    p.throttled(1.0)
+    p.reset()
+    assert not p.active and p.ready(1.0)
+    p.called(2.0)
+    p.throttled(2.0)
+    assert p.rate == START_RATE / 2

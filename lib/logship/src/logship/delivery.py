@@ -203,4 +203,5 @@ class Delivery:
         """CloudWatch did not take a batch: spool, and probe it again later."""
         with self.shared.cond:
             self.shared.health.mark_unhealthy()
+            self.shared.pacer.reset()  # an outage: the health probes pace the calls now
         self.notices.say("unhealthy", f"CloudWatch unavailable ({reason}); spooling")

@@ -2,13 +2,13 @@
 
 CloudWatch Logs throttles ``PutLogEvents`` per account and Region, shared by every task of
 every service. A throttled call is a rate signal, not an outage: :class:`Pacer` halves this
-process's call rate on each ``ThrottlingException`` (at most once per current interval, so one
-burst of refusals counts once) and adds a small step after each accepted call, each call
-spaced by its interval with +-25% jitter so tasks do not line up. While pacing, the sender
-fills each call up to CloudWatch's limits (1 MiB, 10,000 events), so fewer, larger calls carry
-the same events. Pacing ends when the rate has grown back past ``RELEASE_RATE`` calls per
-second, or after ``QUIET_S`` seconds without a throttle; a throttle after that starts again
-from the rate pacing ended at, not from the start rate.
+process's call rate on each ``ThrottlingException`` and adds a step (an eighth of the halved
+rate) after each accepted call, each call spaced by its interval with +-25% jitter so tasks do
+not line up. While pacing, the sender fills each call up to CloudWatch's limits (1 MiB, 10,000
+events), so fewer, larger calls carry the same events. Pacing ends when the rate has grown back
+past ``RELEASE_RATE`` calls per second, after ``QUIET_S`` seconds without a throttle, or when
+an outage takes over (:meth:`Pacer.reset`); a throttle after that starts again from the rate
+pacing ended at, not from the start rate.
 
 Pure and clock-driven (``now`` is passed in), so it is tested without sleeping.
 """
@@ -67,6 +67,18 @@ class Pacer:
     def ready(self, now: float) -> bool:
         """Whether a call may go out at ``now``."""
         return now >= self.next_call
+
+    def ready_early(self, now: float) -> bool:
+        """Whether a call may go out at ``now`` when the buffer is filling up: at least half
+        an interval after the last call."""
+        return now >= self.last_call + self.interval() / 2.0
+
+    def reset(self) -> None:
+        """End pacing (an outage, not a throttle, is being handled: the probes take over)."""
+        if self.rate > 0.0:
+            self._resume_rate = min(self._start_rate, self.rate)
+        self.rate = 0.0
+        self.next_call = 0.0
 
     def delay(self, now: float) -> float:
         """Seconds until a call may go out (0 when it may now)."""

@@ -5,8 +5,8 @@ it a deadline.
 
 The steps themselves live in :mod:`logship.delivery` and :mod:`logship.storage`; this module
 decides which one runs and keeps the batch in flight accounted for. Under throttling
-(:mod:`logship.pacing`) a send or replay waits for the pacer (a send goes earlier once a full
-call, or half the buffer, is waiting), takes whatever is buffered at that moment, and fills
+(:mod:`logship.pacing`) a send or replay waits for the pacer (a send may go after half the
+interval once half the buffer is full), takes whatever is buffered at that moment, and fills
 the call up to CloudWatch's limits; a throttled batch goes back into the buffer (or, when the
 buffer has no room for it, to the spool).
 """
@@ -86,9 +86,9 @@ class Sender:
         self.batch_bytes = batch_bytes
         self.trigger_bytes = trigger_bytes
         self.trigger_events = trigger_events
-        #: While paced, a call goes out before its slot once this much is buffered: a full
-        #: call (1 MiB), or half the buffer if smaller, so the buffer does not spill to disk.
-        self.paced_trigger_bytes = min(MAX_BATCH_BYTES, shared.buffer.max_bytes // 2)
+        #: While paced, a call may go out before its slot (at the earliest half an interval
+        #: after the last call) once half the buffer is full, so the buffer need not spill.
+        self.paced_trigger_bytes = shared.buffer.max_bytes // 2
         self.emit_stats = emit_stats
         self.thread: threading.Thread | None = None
 
@@ -177,10 +177,12 @@ class Sender:
                     if not healthy:
                         events = buffer.drain()
                         action = "spool"
-                    elif (
-                        pacer.ready(now)
-                        or buffer.bytes >= control.trigger_bytes
-                        or buffer.count >= control.trigger_events
+                    elif pacer.ready(now) or (
+                        pacer.ready_early(now)
+                        and (
+                            buffer.bytes >= control.trigger_bytes
+                            or buffer.count >= control.trigger_events
+                        )
                     ):
                         shared.clock.refresh()
                         events = buffer.pop_batch(BatchBuilder(max_bytes=self._max_bytes(pacer)))
