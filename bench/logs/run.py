@@ -18,19 +18,13 @@ import http.client
 import json
 import logging
 import os
-import re
 import shlex
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
@@ -40,8 +34,11 @@ from typing import Any
 import watchtower
 from logship.cloudwatch import CloudWatchHandler, make_client
 from logship.formatter import JsonFormatter
+from testkit import http_ready, start
 
-BIN = Path(sys.executable).parent
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/harness.py
+from harness import free_port, moto_url, static_upstream, wrk  # noqa: E402
+
 REGION = "us-east-1"
 FAKE_AWS = {
     "AWS_ACCESS_KEY_ID": "bench",
@@ -52,57 +49,6 @@ FAKE_AWS = {
     "AWS_CONFIG_FILE": os.devnull,
     "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            return False
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status < 500:
-                    return True
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.2)
-    return False
-
-
-def stop_process(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-
-
-@contextlib.contextmanager
-def moto_server() -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, **FAKE_AWS},
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        if not wait_http(f"{url}/moto-api/", 60, proc):
-            raise RuntimeError("moto server did not start")
-        yield url
-    finally:
-        stop_process(proc)
 
 
 # -- CPU per event ------------------------------------------------------------------------------
@@ -337,35 +283,26 @@ def session_cpu_seconds(session: int) -> float:
 
 
 def wrk_load(url: str, duration: float, concurrency: int) -> dict[str, float]:
-    out = subprocess.run(
-        ["wrk", "-t2", f"-c{concurrency}", f"-d{max(1, int(duration))}s", "--latency", url],
-        capture_output=True,
-        text=True,
-        timeout=duration + 60,
-        check=True,
-    ).stdout
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    total = re.search(r"(\d+) requests in", out)
-    p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
-    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
-    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    socket_errors = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
-    )
-
-    def ms(match: re.Match[str] | None) -> float:
-        if match is None:
-            return 0.0
-        return float(match.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(2)]
-
+    """One wrk run (bench/harness.py) as the row this benchmark prints."""
+    run = wrk(url, duration, concurrency)
     return {
-        "rps": float(rps.group(1)) if rps else 0.0,
-        "requests": float(total.group(1)) if total else 0.0,
-        "non_2xx": float(non_2xx.group(1)) if non_2xx else 0.0,
-        "errors": float(sum(int(n) for n in socket_errors.groups())) if socket_errors else 0.0,
-        "p50_ms": ms(p50),
-        "p99_ms": ms(p99),
+        "rps": run.rps,
+        "requests": float(run.requests),
+        "non_2xx": float(run.non_2xx),
+        "errors": float(run.socket_errors),
+        "p50_ms": run.p50_ms,
+        "p99_ms": run.p99_ms,
     }
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[str]:
+    """The moto server (bench/harness.py) in a scratch directory; yields its URL."""
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-logs-moto-") as work,
+        moto_url(Path(work)) as url,
+    ):
+        yield url
 
 
 @contextlib.contextmanager
@@ -409,37 +346,40 @@ def _one_run(
             LOG_CLOUDWATCH_CREATE_GROUP="true",
         )
     argv = [part.replace("{port}", str(port)) for part in shlex.split(command)]
-    proc = subprocess.Popen(  # noqa: S603 - argv from the benchmark's own command
-        argv,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+    base = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory(prefix="bench-logs-server-") as work:
+        server = start(
+            "server",
+            argv,
+            log_dir=Path(work),
+            port=port,
+            env=env,
+            inherit_env=False,
+            ready=http_ready(base + health, statuses=range(200, 500)),
+        )
+        with server:
+            return _measure(server.pid, base + path, duration, concurrency, max_requests, wrk)
+
+
+def _measure(
+    pid: int, url: str, duration: float, concurrency: int, max_requests: int, wrk: bool
+) -> dict[str, Any]:
+    """Load ``url`` (served by the session of ``pid``) and count that session's CPU."""
+    python_load(url, 1.0, 2, 1000)  # warm-up
+    cpu = session_cpu_seconds(pid)
+    row: dict[str, Any] = dict(
+        wrk_load(url, duration, concurrency)
+        if wrk
+        else python_load(url, duration, concurrency, max_requests)
     )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        if not wait_http(base + health, 60, proc):
-            raise RuntimeError(f"server did not answer {base + health}")
-        url = base + path
-        python_load(url, 1.0, 2, 1000)  # warm-up
-        cpu = session_cpu_seconds(proc.pid)
-        row: dict[str, Any] = dict(
-            wrk_load(url, duration, concurrency)
-            if wrk
-            else python_load(url, duration, concurrency, max_requests)
+    cpu = session_cpu_seconds(pid) - cpu
+    if row.get("non_2xx") or row.get("errors"):
+        raise RuntimeError(
+            f"{url} gave {int(row.get('non_2xx', 0))} non-2xx answers and "
+            f"{int(row.get('errors', 0))} errors: the figures would measure failures"
         )
-        cpu = session_cpu_seconds(proc.pid) - cpu
-        if row.get("non_2xx") or row.get("errors"):
-            raise RuntimeError(
-                f"{url} gave {int(row.get('non_2xx', 0))} non-2xx answers and "
-                f"{int(row.get('errors', 0))} errors: the figures would measure failures"
-            )
-        row["server_cpu_us_per_request"] = (
-            cpu / row["requests"] * 1e6 if row.get("requests") else 0.0
-        )
-        return row
-    finally:
-        stop_process(proc)
+    row["server_cpu_us_per_request"] = cpu / row["requests"] * 1e6 if row.get("requests") else 0.0
+    return row
 
 
 def proxy_throughput(
@@ -505,43 +445,6 @@ def proxy_throughput(
     results["load_tool"] = "wrk" if wrk else "python"
     results["logs"] = logs
     return results
-
-
-@contextlib.contextmanager
-def static_upstream() -> Iterator[str]:
-    """nginx on a free loopback port serving a 1 KiB JSON file at /static/1k.json."""
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="bench-logs-") as tmp:
-        root = Path(tmp)
-        (root / "static").mkdir()
-        (root / "static" / "1k.json").write_text(
-            json.dumps({"items": ["x" * 40] * 20})[:1000].rsplit(",", 1)[0] + "]}"
-        )
-        (root / "logs").mkdir()
-        for path in (root, root / "static", root / "static" / "1k.json"):
-            path.chmod(0o755 if path.is_dir() else 0o644)  # nginx's worker user reads them
-        conf = root / "nginx.conf"
-        conf.write_text(
-            f"worker_processes 1; daemon off; pid {root}/nginx.pid; error_log {root}/error.log;\n"
-            "events { worker_connections 1024; }\n"
-            f"http {{ access_log off; server {{ listen 127.0.0.1:{port};\n"
-            f"  location /static/ {{ root {root}; }}\n"
-            '  location = /healthz { return 200 "ok"; } } }\n'
-        )
-        proc = subprocess.Popen(  # noqa: S603 - fixed argv
-            [nginx, "-c", str(conf), "-p", str(root)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            if not wait_http(base + "/healthz", 20, proc):
-                raise RuntimeError("nginx did not start")
-            yield base
-        finally:
-            stop_process(proc)
 
 
 def bff_throughput(
