@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from testkit import http_ready, start
 
 from .conftest import FAKE_AWS, fetch_messages, free_port, wait_until
 from .faultproxy import FaultProxy
@@ -78,15 +79,17 @@ def start_gunicorn(
         "LOG_SHUTDOWN_TIMEOUT": str(SHUTDOWN_TIMEOUT),
         "LOG_STATS_INTERVAL": "0",
     }
-    with (tmp_path / "gunicorn.out").open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:app"],
-            cwd=tmp_path,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    server = start(
+        "gunicorn",
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:app"],
+        log_dir=tmp_path,  # gunicorn.log
+        port=port,
+        env=env,
+        inherit_env=False,
+        cwd=tmp_path,
+        ready=http_ready(f"http://127.0.0.1:{port}/"),
+    )
+    proc = server.popen
     return proc, port
 
 
@@ -110,16 +113,6 @@ def run_and_terminate(
     proc, port = start_gunicorn(tmp_path, worker_class, endpoint, group)
     run = uuid.uuid4().hex
     try:
-
-        def up() -> bool:
-            try:
-                return get(port, "/") == 200
-            except OSError:
-                return proc.poll() is not None
-
-        assert wait_until(up, 60, 0.2) and proc.poll() is None, (
-            tmp_path / "gunicorn.out"
-        ).read_text()
         assert get(port, f"/log?n={EVENTS}&run={run}") == 200
         start = time.monotonic()
         proc.send_signal(signal.SIGTERM)
@@ -140,7 +133,7 @@ def test_sigterm_delivers_everything_queued(
     moto_url: str, group: str, logs: Any, tmp_path: Path, worker_class: str
 ) -> None:
     run, elapsed = run_and_terminate(tmp_path, worker_class, moto_url, group)
-    output = (tmp_path / "gunicorn.out").read_text()
+    output = (tmp_path / "gunicorn.log").read_text()
     assert our_events(logs, group, run) == list(range(EVENTS)), output
     assert elapsed < SHUTDOWN_TIMEOUT + 10
     assert "Traceback" not in output, output
@@ -157,7 +150,7 @@ def test_sigterm_while_throttled_spools_then_replays(
 ) -> None:
     proxy.mode = "throttle"
     run, elapsed = run_and_terminate(tmp_path, worker_class, proxy.url, group)
-    output = (tmp_path / "gunicorn.out").read_text()
+    output = (tmp_path / "gunicorn.log").read_text()
     assert elapsed < SHUTDOWN_TIMEOUT + 10, output
     assert our_events(logs, group, run) == []
     assert list((tmp_path / "spool" / "ready").iterdir()), output

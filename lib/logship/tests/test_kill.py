@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from testkit import http_ready, start
 
 from .conftest import FAKE_AWS, fetch_messages, free_port, wait_until
 from .faultproxy import FaultProxy
@@ -181,24 +182,17 @@ def start_gunicorn(
         "LOG_SHUTDOWN_TIMEOUT": "8",
         "LOG_STATS_INTERVAL": "0",
     }
-    with (tmp_path / "gunicorn.out").open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:app"],
-            cwd=tmp_path,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def up() -> bool:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/pid", timeout=2) as response:
-                return response.status == 200
-        except OSError:
-            return proc.poll() is not None
-
-    assert wait_until(up, 60, 0.2) and proc.poll() is None, (tmp_path / "gunicorn.out").read_text()
+    server = start(
+        "gunicorn",
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:app"],
+        log_dir=tmp_path,  # gunicorn.log, appended to by each start
+        port=port,
+        env=env,
+        inherit_env=False,
+        cwd=tmp_path,
+        ready=http_ready(f"http://127.0.0.1:{port}/pid"),
+    )
+    proc = server.popen
     return proc, port
 
 
