@@ -25,10 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import signal
-import socket
-import subprocess
 import sys
 import time
 import urllib.request
@@ -37,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from testkit import free_port, http_ready, start
 
 MAX_EVENTS = 10_000
 MAX_BATCH_BYTES = 1_048_576
@@ -224,37 +222,20 @@ async def serve(host: str, port: int, rate: float = 0.0, keep_ids: bool = False)
 
 @contextlib.contextmanager
 def sink_server(workdir: Path, extra_args: list[str] | None = None) -> Iterator[str]:
-    """Start the sink on a free loopback port in its own process; yields its URL."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    log = (workdir / "sink.log").open("wb")
-    proc = subprocess.Popen(  # noqa: S603 - fixed argv, loopback only
-        [sys.executable, str(Path(__file__)), "--port", str(port), *(extra_args or [])],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    """Start the sink on a free loopback port in its own process (testkit: a bounded readiness
+    wait, the output's tail on failure, SIGTERM then SIGKILL); yields its URL."""
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                sink_stats(url)
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the log sink did not start") from None
-                time.sleep(0.05)
+    server = start(
+        "sink",
+        [sys.executable, str(Path(__file__)), "--port", str(port), *(extra_args or [])],
+        log_dir=workdir,
+        port=port,
+        ready=http_ready(url + "/stats"),
+        timeout=15,
+    )
+    with server:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-        log.close()
 
 
 def sink_stats(url: str) -> dict[str, Any]:
