@@ -16,6 +16,10 @@ run; and how long the fleet took to drain once the load stopped.
     .venv/bin/python bench/fleet/run.py                          # 8 tasks, 5 PutLogEvents/s
     .venv/bin/python bench/fleet/run.py --tasks 4 --rate 2 --rps 50 --duration 60
     .venv/bin/python bench/fleet/run.py --quick                  # smoke run
+    .venv/bin/python bench/fleet/run.py --logship-src /tmp/ref/lib/logship/src   # a reference
+
+``--logship-src`` runs the tasks with logship imported from another tree (say, ``git archive``
+of the commit before a change), so a change and its reference are measured in one session.
 
 Loopback only; every loop bounded in count and time.
 """
@@ -79,6 +83,7 @@ class Options:
     duration: float
     json_path: Path | None
     keep_tmp: bool
+    logship_src: Path | None = None
 
 
 @dataclasses.dataclass
@@ -108,12 +113,21 @@ def parse_args(argv: Sequence[str]) -> Options:
     p.add_argument("--quick", action="store_true", help="smoke run: 2 tasks, 3 s")
     p.add_argument("--json", type=Path, default=None, help="write the results to this file")
     p.add_argument("--keep-tmp", action="store_true", help="keep the temp dir (logs, spools)")
+    p.add_argument(
+        "--logship-src",
+        type=Path,
+        default=None,
+        help="import logship from this directory in the tasks (a reference tree)",
+    )
     ns = p.parse_args(argv)
     if not 1 <= ns.tasks <= 32 or ns.rate < 0 or ns.rps <= 0 or not 0 < ns.duration <= 600:
         p.error("need 1-32 tasks, rate >= 0, rps > 0, duration in (0, 600]")
+    src = ns.logship_src.resolve() if ns.logship_src is not None else None
+    if src is not None and not (src / "logship" / "pacing.py").is_file():
+        p.error(f"--logship-src: no logship package in {src}")
     if ns.quick:
-        return Options(2, ns.rate, 20.0, 3.0, ns.json, ns.keep_tmp)
-    return Options(ns.tasks, ns.rate, ns.rps, ns.duration, ns.json, ns.keep_tmp)
+        return Options(2, ns.rate, 20.0, 3.0, ns.json, ns.keep_tmp, src)
+    return Options(ns.tasks, ns.rate, ns.rps, ns.duration, ns.json, ns.keep_tmp, src)
 
 
 def venv_bin(name: str) -> str:
@@ -170,7 +184,14 @@ def start_upstream(procs: Processes) -> int:
     return port
 
 
-def start_task(procs: Processes, tmp: Path, index: int, sink: str, upstream: int) -> Task:
+def start_task(
+    procs: Processes,
+    tmp: Path,
+    index: int,
+    sink: str,
+    upstream: int,
+    logship_src: Path | None = None,
+) -> Task:
     """One BFF task: a gunicorn master with one worker, its own spool, shipping to the sink."""
     port = free_port()
     spool = tmp / f"spool-{index}"
@@ -193,6 +214,8 @@ def start_task(procs: Processes, tmp: Path, index: int, sink: str, upstream: int
         "AWS_ACCESS_KEY_ID": "bench",
         "AWS_SECRET_ACCESS_KEY": "bench",
     }
+    if logship_src is not None:
+        env["PYTHONPATH"] = str(logship_src)  # ahead of the venv's editable install
     argv = [venv_bin("gunicorn"), "-c", "bff/gunicorn.conf.py", "bff:create_app()"]
     proc = procs.start(f"task{index}", argv, cwd=REPO, env=env)
     url = f"http://127.0.0.1:{port}/healthz"
@@ -358,7 +381,8 @@ def report(
     shares = [task.delivered_in_load / max(len(set(task.answered)), 1) for task in tasks]
     drains = [task.drain_s for task in tasks if task.drain_s is not None]
     result = {
-        "config": dataclasses.asdict(opts) | {"json_path": None},
+        "config": dataclasses.asdict(opts)
+        | {"json_path": None, "logship_src": str(opts.logship_src or "")},
         "tasks": rows,
         "answered": answered_total,
         "lost": lost_total,
@@ -370,6 +394,12 @@ def report(
         "drain_s": drain_s,
         "delivered_events_per_s_per_quota_unit": (
             answered_total / duration / opts.rate if opts.rate and duration else None
+        ),
+        # Over the load and the drain: what the fleet actually moved per unit of quota.
+        "events_per_s_per_quota_unit_with_drain": (
+            answered_total / (duration + drain_s) / opts.rate
+            if opts.rate and drain_s is not None and lost_total == 0
+            else None
         ),
         "fairness_jain": jain([r["delivered"] / max(r["answered"], 1) for r in rows]),
         "share_in_load_min": min(shares),
@@ -401,6 +431,11 @@ def report(
         )
     drained = f"{drain_s:.1f} s" if drain_s is not None else f"NOT within {DRAIN_TIMEOUT_S:.0f} s"
     print(f"drain after the load stopped: {drained}")
+    if result["events_per_s_per_quota_unit_with_drain"] is not None:
+        print(
+            "events/s per PutLogEvents/s of quota over load and drain (zero loss): "
+            f"{result['events_per_s_per_quota_unit_with_drain']:.0f}"
+        )
     print(
         f"fairness (Jain, delivered share per task): {result['fairness_jain']:.3f}; "
         f"largest spool {max(r['max_spool_bytes'] for r in rows) / 1024:.0f} KiB"
@@ -429,7 +464,9 @@ def benchmark(opts: Options) -> int:
             log(f"WARNING: {before:.0f}% CPU busy before the run; figures will be noisy")
         sink = start_sink(procs, opts.rate)
         upstream = start_upstream(procs)
-        tasks = [start_task(procs, tmp, i, sink, upstream) for i in range(opts.tasks)]
+        tasks = [
+            start_task(procs, tmp, i, sink, upstream, opts.logship_src) for i in range(opts.tasks)
+        ]
         log(f"{len(tasks)} tasks up; loading for {opts.duration:g} s")
         samples = asyncio.run(drive(tasks, sink, opts))
         log("load stopped; waiting for every record to arrive")
