@@ -2,7 +2,8 @@
 ``PutLogEvents`` with retries (exponential backoff, full jitter), the stream created when it is
 missing, the response's rejections counted, and CloudWatch's health and the call pace
 (:mod:`logship.pacing`) updated. A throttled call is not retried here: the batch goes back to
-the sender, which sends it again, merged with newer events, at its next paced call.
+the sender, which sends it again, merged with newer events, at its next paced call (sooner
+the longer its oldest event has waited).
 
 :class:`Delivery` takes the client and the shared state, so a test can drive it alone with a
 local server or a recording client.
@@ -110,9 +111,11 @@ class Delivery:
                 self.mark_healthy()
                 return Delivered.HANDLED
             if outcome is Outcome.THROTTLED:
+                # how long the batch's oldest event has waited: an old batch retries sooner
+                waited = time.time() - min(event.timestamp for event in events) / 1000.0
                 with shared.cond:
                     shared.counters.throttled += 1
-                    shared.pacer.throttled(time.monotonic())
+                    shared.pacer.throttled(time.monotonic(), waited)
                 self.mark_healthy()  # CloudWatch answers: a pace, not an outage
                 return Delivered.THROTTLED
             if outcome is Outcome.DROP:
