@@ -645,7 +645,7 @@ def test_gunicorn_keeps_answering_while_the_spool_is_read_only(
         assert len(load.answered) > 100
         assert len(load.answered) >= attempted - 4, "every request answered (4 were in flight)"
         check_delivered(logs, group, run, load.answered)
-    output = (tmp_path / "gunicorn.out").read_text()
+    output = (tmp_path / "gunicorn.log").read_text()
     notices = [json.loads(line) for line in output.splitlines() if '"logger":"logship"' in line]
     kinds = collections.Counter(n["data"]["notice"] for n in notices)
     assert 1 <= kinds["spool-write"] <= 2, kinds  # once per worker at most
