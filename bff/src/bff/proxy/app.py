@@ -141,6 +141,11 @@ def _declared_length(headers: list[tuple[str, str]]) -> int:
     return length
 
 
+def _log_ids(environ: WSGIEnvironment) -> dict[str, str | None]:
+    """The request's ids for a log record's ``extra`` (set in ``environ`` as the request starts)."""
+    return {"request_id": environ.get("bff.request_id"), "trace_id": environ.get("bff.trace_id")}
+
+
 def _public_problem(
     data: bytes, headers: list[tuple[str, str]], environ: WSGIEnvironment
 ) -> tuple[bytes, list[tuple[str, str]]]:
@@ -218,10 +223,7 @@ class _Body(Iterable[bytes]):
                 self._route.upstream.name,
                 sent,
                 exc,
-                extra={
-                    "request_id": self._request_id,
-                    "trace_id": self._environ.get("bff.trace_id"),
-                },
+                extra=_log_ids(self._environ),
             )
             raise UpstreamAborted(str(exc)) from exc
         self._finished = True
@@ -489,7 +491,7 @@ class ProxyApp:
                 upstream.name,
                 detail,
                 slug,
-                extra={"request_id": request_id, "trace_id": environ.get("bff.trace_id")},
+                extra=_log_ids(environ),
             )
             return self._problem(start_response, status, slug, detail, request_id, environ)
 
@@ -506,7 +508,7 @@ class ProxyApp:
                     "upstream %s: broken response body: %s",
                     upstream.name,
                     exc,
-                    extra={"request_id": request_id, "trace_id": environ.get("bff.trace_id")},
+                    extra=_log_ids(environ),
                 )
                 slug, status = (
                     ("upstream-timeout", 504)
