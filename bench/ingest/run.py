@@ -30,13 +30,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 from logship.testing import logging_env
+from testkit import Process, http_ready, start
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # bench/, for harness.py
@@ -147,39 +147,28 @@ def run_wrk(
     }
 
 
-def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("the BFF exited during start-up")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.2)
-    raise RuntimeError("the BFF did not start")
-
-
 def internal_stats(base: str) -> dict[str, Any]:
     with urllib.request.urlopen(base + "/internal/client-errors", timeout=5) as response:
         stats: dict[str, Any] = json.load(response)
     return stats
 
 
-def start_bff(env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen[bytes], Any]:
-    """The BFF under gunicorn exactly as in production, output to ``log_path``."""
-    log = log_path.open("wb")
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "-c", "bff/gunicorn.conf.py",
-         "bff:create_app()"],
-        cwd=ROOT,
+def start_bff(env: dict[str, str], work: Path, label: str, port: int) -> Process:
+    """The BFF under gunicorn exactly as in production, ``env`` its whole environment, output
+    to ``<work>/bff-<label>.log``; returns once ``/healthz`` answers."""
+    argv = [str(Path(sys.executable).parent / "gunicorn"), "-c", "bff/gunicorn.conf.py",
+            "bff:create_app()"]  # fmt: skip
+    return start(
+        "bff",
+        argv,
+        log_dir=work,
+        log_name=f"bff-{label}",
+        port=port,
         env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
-    return proc, log
+        inherit_env=False,
+        cwd=ROOT,
+        ready=http_ready(f"http://127.0.0.1:{port}/healthz"),
+    )
 
 
 def measure(
@@ -210,11 +199,8 @@ def measure(
         "plain": lua_post(work / "plain", make_report(base, positions, None)),
         "symbolicated": lua_post(work / "symbolicated", make_report(base, positions, RELEASE)),
     }
-    log_path = work / f"bff-{label}.log"
-    proc, log = start_bff(env, log_path)
     results: list[dict[str, Any]] = []
-    try:
-        wait_ready(base + "/healthz", proc)
+    with start_bff(env, work, label, port) as bff:
         for name, script in (("healthz", None), *scripts.items()):
             url = base + ("/healthz" if script is None else "/api/client-errors")
             run_wrk(url, 10, warmup, script, args.wrk_cpu)  # warm-up (also the map cache)
@@ -222,13 +208,9 @@ def measure(
                 result = run_wrk(url, c, duration, script, args.wrk_cpu)
                 results.append({"logs": label, "target": name, "connections": c, **result})
         stats = internal_stats(base)
-    finally:
-        proc.terminate()
-        proc.wait(60)
-        log.close()
     crashed = [
         line
-        for line in log_path.read_text(errors="replace").splitlines()
+        for line in bff.output().splitlines()
         if '"level":"ERROR"' in line or "Traceback" in line
     ]
     return results, stats, crashed
