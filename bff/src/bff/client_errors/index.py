@@ -44,8 +44,6 @@ SAMPLE_MAX_BYTES: Final = 32 * 1024
 LIST_RELEASES: Final = 10
 PAGE_ENTRIES: Final = 50
 TIMEOUT_SECONDS: Final = 0.25
-STATUSES: Final = ("open", "resolved", "all")
-SORTS: Final = ("count", "last_seen")
 
 _RECORD_LUA: Final = """
 local p = ARGV[1]

@@ -12,31 +12,12 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from ..schemas.ingest import (
-    BREADCRUMB_TYPES,
-    KINDS,
-    MAX_BREADCRUMB_BYTES,
-    MAX_BREADCRUMBS,
-    MAX_MESSAGE_CHARS,
-    MAX_REQUEST_IDS,
-    MAX_URL_CHARS,
-    ClientErrorReport,
-)
+from ..schemas.ingest import ClientErrorReport
 from ..schemas.validation import field_errors, summary
 from .events import ClientError, InvalidInput
 from .stack import parse_stack
 
-__all__ = [
-    "BREADCRUMB_TYPES",
-    "KINDS",
-    "MAX_BREADCRUMBS",
-    "MAX_BREADCRUMB_BYTES",
-    "MAX_MESSAGE_CHARS",
-    "MAX_REQUEST_IDS",
-    "MAX_URL_CHARS",
-    "parse_json",
-    "parse_report",
-]
+__all__ = ["parse_json", "parse_report"]
 
 
 def parse_json(body: bytes) -> Any:

@@ -10,8 +10,6 @@ import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-KINDS: Final = ("error", "unhandledrejection", "boundary", "server")
-BREADCRUMB_TYPES: Final = ("navigation", "click", "fetch")
 MAX_BREADCRUMBS: Final = 30
 MAX_BREADCRUMB_BYTES: Final = 2048
 MAX_REQUEST_IDS: Final = 10
