@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any, Final
 
-import orjson
 from flask import Blueprint, Flask, Response
 from pydantic import ValidationError
 
 from . import metrics as bff_metrics
 from .client_errors.events import InvalidInput
 from .client_errors.ingest import (
+    accepted_response,
     check_media_type,
     current,
     invalid_response,
@@ -83,12 +83,7 @@ def vitals() -> Response:
         bff_metrics.web_vital(metric["name"], context["route"], metric["value"])
     ingest.count("accepted", "vitals", len(metrics))
     answer = VitalsAccepted(accepted=len(metrics), request_id=current_request_id())
-    return Response(
-        orjson.dumps(answer.model_dump()),
-        202,
-        mimetype="application/json",
-        headers={"Cache-Control": "no-store"},
-    )
+    return accepted_response(answer)
 
 
 def init_app(app: Flask) -> None:

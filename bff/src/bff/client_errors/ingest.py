@@ -254,7 +254,8 @@ def check_media_type(allowed: Iterable[str]) -> None:
         raise InvalidInput(415, "unsupported-media-type", f"Content-Type must be one of {kinds}")
 
 
-def _accepted(answer: BaseModel) -> Response:
+def accepted_response(answer: BaseModel) -> Response:
+    """``answer`` (the endpoint's documented 202 body) as an uncached 202 response."""
     return Response(
         answer.model_dump_json(),
         202,
@@ -280,7 +281,9 @@ def client_errors() -> Response:
         return rate_limited_response(
             Decision(False, outcome.retry_after), "too many reports of this error"
         )
-    return _accepted(ReportAccepted(incident=error.incident, request_id=current_request_id()))
+    return accepted_response(
+        ReportAccepted(incident=error.incident, request_id=current_request_id())
+    )
 
 
 @bp.post("/api/client-errors/envelope")
@@ -309,7 +312,7 @@ def sentry_envelope() -> Response:
     event_id = envelope.event_id
     if event_id is None and envelope.errors:
         event_id = envelope.errors[0].incident.lower()
-    return _accepted(EnvelopeAccepted(id=event_id, request_id=current_request_id()))
+    return accepted_response(EnvelopeAccepted(id=event_id, request_id=current_request_id()))
 
 
 @bp.post("/api/client-errors/reports")
@@ -338,7 +341,7 @@ def browser_reports() -> Response:
     if limited and len(limited) == len(outcomes):
         retry = max(o.retry_after for o in limited)
         return rate_limited_response(Decision(False, retry), "too many reports of this kind")
-    return _accepted(
+    return accepted_response(
         BrowserReportsAccepted(
             accepted=states.count("accepted"),
             filtered=states.count("filtered"),
