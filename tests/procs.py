@@ -6,11 +6,15 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
+from logship import testing
 from testkit import Process, free_port, http_ready
 from testkit import start as start_process
 from testkit.sample_services import start_sample
+
+if TYPE_CHECKING:
+    from mypy_boto3_logs.client import CloudWatchLogsClient
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -83,17 +87,9 @@ def start(
     return Service.of(process)
 
 
-def logs_client(moto: Service) -> Any:
+def logs_client(moto: Service) -> CloudWatchLogsClient:
     """A boto3 CloudWatch Logs client of the emulator ``moto``."""
-    import boto3  # noqa: PLC0415 - only the tests that read logs need it
-
-    return boto3.client(
-        "logs",
-        endpoint_url=moto.url,
-        region_name="eu-west-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    return testing.logs_client(moto.url)
 
 
 def start_django(log_dir: Path, db_path: Path, env: dict[str, str] | None = None) -> Service:
