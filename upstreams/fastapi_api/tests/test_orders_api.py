@@ -316,7 +316,7 @@ async def test_catalog_bad_response(
     assert_problem(await client.post("/orders", json=order_payload((1, 1))), 502)
 
 
-async def test_real_client_againstfree_port() -> None:
+async def test_real_client_against_closed_port() -> None:
     """The lifespan-created client (no injection) maps connection errors to 503."""
     app = create_app(Settings(), catalog_base_url=f"http://127.0.0.1:{free_port()}")
     transport = httpx.ASGITransport(app=app)
