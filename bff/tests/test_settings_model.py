@@ -147,6 +147,20 @@ def test_source_map_stores_are_exclusive() -> None:
         load_settings({**BASE, "BFF_SOURCEMAPS_DIR": "/m", "BFF_SOURCEMAPS_S3_URI": "s3://b/p"})
 
 
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [
+        ("BFF_RATELIMIT_STORAGE_URI", "memcached://cache:s3cret-pass@host:11211"),
+        ("BFF_SOURCEMAPS_S3_ENDPOINT", "ftp://minio:s3cret-pass@host:9000"),
+    ],
+)
+def test_refused_urls_are_quoted_without_their_password(name: str, raw: str) -> None:
+    with pytest.raises(SettingsError, match=f"^{name} must be") as caught:
+        load_settings({**BASE, name: raw})
+    assert "s3cret-pass" not in str(caught.value)
+    assert "host" in str(caught.value)
+
+
 def test_unrelated_and_lowercase_variables_are_ignored() -> None:
     settings = load_settings({**BASE, "bff_workers": "x", "BFF_UNKNOWN": "1", "HOME": "/root"})
     assert settings.server.workers == 2

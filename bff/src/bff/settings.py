@@ -27,6 +27,7 @@ from logship.config import (
     read_environment,
     validate_stream_template,
 )
+from logship.redact import redact_url
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -114,7 +115,8 @@ def _storage_uri(value: str) -> str:
     scheme = urlsplit(value).scheme
     if scheme not in ("memory", "redis", "rediss") or (scheme != "memory" and "//" not in value):
         raise ValueError(
-            f"BFF_RATELIMIT_STORAGE_URI must be memory:// or redis(s)://host:port/db, got {value!r}"
+            "BFF_RATELIMIT_STORAGE_URI must be memory:// or redis(s)://host:port/db, "
+            f"got {redact_url(value)!r}"
         )
     return value
 
@@ -135,7 +137,9 @@ def _s3_uri(value: str | None) -> str | None:
 
 def _http_url(value: str | None) -> str | None:
     if value is not None and urlsplit(value).scheme not in ("http", "https"):
-        raise ValueError(f"BFF_SOURCEMAPS_S3_ENDPOINT must be an http(s) URL, got {value!r}")
+        raise ValueError(
+            f"BFF_SOURCEMAPS_S3_ENDPOINT must be an http(s) URL, got {redact_url(value)!r}"
+        )
     return value
 
 
