@@ -40,6 +40,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from .limits import (
     DEFAULT_MAX_MESSAGE_BYTES,
+    EVENT_OVERHEAD_BYTES,
     MAX_MESSAGE_BYTES_HARD,
     MIN_MESSAGE_BYTES,
     RETENTION_DAYS,
@@ -576,10 +577,10 @@ class LogSettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _buffer_holds_one_message(self) -> LogSettings:
-        if self.buffer_max_bytes < self.max_message_bytes + 26:
+        if self.buffer_max_bytes < self.max_message_bytes + EVENT_OVERHEAD_BYTES:
             raise ValueError(
                 "LOG_BUFFER_MAX_BYTES: must hold at least one message of LOG_MAX_MESSAGE_BYTES "
-                f"({self.max_message_bytes} + 26 bytes)"
+                f"({self.max_message_bytes} + {EVENT_OVERHEAD_BYTES} bytes)"
             )
         return self
 
