@@ -264,9 +264,11 @@ def wrk_available() -> None:
         raise BenchError("wrk is needed (Debian package wrk; make system-deps)")
 
 
-def wrk_post_script(workdir: Path, body: bytes, content_type: str = "application/json") -> Path:
-    """A wrk Lua script that POSTs ``body``; returns its path."""
-    script = workdir / "post.lua"
+def wrk_post_script(
+    workdir: Path, body: bytes, content_type: str = "application/json", name: str = "post"
+) -> Path:
+    """A wrk Lua script ``<workdir>/<name>.lua`` that POSTs ``body``; returns its path."""
+    script = workdir / f"{name}.lua"
     escaped = body.decode().replace("\\", "\\\\").replace('"', '\\"')
     script.write_text(
         f'wrk.method = "POST"\nwrk.body = "{escaped}"\n'
@@ -277,10 +279,18 @@ def wrk_post_script(workdir: Path, body: bytes, content_type: str = "application
 
 
 def wrk(
-    url: str, duration: float, connections: int, *, threads: int = 2, script: Path | None = None
+    url: str,
+    duration: float,
+    connections: int,
+    *,
+    threads: int = 2,
+    script: Path | None = None,
+    cpus: str | None = None,
 ) -> WrkRun:
-    """One wrk run of ``duration`` seconds (whole, at least 1) against a loopback ``url``."""
-    argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency"]
+    """One wrk run of ``duration`` seconds (whole, at least 1) against a loopback ``url``,
+    pinned to ``cpus`` (a taskset list) if given."""
+    argv = [*(["taskset", "-c", cpus] if cpus else []), "wrk", f"-t{threads}", f"-c{connections}",
+            f"-d{max(1, round(duration))}s", "--latency"]  # fmt: skip
     if script is not None:
         argv += ["-s", str(script)]
     out = subprocess.run(

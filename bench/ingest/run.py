@@ -40,7 +40,7 @@ from testkit import Process, http_ready, start
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # bench/, for harness.py
-from harness import NOT_CHECKED, free_port, moto_url  # noqa: E402
+from harness import NOT_CHECKED, free_port, moto_url, wrk, wrk_post_script  # noqa: E402
 from report import CHUNK, make_report  # noqa: E402
 from sink import sink_server, sink_stats  # noqa: E402
 
@@ -98,55 +98,6 @@ def throw_positions(bundle: str, count: int) -> list[tuple[int, int]]:
     return found
 
 
-def lua_post(path: Path, body: bytes) -> Path:
-    """A wrk script posting ``body`` as JSON."""
-    script = path.with_suffix(".lua")
-    escaped = body.decode().replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    script.write_text(
-        'wrk.method = "POST"\n'
-        f'wrk.body = "{escaped}"\n'
-        'wrk.headers["Content-Type"] = "application/json"\n'
-    )
-    return script
-
-
-def run_wrk(
-    url: str, connections: int, duration: float, script: Path | None, cpu: str = "none"
-) -> dict[str, Any]:
-    """One wrk run (pinned to ``cpu`` with taskset unless 'none'): requests/s, p50/p99
-    latency, and non-2xx responses."""
-    argv = [
-        *([] if cpu == "none" else ["taskset", "-c", cpu]),
-        "wrk",
-        f"-t{min(2, connections)}",
-        f"-c{connections}",
-        f"-d{max(1, int(duration))}s",
-        "--latency",
-    ]
-    if script is not None:
-        argv += ["-s", str(script)]
-    out = subprocess.run(
-        [*argv, url], capture_output=True, text=True, timeout=duration + 60, check=True
-    ).stdout
-
-    def ms(pattern: str) -> float:
-        match = re.search(pattern + r"\s+([\d.]+)(us|ms|s)\b", out)
-        if match is None:
-            return 0.0
-        return float(match.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(2)]
-
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    errors = re.search(r"Socket errors:.*", out)
-    return {
-        "rps": float(rps.group(1)) if rps else 0.0,
-        "p50_ms": ms(r"50%"),
-        "p99_ms": ms(r"99%"),
-        "non_2xx": int(bad.group(1)) if bad else 0,
-        "socket_errors": errors.group(0) if errors else "",
-    }
-
-
 def internal_stats(base: str) -> dict[str, Any]:
     with urllib.request.urlopen(base + "/internal/client-errors", timeout=5) as response:
         stats: dict[str, Any] = json.load(response)
@@ -196,17 +147,31 @@ def measure(
         "BFF_CLIENT_ERRORS_FINGERPRINT_RATE": "100000000/minute",
     }
     scripts = {
-        "plain": lua_post(work / "plain", make_report(base, positions, None)),
-        "symbolicated": lua_post(work / "symbolicated", make_report(base, positions, RELEASE)),
+        "plain": wrk_post_script(work, make_report(base, positions, None), name="plain"),
+        "symbolicated": wrk_post_script(
+            work, make_report(base, positions, RELEASE), name="symbolicated"
+        ),
     }
+    cpus = None if args.wrk_cpu == "none" else args.wrk_cpu
     results: list[dict[str, Any]] = []
     with start_bff(env, work, label, port) as bff:
         for name, script in (("healthz", None), *scripts.items()):
             url = base + ("/healthz" if script is None else "/api/client-errors")
-            run_wrk(url, 10, warmup, script, args.wrk_cpu)  # warm-up (also the map cache)
+            wrk(url, warmup, 10, script=script, cpus=cpus)  # warm-up (also the map cache)
             for c in connections:
-                result = run_wrk(url, c, duration, script, args.wrk_cpu)
-                results.append({"logs": label, "target": name, "connections": c, **result})
+                run = wrk(url, duration, c, threads=min(2, c), script=script, cpus=cpus)
+                results.append(
+                    {
+                        "logs": label,
+                        "target": name,
+                        "connections": c,
+                        "rps": run.rps,
+                        "p50_ms": run.p50_ms,
+                        "p99_ms": run.p99_ms,
+                        "non_2xx": run.non_2xx,
+                        "socket_errors": run.socket_errors,
+                    }
+                )
         stats = internal_stats(base)
     crashed = [
         line
