@@ -11,6 +11,7 @@ from typing import Any
 from flask import Response, current_app
 
 from ..errors import problem_response
+from ..schemas.ingest import REQUEST_ID_PATTERN
 from ..schemas.ops import (
     INCIDENT_CODE_PATTERN,
     Incident,
@@ -37,7 +38,7 @@ MAX_RELATED_IDS = 10  # request ids of failed calls looked up per incident
 MAX_RELATED_RECORDS = 200
 RELATED_BEFORE_MS = 15 * 60_000  # server records searched from this long before the event ...
 RELATED_AFTER_MS = 5 * 60_000  # ... to this long after it
-REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")  # what the BFF accepts as X-Request-ID
+REQUEST_ID = re.compile(REQUEST_ID_PATTERN)  # what a report may list as request_ids
 RELATED_DATA_FIELDS = ("status", "method", "path", "duration_ms", "upstream_status")
 
 
