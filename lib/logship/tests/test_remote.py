@@ -11,7 +11,15 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError, EndpointConnectionError
 from logship.batching import Event
-from logship.remote import Outcome, create_stream, ensure_group, make_client, put_events
+from logship.remote import (
+    Outcome,
+    create_stream,
+    ensure_group,
+    make_client,
+    prepare_put,
+    put_events,
+    send_put,
+)
 
 
 def client_error(code: str, operation: str = "PutLogEvents") -> ClientError:
@@ -162,3 +170,29 @@ def test_a_real_client_sends_every_event_in_the_body_serialised_here() -> None:
     assert [e["message"] for e in body["logEvents"]] == texts
     assert [e["timestamp"] for e in body["logEvents"]] == [e.timestamp for e in batch]
     assert len(json.loads(sent[1])["logEvents"]) == 1
+
+
+def test_a_prepared_request_sends_every_event_on_every_try() -> None:
+    """A batch is serialised once; each try (a retry after a 5xx) sends the full body."""
+    client = make_client(
+        region_name="eu-west-1",
+        endpoint_url="http://127.0.0.1:9",
+        aws_access_key_id="k",
+        aws_secret_access_key="s",
+    )
+    sent: list[bytes] = []
+
+    def answer(request: Any, **_kwargs: Any) -> AWSResponse:
+        sent.append(request.body)
+        status = 503 if len(sent) == 1 else 200
+        return AWSResponse(request.url, status, {}, _Raw(b"{}"))
+
+    client.meta.events.register("before-send.cloudwatch-logs.PutLogEvents", answer)
+    request = prepare_put(client, "/g", "s", EVENTS)
+    try:
+        outcomes = [send_put(client, request)[0] for _ in range(2)]
+    finally:
+        client.close()
+    assert outcomes == [Outcome.RETRY, Outcome.SENT]
+    assert sent[0] == sent[1] == request.body
+    assert [e["message"] for e in json.loads(sent[1])["logEvents"]] == [e.message for e in EVENTS]

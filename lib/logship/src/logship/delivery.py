@@ -18,7 +18,14 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from .limits import MAX_EVENT_AGE_MS, MAX_EVENT_FUTURE_MS
-from .remote import Outcome, count_rejections, create_stream, ensure_group, put_events
+from .remote import (
+    Outcome,
+    count_rejections,
+    create_stream,
+    ensure_group,
+    prepare_put,
+    send_put,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_logs.client import CloudWatchLogsClient
@@ -98,12 +105,13 @@ class Delivery:
         if not events:
             return Delivered.HANDLED
         shared = self.shared
+        request = prepare_put(self.client, self.group, stream, events)  # once for every try
         attempt = 0
         created = False
         while True:
             with shared.cond:
                 shared.pacer.called(time.monotonic())
-            outcome, detail = put_events(self.client, self.group, stream, events)
+            outcome, detail = send_put(self.client, request)
             if outcome is Outcome.SENT:
                 self.account(events, detail if isinstance(detail, Mapping) else {})
                 with shared.cond:

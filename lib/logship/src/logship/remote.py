@@ -38,13 +38,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Outcome",
+    "PutRequest",
     "Rejections",
     "client_config",
     "count_rejections",
     "create_stream",
     "ensure_group",
     "make_client",
+    "prepare_put",
     "put_events",
+    "send_put",
 ]
 
 _DROP_CODES: Final = frozenset(
@@ -58,7 +61,7 @@ THROTTLE_CODES: Final = frozenset(
 _EXISTS_CODES: Final = frozenset({"ResourceAlreadyExistsException", "OperationAbortedException"})
 _BODY_HOOK: Final = "before-call.cloudwatch-logs.PutLogEvents"
 _BODY_HOOK_ID: Final = "logship-put-log-events-body"
-# The body put_events serialised for the call under way in this thread or greenlet.
+# The body prepare_put serialised for the call under way in this thread or greenlet.
 _BODY: ContextVar[bytes | None] = ContextVar("logship_put_body", default=None)
 
 
@@ -174,46 +177,63 @@ def create_stream(
 
 
 def _swap_body(params: dict[str, Any], **_kwargs: Any) -> None:
-    """botocore ``before-call`` hook: send the body :func:`put_events` serialised."""
+    """botocore ``before-call`` hook: send the body :func:`prepare_put` serialised."""
     body = _BODY.get()
     if body is not None:
         params["body"] = body
 
 
-def _serialised(
-    client: CloudWatchLogsClient, group: str, stream: str, log_events: list[InputLogEventTypeDef]
-) -> bytes | None:
-    """The request body for these events, with the body hook registered on ``client``; None
-    when either is not possible (botocore then serialises the events itself)."""
+@dataclass(frozen=True, slots=True)
+class PutRequest:
+    """One batch's ``PutLogEvents`` arguments, built once for every try of the batch."""
+
+    group: str
+    stream: str
+    log_events: list[InputLogEventTypeDef]
+    body: bytes | None  # serialised here; None: botocore serialises ``log_events``
+
+
+def prepare_put(
+    client: CloudWatchLogsClient, group: str, stream: str, events: Sequence[Event]
+) -> PutRequest:
+    """The request for these events: the body serialised with orjson and the body hook
+    registered on ``client``, or no body when either is not possible (botocore then
+    serialises the events itself)."""
+    log_events: list[InputLogEventTypeDef] = [
+        {"timestamp": event.timestamp, "message": event.message} for event in events
+    ]
+    body: bytes | None = None
     events_api = getattr(getattr(client, "meta", None), "events", None)
-    if events_api is None or not log_events:
-        return None
-    try:
-        body = orjson.dumps(
-            {"logGroupName": group, "logStreamName": stream, "logEvents": log_events}
-        )
-    except orjson.JSONEncodeError:
-        return None
-    events_api.register(_BODY_HOOK, _swap_body, unique_id=_BODY_HOOK_ID)  # idempotent
-    return body
+    if events_api is not None and log_events:
+        try:
+            body = orjson.dumps(
+                {"logGroupName": group, "logStreamName": stream, "logEvents": log_events}
+            )
+        except orjson.JSONEncodeError:
+            body = None
+        else:
+            events_api.register(_BODY_HOOK, _swap_body, unique_id=_BODY_HOOK_ID)  # idempotent
+    return PutRequest(group, stream, log_events, body)
 
 
 def put_events(
     client: CloudWatchLogsClient, group: str, stream: str, events: Sequence[Event]
 ) -> tuple[Outcome, object]:
+    """One ``PutLogEvents`` call for ``events`` (see :func:`send_put`). Never raises."""
+    return send_put(client, prepare_put(client, group, stream, events))
+
+
+def send_put(client: CloudWatchLogsClient, request: PutRequest) -> tuple[Outcome, object]:
     """One ``PutLogEvents`` call: the outcome and its detail (the response when sent, else
     the error's code or text). Never raises."""
-    log_events: list[InputLogEventTypeDef] = [
-        {"timestamp": event.timestamp, "message": event.message} for event in events
-    ]
-    body = _serialised(client, group, stream, log_events)
+    body = request.body
     token = _BODY.set(body)
     try:
         response = client.put_log_events(
-            logGroupName=group,
-            logStreamName=stream,
+            logGroupName=request.group,
+            logStreamName=request.stream,
             # botocore serialises a one-event placeholder; the hook sends ``body`` instead
-            logEvents=log_events[:1] if body is not None else log_events,
+            logEvents=request.log_events[:1] if body is not None else request.log_events,
         )
     except ClientError as exc:
         code = _code(exc)
