@@ -15,6 +15,7 @@ from . import ops_openapi
 from .client_errors import openapi as client_errors_openapi
 from .schemas.document import (
     REQUEST_ID_HEADER,
+    RETRY_AFTER_HEADER,
     component_schemas,
     edge_responses,
     json_response,
@@ -68,7 +69,7 @@ def _route_operations(route: Route) -> dict[str, Any]:
         "503": problem(
             f"Circuit open: the {upstream} service failed repeatedly and is not contacted "
             "for a while.",
-            {"Retry-After": {"schema": {"type": "integer"}}},
+            RETRY_AFTER_HEADER,
         ),
         "504": problem(
             f"The {upstream} service did not answer within {route.read_timeout:g} s "

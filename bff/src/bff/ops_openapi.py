@@ -8,7 +8,14 @@ from typing import Any, Final
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode
 
-from .schemas.document import edge_responses, json_response, problem, query_parameters, ref
+from .schemas.document import (
+    RETRY_AFTER_HEADER,
+    edge_responses,
+    json_response,
+    problem,
+    query_parameters,
+    ref,
+)
 from .schemas.events import ClientErrorEvent
 from .schemas.ops import (
     FINGERPRINT_PATTERN,
@@ -64,17 +71,16 @@ def _common() -> dict[str, Any]:
         "404": problem("Production without BFF_OPS_TOKEN: the ops API does not exist."),
         "429": problem(
             "Too many requests with a missing or wrong token from this client (BFF_OPS_AUTH_RATE).",
-            {"Retry-After": {"schema": {"type": "integer"}}},
+            RETRY_AFTER_HEADER,
         ),
     }
 
 
-_RETRY = {"Retry-After": {"schema": {"type": "integer"}}}
-_LOGS_DOWN = problem("CloudWatch Logs could not be read.", _RETRY)
+_LOGS_DOWN = problem("CloudWatch Logs could not be read.", RETRY_AFTER_HEADER)
 _INDEX_DOWN = problem(
     "The error-group index (Redis) is not configured or cannot be reached: no numbers are "
     "given rather than wrong ones.",
-    _RETRY,
+    RETRY_AFTER_HEADER,
 )
 _BAD_QUERY = "A query parameter is refused (`errors` names each one)."
 _FINGERPRINT_PARAM = {

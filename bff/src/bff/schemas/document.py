@@ -16,6 +16,8 @@ REQUEST_ID_HEADER: Final = {
     "description": "Request id: the client's X-Request-ID if it was a safe token, else generated.",
     "schema": {"type": "string"},
 }
+#: Seconds until the request may succeed (a rate limit, an open circuit, an unreachable store).
+RETRY_AFTER_HEADER: Final = {"Retry-After": {"schema": {"type": "integer"}}}
 
 
 def ref(model: type[BaseModel]) -> dict[str, str]:
