@@ -1030,6 +1030,7 @@ def test_csp_from_extension_is_noise(ingest: FlaskClient, records: Records) -> N
         pytest.param(b"{", "application/csp-report", 400, id="bad-json"),
         pytest.param(b'[{"type":"x"}]', "application/csp-report", 422, id="csp-as-array"),
         pytest.param(b'[{"type":""}]', "application/reports+json", 422, id="empty-type"),
+        pytest.param(b'[{"type":1}]', "application/reports+json", 422, id="type-not-string"),
         pytest.param(
             b"[" + b'{"type":"x"},' * 32 + b'{"type":"x"}]',
             "application/reports+json",

@@ -13,6 +13,7 @@ from ..schemas.ingest import (
     MAX_URL_CHARS,
     CspReport,
     ReportingApiBatch,
+    ReportingApiReport,
 )
 from ..schemas.validation import field_errors, summary
 from .events import ClientError, InvalidInput, new_incident
@@ -85,15 +86,10 @@ def parse_csp_report(doc: Any) -> ClientError:
     )
 
 
-def _reporting_api_item(item: Any, index: int) -> ClientError:
-    if not isinstance(item, dict) or not isinstance(item.get("type"), str):
-        raise InvalidInput(
-            422, "invalid-report", f"report {index} must be an object with a string type"
-        )
-    kind = item["type"][:64]
-    raw_body = item.get("body")
-    body: dict[str, Any] = raw_body if isinstance(raw_body, dict) else {}
-    url = _text(item.get("url"), MAX_URL_CHARS)
+def _reporting_api_item(report: ReportingApiReport) -> ClientError:
+    kind = report.type[:64]
+    body: dict[str, Any] = report.body if isinstance(report.body, dict) else {}
+    url = _text(report.url, MAX_URL_CHARS)
     if kind == "csp-violation":
         return _csp_error(
             source="csp",
@@ -124,9 +120,9 @@ def _reporting_api_item(item: Any, index: int) -> ClientError:
 def parse_reporting_api(doc: Any) -> list[ClientError]:
     """A Reporting API batch: a JSON array of ``{type, age, url, user_agent, body}``."""
     try:
-        _BATCH.validate_python(doc)
+        reports = _BATCH.validate_python(doc)
     except ValidationError as exc:
         raise _refused(
             exc, f"a reports+json body must be an array of at most {MAX_REPORTS} reports"
         ) from None
-    return [_reporting_api_item(item, index) for index, item in enumerate(doc)]
+    return [_reporting_api_item(report) for report in reports]
