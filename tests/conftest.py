@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from testkit import RedisServer, moto_server, redis_server
+from testkit import RedisServer, fake_aws_env, moto_server, redis_server
 
 from .procs import Service, start_bff, start_django, start_fastapi
 from .web_site import CHROMIUM, CHROMIUM_ARGS, Site, WebBuild, build_web, start_web
@@ -62,9 +62,7 @@ def log_env(
             "LOG_FLUSH_INTERVAL": "0.2",
             "LOG_SPOOL_DIR": str(spool / service),
             "LOG_ENVIRONMENT": "test",
-            "AWS_REGION": "eu-west-1",
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
+            **fake_aws_env(),
         }
 
     return env
