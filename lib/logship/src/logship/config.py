@@ -128,18 +128,23 @@ def env_variables(model: type[BaseModel]) -> Iterator[tuple[str, FieldInfo]]:
             yield names[0], field
 
 
+def _first_set(field: FieldInfo, env: Mapping[str, str]) -> tuple[str, str] | None:
+    """The first of the field's variables set to a non-blank value, and that value stripped."""
+    for variable in _variable_names(field):
+        raw = env.get(variable)
+        if raw is not None and raw.strip():
+            return variable, raw.strip()
+    return None
+
+
 def _values(model: type[BaseModel], env: Mapping[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name, field in model.model_fields.items():
         section = _section(field)
         if section is not None:
             values[name] = _values(section, env)
-            continue
-        for variable in _variable_names(field):
-            raw = env.get(variable)
-            if raw is not None and raw.strip():
-                values[variable] = raw.strip()
-                break
+        elif found := _first_set(field, env):
+            values[found[0]] = found[1]
     return values
 
 
@@ -159,11 +164,10 @@ class EnvironmentSource(PydanticBaseSettingsSource):
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         """The stripped value of the field's variable, or None when it is unset or blank."""
-        for variable in _variable_names(field):
-            raw = self._env.get(variable)
-            if raw is not None and raw.strip():
-                return raw.strip(), variable, False
-        return None, field_name, False
+        found = _first_set(field, self._env)
+        if found is None:
+            return None, field_name, False
+        return found[1], found[0], False
 
     def __call__(self) -> dict[str, Any]:
         return _values(self.settings_cls, self._env)
