@@ -14,8 +14,10 @@ for this process, by these rules:
 * **Floor.** At least one call every ``MAX_INTERVAL`` (16 s) while events wait: a task never
   falls silent, and a call that waited that long carries up to 1 MiB / 10,000 events.
 * **Spread after a throttle.** The next call goes out at a random point between half an
-  interval and two intervals later (decorrelated, not the same interval +-25% for everyone
-  throttled by the same window), and sooner for a batch that has waited long: the delay is
+  interval and one and a half intervals later (decorrelated, not the same interval +-25% for
+  everyone throttled by the same window; a wider spread, up to two intervals, left the quota
+  idle longer in ``bench/fleet/sim.py`` for no fewer throttles per accepted call), and sooner
+  for a batch that has waited long: the delay is
   divided by the age of the batch's oldest event in intervals (1 to ``MAX_URGENCY``), never
   under ``MIN_RETRY_S``. Tasks collided on one window spread over the next ones, and the
   task whose events are oldest tries most often.
@@ -56,7 +58,7 @@ JITTER: Final = 0.25
 CUT: Final = 0.5
 CUT_UNSERVED: Final = 0.75
 #: After a throttle the next call comes this many intervals later (a uniform draw) ...
-RETRY_SPREAD: Final = (0.5, 2.0)
+RETRY_SPREAD: Final = (0.5, 1.5)
 #: ... divided by the throttled batch's age in intervals, at most this much ...
 MAX_URGENCY: Final = 4.0
 #: ... and never sooner than this (seconds).
