@@ -176,12 +176,13 @@ bench-deps: $(BENCH_STAMP) $(BENCH_WEB_STAMP) ## every benchmark's npm install (
 bench-metrics: install system-deps ## EMF metrics: writers' CPU, the BFF with metrics on vs off
 	@$(BIN)/python bench/metrics/run.py $(ARGS)
 
-bench-smoke: install system-deps $(BENCH_STAMP) ## short runs of the proxy, ingest, edge, fleet, ops and metrics benchmark harnesses
+bench-smoke: install system-deps $(BENCH_STAMP) ## short runs of the proxy, ingest, edge, fleet, logs, ops and metrics benchmark harnesses
 	@echo "==> benchmark harness smoke runs"
 	@$(BIN)/python bench/proxy/run.py --duration 1 --sizes 1k --quick
 	@$(BIN)/python bench/ingest/run.py --quick
 	@$(BIN)/python bench/edge/run.py --quick
 	@$(BIN)/python bench/fleet/run.py --quick
+	@$(BIN)/python bench/logs/run.py --quick
 	@$(BIN)/python bench/ops/run.py --quick
 	@$(BIN)/python bench/metrics/run.py --quick
 

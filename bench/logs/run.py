@@ -37,6 +37,7 @@ from logship.formatter import JsonFormatter
 from testkit import http_ready, start
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/harness.py
+import sampling as spy  # noqa: E402 - bench/logs/sampling.py
 from harness import free_port, moto_url, static_upstream, wrk  # noqa: E402
 
 REGION = "us-east-1"
@@ -333,6 +334,7 @@ def _one_run(
     wrk: bool,
     extra_env: dict[str, str] | None,
     logs_url: str | None,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
     """One server started by ``command``, shipping to ``logs_url`` (None: shipping off), under
     load; refuses figures built on error answers."""
@@ -358,21 +360,31 @@ def _one_run(
             ready=http_ready(base + health, statuses=range(200, 500)),
         )
         with server:
-            return _measure(server.pid, base + path, duration, concurrency, max_requests, wrk)
+            return _measure(
+                server.pid, base + path, duration, concurrency, max_requests, wrk, profile
+            )
 
 
 def _measure(
-    pid: int, url: str, duration: float, concurrency: int, max_requests: int, wrk: bool
+    pid: int,
+    url: str,
+    duration: float,
+    concurrency: int,
+    max_requests: int,
+    wrk: bool,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
-    """Load ``url`` (served by the session of ``pid``) and count that session's CPU."""
+    """Load ``url`` (served by the session of ``pid``) and count that session's CPU; with
+    ``profile``, py-spy records the workers meanwhile (into ``profile``-{worker}.txt)."""
     python_load(url, 1.0, 2, 1000)  # warm-up
-    cpu = session_cpu_seconds(pid)
-    row: dict[str, Any] = dict(
-        wrk_load(url, duration, concurrency)
-        if wrk
-        else python_load(url, duration, concurrency, max_requests)
-    )
-    cpu = session_cpu_seconds(pid) - cpu
+    with spy.record(pid, profile):
+        cpu = session_cpu_seconds(pid)
+        row: dict[str, Any] = dict(
+            wrk_load(url, duration, concurrency)
+            if wrk
+            else python_load(url, duration, concurrency, max_requests)
+        )
+        cpu = session_cpu_seconds(pid) - cpu
     if row.get("non_2xx") or row.get("errors"):
         raise RuntimeError(
             f"{url} gave {int(row.get('non_2xx', 0))} non-2xx answers and "
@@ -393,6 +405,7 @@ def proxy_throughput(
     extra_env: dict[str, str] | None = None,
     logs: str = "moto",
     rounds: int = 3,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
     """Requests per second through a server started by ``command``, with log shipping off
     (no LOG_CLOUDWATCH_GROUP) and on (shipping to a local moto server, or with ``logs="sink"``
@@ -401,12 +414,15 @@ def proxy_throughput(
     ``command`` is run through shlex with ``{port}`` replaced by a free port; it must serve
     ``http://127.0.0.1:{port}{path}`` and read the ``LOG_*`` variables (e.g. gunicorn with the
     logship hooks). Only 127.0.0.1 is contacted; load is bounded by ``duration`` and
-    ``max_requests``.
+    ``max_requests``. With ``profile`` (a directory), py-spy samples the workers of every run
+    and the report's ``profile`` says which functions the "on" runs spent more in per request.
     """
     wrk = shutil.which("wrk") is not None if use_wrk is None else use_wrk
     runs: dict[str, list[dict[str, Any]]] = {"off": [], "on": []}
     ratios: list[float] = []
     cpu_ratios: list[float] = []
+    if profile:
+        profile.mkdir(parents=True, exist_ok=True)
     with logs_endpoint(logs) as moto:
         for round_no in range(max(1, rounds)):
             # off/on, then on/off: a drift in the machine's load hits both sides alike
@@ -423,6 +439,7 @@ def proxy_throughput(
                     wrk,
                     extra_env,
                     moto if label == "on" else None,
+                    profile / f"{logs}-{label}-{round_no}" if profile else None,
                 )
                 runs[label].append(pair[label])
             if pair["off"]["rps"]:
@@ -444,6 +461,13 @@ def proxy_throughput(
     results["cpu_ratio_on_off"] = statistics.median(cpu_ratios) if cpu_ratios else 0.0
     results["load_tool"] = "wrk" if wrk else "python"
     results["logs"] = logs
+    if profile:
+        results["profile"] = spy.compare(
+            sorted(profile.glob(f"{logs}-on-*.txt")),
+            sum(row["requests"] for row in runs["on"]),
+            sorted(profile.glob(f"{logs}-off-*.txt")),
+            sum(row["requests"] for row in runs["off"]),
+        )
     return results
 
 
@@ -453,9 +477,14 @@ def bff_throughput(
     use_wrk: bool | None,
     logs: str = "moto",
     spool: bool = True,
+    profile: Path | None = None,
+    stdout: str = "unshipped",
+    rounds: int = 3,
 ) -> dict[str, Any]:
     """The BFF under its production gunicorn config, proxying 1 KiB, shipping off vs on (with
-    the spool and journal on, as deployed, unless ``spool`` is false)."""
+    the spool and journal on, as deployed, unless ``spool`` is false). ``stdout``:
+    ``unshipped`` (as deploy/stack.yaml sets it: a process that ships prints nothing, so "on"
+    replaces the stdout copy) or ``always`` (every record on stdout too, "on" adds shipping)."""
     root = Path(__file__).resolve().parents[2]
     routes = root / "bench" / "logs" / "static-routes.toml"
     with (
@@ -478,15 +507,18 @@ def bff_throughput(
                 "BFF_UPSTREAM_STATIC_URL": upstream,
                 "BFF_ENV": "production",
                 "LOG_SPOOL_DIR": spool_dir if spool else "off",
+                "LOG_STDOUT": stdout,
             },
             logs=logs,
+            rounds=rounds,
+            profile=profile,
         )
 
 
 def print_proxy_table(report: dict[str, Any]) -> None:
     print(
         f"\nProxy throughput, log shipping off vs on (load: {report['load_tool']}, "
-        f"logs to {report.get('logs', 'moto')})"
+        f"logs to {report.get('logs', 'moto')}, LOG_STDOUT={report.get('stdout', 'always')})"
     )
     print(f"{'shipping':10} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'server CPU us/req':>18}")
     for label in ("off", "on"):
@@ -505,6 +537,9 @@ def print_proxy_table(report: dict[str, Any]) -> None:
         f"on/off server CPU per request: {report.get('cpu_ratio_on_off', 0.0):.3f} "
         "(gunicorn master and workers; the log endpoint's CPU is not in it)"
     )
+    if report.get("profile"):
+        print("\nWhere the CPU shipping adds goes (py-spy, inclusive samples per 1,000 requests)")
+        print(report["profile"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -538,12 +573,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-spool", action="store_true", help="--bff with LOG_SPOOL_DIR=off (no journal)"
     )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="--bff: record the workers with py-spy into this directory and compare on with off",
+    )
+    parser.add_argument(
+        "--stdout",
+        choices=["unshipped", "always", "both"],
+        default="both",
+        help="--bff: LOG_STDOUT of the runs (unshipped: as deployed; always: stdout copy kept)",
+    )
     parser.add_argument("--proxy-path", default="/", help="path to load")
     parser.add_argument("--proxy-health", default="/", help="path that answers when ready")
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--python-load", action="store_true", help="do not use wrk even if present")
+    parser.add_argument("--bff-rounds", type=int, default=3, help="--bff: off/on pairs per run")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run of the harness: --bff only, 1 s, one round, the sink, with --profile",
+    )
     args = parser.parse_args(argv)
+    scratch = contextlib.ExitStack()
+    if args.quick:
+        args.skip_cpu, args.bff, args.duration, args.bff_rounds = True, True, 1.0, 1
+        args.sink, args.stdout = "sink", "unshipped"
+        if args.profile is None:
+            args.profile = Path(scratch.enter_context(tempfile.TemporaryDirectory()))
     os.environ.update(FAKE_AWS)
     report: dict[str, Any] = {}
     if not args.skip_cpu:
@@ -553,15 +611,21 @@ def main(argv: list[str] | None = None) -> int:
             print_cpu_table(report["cpu"][kind])
     if args.bff:
         for logs in ("moto", "sink") if args.sink == "both" else (args.sink,):
-            key = "bff" if logs == "moto" else f"bff_{logs}"
-            report[key] = bff_throughput(
-                args.duration,
-                args.concurrency,
-                False if args.python_load else None,
-                logs=logs,
-                spool=not args.no_spool,
-            )
-            print_proxy_table(report[key])
+            for stdout in ("unshipped", "always") if args.stdout == "both" else (args.stdout,):
+                key = "bff" if logs == "moto" else f"bff_{logs}"
+                key += "" if stdout == "unshipped" else f"_stdout_{stdout}"
+                report[key] = bff_throughput(
+                    args.duration,
+                    args.concurrency,
+                    False if args.python_load else None,
+                    logs=logs,
+                    spool=not args.no_spool,
+                    profile=args.profile / f"{logs}-{stdout}" if args.profile else None,
+                    stdout=stdout,
+                    rounds=args.bff_rounds,
+                )
+                report[key]["stdout"] = stdout
+                print_proxy_table(report[key])
     if args.proxy_cmd:
         report["proxy"] = proxy_throughput(
             args.proxy_cmd,
@@ -575,6 +639,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
         print(f"\nwrote {args.json}")
+    scratch.close()
+    if args.quick and "no samples" in str(report.get("bff_sink", {}).get("profile", "")):
+        print("the profile has no samples", file=sys.stderr)
+        return 1
     return 0
 
 
