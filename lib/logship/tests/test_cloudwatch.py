@@ -10,6 +10,7 @@ import platform
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -170,6 +171,46 @@ def test_transport_logs_never_feed_back(
     loggers = {m["logger"] for m in fetch_messages(logs, group)}
     assert loggers == {"app.feedback"}
     assert stats["sent"] == 50
+
+
+class _NoLock:
+    """Stands in for ``logging.Handler.lock``: any use of it fails the test."""
+
+    def acquire(self, *_args: object) -> bool:
+        raise AssertionError("the handler-wide lock was taken")
+
+    release = __enter__ = __exit__ = acquire
+
+
+def test_threads_log_at_once_without_the_handler_lock(
+    moto_url: str, group: str, logs: Any, tmp_path: Path
+) -> None:
+    """``handle`` skips ``logging.Handler``'s lock (emit locks only the buffer): eight threads
+    logging at once still deliver every record exactly once, and the lock is never taken."""
+    handler = handler_for(moto_url, group, tmp_path)
+    handler.lock = _NoLock()  # type: ignore[assignment]
+    errors: list[BaseException] = []
+    with attached(handler) as logger:
+
+        def work(thread: int) -> None:
+            try:
+                for i in range(250):
+                    logger.info("t%d-%d", thread, i, extra={"data": {"thread": thread, "i": i}})
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        handler.flush(10)
+        stats = handler.stats()
+        handler.lock = None  # close() may take it
+    assert not errors
+    messages = sorted(m["message"] for m in fetch_messages(logs, group))
+    assert messages == sorted(f"t{t}-{i}" for t in range(8) for i in range(250))
+    assert stats["sent"] == 2000
 
 
 class LogsWhenPrinted:
