@@ -93,13 +93,14 @@ class Scenario:
     max_drain_s: float = 180.0
 
 
-#: The scenarios the fleet bench was measured at, and two more: a quota that does not bind and
-#: a large fleet.
+#: The scenarios the fleet bench was measured at, and three more: a quota that does not bind, a
+#: large fleet, and two busy tasks that need more than one full call per 16 s each.
 SCENARIOS: dict[str, Scenario] = {
     "q1": Scenario(tasks=8, rate=40.0, quota=1.0),
     "q0.5": Scenario(tasks=8, rate=60.0, quota=0.5),
     "q5": Scenario(tasks=8, rate=40.0, quota=5.0),
     "fleet64": Scenario(tasks=64, rate=40.0, quota=4.0),
+    "busy2": Scenario(tasks=2, rate=200.0, quota=0.5),
 }
 
 
@@ -116,6 +117,7 @@ class Result:
     per_quota: float | None  # records/s per unit of quota over load + drain
     records: int
     delivered: int
+    starved: int = 0  # tasks with no record delivered during the load
 
     @property
     def throttled_per_accepted(self) -> float:
@@ -312,6 +314,7 @@ class Sim:
             per_quota=per_quota,
             records=total,
             delivered=delivered,
+            starved=sum(task.n > 0 and task.in_load == 0 for task in self.tasks),
         )
 
 
@@ -364,6 +367,8 @@ class Summary:
     per_quota: float
     per_quota_worst: float
     undrained: int
+    starved_runs: int  # runs in which some task had nothing delivered during the load
+    starved_tasks: float  # such tasks per run (median)
 
 
 def summarize(results: Sequence[Result]) -> Summary:
@@ -387,12 +392,15 @@ def summarize(results: Sequence[Result]) -> Summary:
         per_quota=med(per_quota),
         per_quota_worst=min(per_quota),
         undrained=sum(r.drain_s is None for r in results),
+        starved_runs=sum(r.starved > 0 for r in results),
+        starved_tasks=med(r.starved for r in results),
     )
 
 
 HEADER = (
     "| scenario | accepted / throttled (per accepted; worst) | events per call "
-    "| least-served share in load (median; worst) | best-served | drain s (median; worst) "
+    "| least-served share in load (median; worst) | runs with a starved task (starved tasks "
+    "per run, median) | best-served | drain s (median; worst) "
     "| records/s per unit of quota (median; worst) |"
 )
 
@@ -403,7 +411,8 @@ def row(name: str, s: Summary) -> str:
     return (
         f"| {name} | {s.accepted:.0f} / {s.throttled:.0f} ({s.throttled_per_accepted:.2f}; "
         f"{s.throttled_per_accepted_worst:.2f}) | {s.events_per_call:.0f} "
-        f"| {s.share_min:.2f}; {s.share_min_worst:.2f} | {s.share_max:.2f} "
+        f"| {s.share_min:.2f}; {s.share_min_worst:.2f} | {s.starved_runs} of {s.runs} "
+        f"({s.starved_tasks:g}) | {s.share_max:.2f} "
         f"| {s.drain_s:.1f}; {s.drain_s_worst:.1f}{undrained} "
         f"| {s.per_quota:.0f}; {s.per_quota_worst:.0f} |"
     )
@@ -443,7 +452,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in ns.scenario or ([] if scenarios else list(SCENARIOS)):
         scenarios[name] = SCENARIOS[name]
     print(HEADER)
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for name, scenario in scenarios.items():
         results = []
         for seed in range(ns.first_seed, ns.first_seed + ns.seeds):
