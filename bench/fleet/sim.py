@@ -27,9 +27,10 @@ journal, CPU contention between the tasks, the bench's 0.5 s polling of the sink
 Per run it reports what the fleet bench reports: accepted and throttled calls, events per
 accepted call, the least- and best-served task's share of its records delivered by the end of
 the load, the drain time after the load, and records per second per unit of quota over load
-and drain; over seeds, the median and the worst seed of each.
+and drain; over seeds, the median and the worst seed of each, and how many runs had a task
+with nothing delivered during the load.
 
-    .venv/bin/python bench/fleet/sim.py                       # the four standard scenarios
+    .venv/bin/python bench/fleet/sim.py                       # every scenario, 20 seeds
     .venv/bin/python bench/fleet/sim.py --scenario q1 --seeds 50
     .venv/bin/python bench/fleet/sim.py --tasks 16 --rate 41 --quota 2 --seeds 10
     .venv/bin/python bench/fleet/sim.py --logship-src /tmp/ref/lib/logship/src  # another Pacer
