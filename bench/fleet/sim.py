@@ -14,21 +14,27 @@ drives the real :class:`logship.pacing.Pacer` (one per task, each with its own s
   the trigger (that size, or 10,000 events) wakes the sender at once;
 - paced (``pacer.active``), a call goes out when ``pacer.ready(now)``, or ``ready_early`` once
   half the buffer (4 MiB, 10,000 events) is full, and takes up to 1 MiB / 10,000 events;
-- ``pacer.called`` when the call goes out, the sink's decision ``latency_s / 2`` later (plus
-  6.5 ms per MiB of encoding and signing), the answer ``latency_s / 2`` after that:
-  ``accepted`` or ``throttled(now, waited)``, waited being the age of the batch's oldest event;
-  a throttled batch goes back to the front of the buffer;
+- ``pacer.called(now, load, backlog)`` when the call goes out (the batch and everything
+  waiting, in full requests, as ``logship.delivery`` passes them), the sink's decision
+  ``latency_s / 2`` later (plus 6.5 ms per MiB of encoding and signing), the answer
+  ``latency_s / 2`` after that: ``accepted`` or ``throttled(now, waited)``, waited being the
+  age of the batch's oldest event; a throttled batch goes back to the front of the buffer;
 - the sink is ``bench/ingest/sink.py``'s ``_allow_put``: a token bucket of ``max(1, quota)``
-  tokens refilled at ``quota`` per second, full at the start.
+  tokens refilled at ``quota`` per second, full at the start; a scenario may have another
+  writer take every token for ``foreign_s`` seconds from ``foreign_at`` (every call throttled,
+  the bucket empty after).
 
-Not modelled: the spool (throttled batches fit the 8 MiB buffer here), the stats records and
-journal, CPU contention between the tasks, the bench's 0.5 s polling of the sink.
+Not modelled: the spool (the backlog has no bound here: past the 8 MiB buffer the sender
+spools, and the spool is replayed at the same pace), the stats records and journal, CPU
+contention between the tasks, the bench's 0.5 s polling of the sink.
 
 Per run it reports what the fleet bench reports: accepted and throttled calls, events per
 accepted call, the least- and best-served task's share of its records delivered by the end of
 the load, the drain time after the load, and records per second per unit of quota over load
-and drain; over seeds, the median and the worst seed of each, and how many runs had a task
-with nothing delivered during the load.
+and drain; the largest backlog of a task (bytes not yet accepted) and, with a foreign writer,
+the recovery: from the writer's end until every task's backlog stays within twice its
+largest before the writer came; over seeds, the median and the worst seed of each, and how
+many runs had a task with nothing delivered during the load.
 
     .venv/bin/python bench/fleet/sim.py                       # every scenario, 20 seeds
     .venv/bin/python bench/fleet/sim.py --scenario q1 --seeds 50
@@ -44,13 +50,14 @@ import argparse
 import dataclasses
 import heapq
 import importlib.util
+import inspect
 import math
 import random
 import statistics
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 from logship.limits import EVENT_OVERHEAD_BYTES, MAX_BATCH_BYTES, MAX_BATCH_EVENTS
 from logship.sender import GREENLET_BATCH_BYTES
@@ -69,12 +76,12 @@ class PacerLike(Protocol):
     def ready(self, now: float) -> bool: ...
     def ready_early(self, now: float) -> bool: ...
     def delay(self, now: float) -> float: ...
-    def called(self, now: float) -> None: ...
+    def called(self, now: float, load: float = 0.0, backlog: float = 0.0) -> None: ...
     def accepted(self, now: float) -> None: ...
     def throttled(self, now: float, waited: float = 0.0) -> None: ...
 
 
-PacerFactory = Callable[[random.Random, float], PacerLike]
+PacerFactory = Callable[[random.Random], PacerLike]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +99,10 @@ class Scenario:
     buffer_max_bytes: int = 8 * 1024 * 1024
     buffer_max_events: int = 20_000
     max_drain_s: float = 180.0
+    #: Another writer in the account takes the whole quota from ``foreign_at`` for
+    #: ``foreign_s`` seconds: every call is throttled then, and the bucket is empty after.
+    foreign_at: float | None = None
+    foreign_s: float = 0.0
 
 
 #: The scenarios the fleet bench was measured at, and three more: a quota that does not bind, a
@@ -102,6 +113,12 @@ SCENARIOS: dict[str, Scenario] = {
     "q5": Scenario(tasks=8, rate=40.0, quota=5.0),
     "fleet64": Scenario(tasks=64, rate=40.0, quota=4.0),
     "busy2": Scenario(tasks=2, rate=200.0, quota=0.5),
+    # a BFF worker under load (3,400 records/s of 670 bytes, 2.3 MB/s), the quota not binding
+    # but taken by another writer for 5 s; and four of them really over the quota
+    "burst": Scenario(
+        tasks=2, rate=3400.0, record_bytes=670, quota=50.0, foreign_at=10.0, foreign_s=5.0
+    ),
+    "busy4": Scenario(tasks=4, rate=3400.0, record_bytes=670, quota=4.0),
 }
 
 
@@ -119,6 +136,8 @@ class Result:
     records: int
     delivered: int
     starved: int = 0  # tasks with no record delivered during the load
+    backlog_bytes: int = 0  # the largest backlog of a task (bytes not yet accepted)
+    recovery_s: float | None = None  # after the foreign writer: until every backlog is back
 
     @property
     def throttled_per_accepted(self) -> float:
@@ -129,8 +148,9 @@ class Task:
     """One process: its records (indexes into an even arrival schedule), buffer and pacer."""
 
     __slots__ = (
-        "busy", "delivered", "delivered_upto", "drain_until", "in_load", "index", "last_delivery",
-        "n", "next_flush", "pacer", "period", "phase", "sent_upto", "token",
+        "backlog_peak", "busy", "delivered", "delivered_upto", "drain_until", "in_load", "index",
+        "last_delivery", "last_over", "n", "next_flush", "pacer", "period", "phase", "sent_upto",
+        "steady", "token",
     )  # fmt: skip
 
     def __init__(self, index: int, scenario: Scenario, rng: random.Random, pacer: PacerLike):
@@ -148,6 +168,9 @@ class Task:
         self.next_flush = self.phase + rng.uniform(0.0, scenario.flush_interval)
         self.busy = False  # a call is in flight
         self.token = 0  # the current wake-up (older ones are stale)
+        self.backlog_peak = 0  # records not yet accepted, at the most
+        self.steady = 0  # ... at the most in the steady state before the foreign writer
+        self.last_over = -math.inf  # the last time the backlog was over twice that
 
     def generated(self, now: float) -> int:
         """Records that have arrived by ``now``."""
@@ -165,9 +188,8 @@ class Sim:
     def __init__(self, scenario: Scenario, seed: int, make_pacer: PacerFactory) -> None:
         self.s = scenario
         rng = random.Random(seed)
-        start_rate = 1.0 / scenario.flush_interval  # as logship.state.Shared passes it
         self.tasks = [
-            Task(i, scenario, rng, make_pacer(random.Random(rng.getrandbits(64)), start_rate))
+            Task(i, scenario, rng, make_pacer(random.Random(rng.getrandbits(64))))
             for i in range(scenario.tasks)
         ]
         self.cost = scenario.record_bytes + EVENT_OVERHEAD_BYTES
@@ -202,6 +224,11 @@ class Sim:
         quota = self.s.quota
         if quota <= 0:
             return True
+        foreign = self.s.foreign_at
+        if foreign is not None and foreign <= now < foreign + self.s.foreign_s:
+            self.tokens = 0.0  # the other writer takes every token as it comes
+            self.refilled = now
+            return False
         self.tokens = min(self.burst, self.tokens + (now - self.refilled) * quota)
         self.refilled = now
         if self.tokens < 1:
@@ -230,7 +257,7 @@ class Sim:
                 lo = task.sent_upto
                 task.sent_upto += n
                 task.busy = True
-                pacer.called(now)
+                pacer.called(now, self.load(n), self.load(task.generated(now) - task.sent_upto + n))
                 encode = ENCODE_S_PER_MIB * n * self.cost / MAX_BATCH_BYTES
                 self.push(now + encode + s.latency_s / 2, self.DECIDE, task.index, lo, lo + n)
                 return
@@ -249,7 +276,19 @@ class Sim:
         if waits:
             self.wake_at(task, max(now + MIN_WAIT_S, min(waits)))
 
+    def load(self, count: int) -> float:
+        """``count`` records' share of a full request (1 MiB, 10,000 events)."""
+        return max(count * self.cost / MAX_BATCH_BYTES, count / MAX_BATCH_EVENTS)
+
     def decide(self, task: Task, now: float, lo: int, hi: int) -> None:
+        backlog = task.generated(now) - task.delivered_upto
+        task.backlog_peak = max(task.backlog_peak, backlog)
+        foreign = self.s.foreign_at
+        if foreign is not None:
+            if 2.0 <= now < foreign:
+                task.steady = max(task.steady, backlog)
+            elif now >= foreign and backlog > 2 * task.steady:
+                task.last_over = now
         ok = self.allow_put(now)
         if ok:
             self.accepted += 1
@@ -305,6 +344,10 @@ class Sim:
             last = max((task.last_delivery for task in self.tasks), default=0.0)
             drain = max(0.0, last - s.load_s)
         per_quota = total / (s.load_s + drain) / s.quota if drain is not None else None
+        recovery: float | None = None
+        if s.foreign_at is not None:
+            over = max(task.last_over for task in self.tasks)
+            recovery = max(0.0, over - s.foreign_at - s.foreign_s)
         return Result(
             accepted=self.accepted,
             throttled=self.throttled,
@@ -316,14 +359,47 @@ class Sim:
             records=total,
             delivered=delivered,
             starved=sum(task.n > 0 and task.in_load == 0 for task in self.tasks),
+            backlog_bytes=max(task.backlog_peak for task in self.tasks) * self.cost,
+            recovery_s=recovery,
         )
 
 
-def current_pacer(rng: random.Random, start_rate: float) -> PacerLike:
+def current_pacer(rng: random.Random) -> PacerLike:
     """logship's Pacer as installed."""
     from logship.pacing import Pacer
 
-    return Pacer(rng, start_rate=start_rate)
+    return Pacer(rng)
+
+
+class _Unloaded:
+    """An earlier Pacer, whose ``called`` takes no load and whose constructor may want the
+    unpaced call rate (one per flush interval, as ``logship.state.Shared`` passed it)."""
+
+    def __init__(self, pacer: Any) -> None:
+        self.pacer = pacer
+
+    @property
+    def active(self) -> bool:
+        return bool(self.pacer.active)
+
+    def ready(self, now: float) -> bool:
+        return bool(self.pacer.ready(now))
+
+    def ready_early(self, now: float) -> bool:
+        return bool(self.pacer.ready_early(now))
+
+    def delay(self, now: float) -> float:
+        return float(self.pacer.delay(now))
+
+    def called(self, now: float, load: float = 0.0, backlog: float = 0.0) -> None:
+        del load, backlog
+        self.pacer.called(now)
+
+    def accepted(self, now: float) -> None:
+        self.pacer.accepted(now)
+
+    def throttled(self, now: float, waited: float = 0.0) -> None:
+        self.pacer.throttled(now, waited)
 
 
 def pacer_from(src: Path) -> PacerFactory:
@@ -337,10 +413,15 @@ def pacer_from(src: Path) -> PacerFactory:
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     cls = module.Pacer
+    takes_load = "load" in inspect.signature(cls.called).parameters
+    takes_rate = "start_rate" in inspect.signature(cls).parameters
 
-    def make(rng: random.Random, start_rate: float) -> PacerLike:
-        pacer: PacerLike = cls(rng, start_rate=start_rate)
-        return pacer
+    def make(rng: random.Random) -> PacerLike:
+        if takes_rate:
+            pacer = cls(rng, start_rate=1.0 / Scenario.flush_interval)
+        else:
+            pacer = cls(rng)
+        return cast("PacerLike", pacer) if takes_load else _Unloaded(pacer)
 
     return make
 
@@ -370,6 +451,10 @@ class Summary:
     undrained: int
     starved_runs: int  # runs in which some task had nothing delivered during the load
     starved_tasks: float  # such tasks per run (median)
+    backlog_mb: float  # a task's largest backlog, MB
+    backlog_mb_worst: float
+    recovery_s: float | None  # after the foreign writer (None: the scenario has none)
+    recovery_s_worst: float | None
 
 
 def summarize(results: Sequence[Result]) -> Summary:
@@ -378,6 +463,8 @@ def summarize(results: Sequence[Result]) -> Summary:
     drains = [r.drain_s if r.drain_s is not None else math.inf for r in results]
     per_quota = [r.per_quota or 0.0 for r in results]
     ratios = [r.throttled_per_accepted for r in results]
+    backlogs = [r.backlog_bytes / 1e6 for r in results]
+    recoveries = [r.recovery_s for r in results if r.recovery_s is not None]
     return Summary(
         runs=len(results),
         accepted=med(r.accepted for r in results),
@@ -395,6 +482,10 @@ def summarize(results: Sequence[Result]) -> Summary:
         undrained=sum(r.drain_s is None for r in results),
         starved_runs=sum(r.starved > 0 for r in results),
         starved_tasks=med(r.starved for r in results),
+        backlog_mb=med(backlogs),
+        backlog_mb_worst=max(backlogs),
+        recovery_s=med(recoveries) if recoveries else None,
+        recovery_s_worst=max(recoveries) if recoveries else None,
     )
 
 
@@ -402,20 +493,25 @@ HEADER = (
     "| scenario | accepted / throttled (per accepted; worst) | events per call "
     "| least-served share in load (median; worst) | runs with a starved task (starved tasks "
     "per run, median) | best-served | drain s (median; worst) "
-    "| records/s per unit of quota (median; worst) |"
+    "| records/s per unit of quota (median; worst) | largest backlog MB (median; worst) "
+    "| recovery s (median; worst) |"
 )
 
 
 def row(name: str, s: Summary) -> str:
     """One Markdown table row."""
     undrained = f", {s.undrained} undrained" if s.undrained else ""
+    recovery = "-"
+    if s.recovery_s is not None and s.recovery_s_worst is not None:
+        recovery = f"{s.recovery_s:.1f}; {s.recovery_s_worst:.1f}"
     return (
         f"| {name} | {s.accepted:.0f} / {s.throttled:.0f} ({s.throttled_per_accepted:.2f}; "
         f"{s.throttled_per_accepted_worst:.2f}) | {s.events_per_call:.0f} "
         f"| {s.share_min:.2f}; {s.share_min_worst:.2f} | {s.starved_runs} of {s.runs} "
         f"({s.starved_tasks:g}) | {s.share_max:.2f} "
         f"| {s.drain_s:.1f}; {s.drain_s_worst:.1f}{undrained} "
-        f"| {s.per_quota:.0f}; {s.per_quota_worst:.0f} |"
+        f"| {s.per_quota:.0f}; {s.per_quota_worst:.0f} "
+        f"| {s.backlog_mb:.2f}; {s.backlog_mb_worst:.2f} | {recovery} |"
     )
 
 
@@ -453,7 +549,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in ns.scenario or ([] if scenarios else list(SCENARIOS)):
         scenarios[name] = SCENARIOS[name]
     print(HEADER)
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, scenario in scenarios.items():
         results = []
         for seed in range(ns.first_seed, ns.first_seed + ns.seeds):

@@ -9,6 +9,7 @@ import time
 import pytest
 from logship.batching import Event
 from logship.delivery import Delivered, Delivery
+from logship.pacing import MAX_INTERVAL
 from logship.state import Notices, Shared
 
 from .test_remote import RecordingClient, client_error
@@ -90,12 +91,21 @@ def test_events_cloudwatch_would_refuse_for_their_age_are_not_sent(
 
 def test_a_throttled_call_is_not_retried_but_paces_the_next_ones() -> None:
     shared = shared_state()
-    client = RecordingClient(client_error("ThrottlingException"), {})
+    client = RecordingClient(client_error("ThrottlingException"), {}, {})
     deliver = delivery(client, shared).deliver
+    pacer = shared.pacer
     assert deliver(events(), "s") is Delivered.THROTTLED
     assert len(client.calls) == 1 and shared.counters.throttled == 1
     assert shared.counters.retried == 0 and shared.health.healthy  # a pace, not an outage
-    assert shared.pacer.active and not shared.pacer.ready(time.monotonic())
-    paced = shared.pacer.rate
+    assert pacer.active and not pacer.ready(time.monotonic())
+    paced = pacer.period
+    assert paced == MAX_INTERVAL  # no rate known before the first call
     assert deliver(events(), "s") is Delivered.HANDLED
-    assert shared.pacer.rate > paced  # an accepted call lets the pace grow back
+    # an accepted call keeps its slot: the next call exactly one period after it went out
+    assert pacer.period == paced and pacer.next_call == pacer.last_call + paced
+    assert not pacer.ready(time.monotonic())
+    # an accepted call that fills a request (records are left behind) halves the period at once
+    now = int(time.time() * 1000)
+    full = [Event(now + i, logging.INFO, "x" * 100_000, 100_000, 10 + i) for i in range(10)]
+    assert deliver(full, "s") is Delivered.HANDLED
+    assert pacer.period == paced / 2 and pacer.next_call == pacer.last_call + paced / 2

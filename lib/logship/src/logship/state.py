@@ -360,7 +360,7 @@ class Shared:
         self.control = Control()
         self.clock = ClockWindow(retention_days)
         self.journal = JournalSlot(journal_wanted)
-        self.pacer = Pacer(start_rate=1.0 / flush_interval)
+        self.pacer = Pacer()
         self.spool: Spool | None = None
 
     def resolved_through(self) -> int:
