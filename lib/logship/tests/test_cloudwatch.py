@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 import pytest
 from logship.cloudwatch import CloudWatchHandler
+from logship.formatter import JsonFormatter
 from logship.limits import EVENT_OVERHEAD_BYTES, MAX_BATCH_BYTES, MAX_BATCH_EVENTS
 from logship.setup import ConfigError, configure
 
@@ -276,6 +277,36 @@ def test_oversized_message_is_truncated_and_counted(
     assert doc["truncated"] is True and doc["data"] == {"keep": 1}
 
 
+@pytest.mark.parametrize("subclass", [False, True], ids=["JsonFormatter", "a subclass"])
+def test_truncation_and_repairs_are_noticed_with_a_formatter_subclass(
+    moto_url: str,
+    group: str,
+    logs: Any,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    subclass: bool,
+) -> None:
+    """A JsonFormatter subclass (formatted off the inlined hot path) gets the same notices."""
+
+    class Tagged(JsonFormatter):
+        pass
+
+    handler = handler_for(moto_url, group, tmp_path, max_message_bytes=2048)
+    if subclass:
+        handler.setFormatter(Tagged(service="svc", max_message_bytes=2048))
+    capfd.readouterr()
+    with attached(handler) as logger:
+        logger.error("z" * 100_000)
+        logger.error("%d items", "not a number")
+        handler.flush(10)
+        stats = handler.stats()
+    assert stats["truncated"] == 1 and stats["repaired"]["message_format"] == 1
+    notices = [orjson.loads(line) for line in capfd.readouterr().err.splitlines() if line]
+    kinds = {n["data"]["notice"] for n in notices if n.get("logger") == "logship"}
+    assert {"truncated", "repaired"} <= kinds, notices
+    assert len(fetch_events(logs, group)) == 2
+
+
 def test_unreachable_endpoint_spools_within_deadline(tmp_path: Path, logs: Any) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     handler = handler_for(url, "/test/unreachable", tmp_path, read_timeout=2.0)
@@ -350,6 +381,7 @@ from gevent import monkey
 monkey.patch_all()
 import logging, os, sys, gevent, threading
 from logship.cloudwatch import CloudWatchHandler
+from logship.formatter import JsonFormatter
 assert threading.Thread.__module__.startswith("gevent"), threading.Thread
 handler = CloudWatchHandler(
     sys.argv[2], service="gevent", endpoint_url=sys.argv[1], region_name="us-east-1",

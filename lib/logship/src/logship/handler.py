@@ -319,8 +319,10 @@ class CloudWatchHandler(logging.Handler):
 
     def _enqueue_record(self, proc: Process, record: logging.LogRecord) -> None:
         formatter = self.formatter
-        if isinstance(formatter, JsonFormatter):
+        if isinstance(formatter, JsonFormatter):  # a subclass: notices as on the hot path
             text, size, truncated = formatter.format_event(record)
+            if truncated or formatter.repaired != self._repaired_seen:
+                self._format_notices(formatter, truncated)
         else:
             text = self.format(record)
             raw = text.encode("utf-8", "replace")
