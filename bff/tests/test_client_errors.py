@@ -938,6 +938,22 @@ def test_envelope_endpoint_logs_the_event(ingest: FlaskClient, records: Records)
     assert counters["skipped_items"] == {"session": 1}
 
 
+def test_invented_item_types_share_one_counter(ingest: FlaskClient) -> None:
+    """Item types no SDK sends are counted as ``other``: a client inventing a new name per
+    item cannot add counter keys without bound."""
+    event = json.dumps(SENTRY_EVENT).encode()
+    invented = [({"type": f"made_up_{i}"}, b"{}") for i in range(20)]
+    body = envelope(({"type": "event", "length": len(event)}, event), *invented)
+    resp = ingest.post(
+        "/api/client-errors/envelope",
+        data=body,
+        headers={"Content-Type": "text/plain;charset=UTF-8"},
+    )
+    assert resp.status_code == 202
+    counters = ingest.get("/internal/client-errors").get_json()["counters"]
+    assert counters["skipped_items"] == {"other": 20}
+
+
 def test_envelope_with_only_sessions_is_accepted_silently(
     ingest: FlaskClient, records: Records
 ) -> None:

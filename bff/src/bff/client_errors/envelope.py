@@ -39,6 +39,17 @@ from .symbolicate import is_safe_release
 
 MAX_ITEMS: Final = 32
 MAX_EVENTS: Final = 4
+#: Item types the Sentry SDKs send (develop.sentry.dev, "Envelope Items"): skipped ones are
+#: counted under their own name, any other name under ``other``, so a client cannot grow the
+#: counters (one key per invented type) without bound.
+KNOWN_ITEM_TYPES: Final = frozenset(
+    {
+        "attachment", "check_in", "client_report", "event", "feedback", "log", "metric_meta",
+        "otel_log", "profile", "profile_chunk", "replay_event", "replay_recording",
+        "replay_video", "session", "sessions", "span", "statsd", "trace_metric", "transaction",
+        "user_report",
+    }
+)  # fmt: skip
 _EVENT_ID: Final = re.compile(r"^[0-9a-fA-F]{32}$|^[0-9a-fA-F-]{36}$")
 _CRUMB_TYPES: Final = {"navigation": "navigation", "ui.click": "click", "fetch": "fetch",
                        "xhr": "fetch"}  # fmt: skip
@@ -198,7 +209,7 @@ def parse_envelope(body: bytes) -> Envelope:
     for index, (item_header, payload) in enumerate(items):
         kind = item_header.type
         if kind != "event" or len(envelope.errors) >= MAX_EVENTS:
-            name = kind if kind.replace("_", "").isalnum() and len(kind) <= 32 else "other"
+            name = kind if kind in KNOWN_ITEM_TYPES else "other"
             envelope.skipped[name] = envelope.skipped.get(name, 0) + 1
             continue
         event = _read(SentryEvent, payload, f"item {index} (event)")
