@@ -37,7 +37,8 @@ from logship.formatter import JsonFormatter
 from testkit import http_ready, start
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/harness.py
-import sampling as spy  # noqa: E402 - bench/logs/sampling.py
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/logs/sampling.py
+import sampling as spy  # noqa: E402
 from harness import free_port, moto_url, static_upstream, wrk  # noqa: E402
 
 REGION = "us-east-1"
