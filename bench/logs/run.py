@@ -270,17 +270,11 @@ def python_load(url: str, duration: float, concurrency: int, max_requests: int) 
 def session_cpu_seconds(session: int) -> float:
     """CPU seconds (user + system) used so far by the live processes of ``session`` (Linux
     /proc; a server started with ``start_new_session`` is its own session)."""
-    ticks = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path("/proc", entry, "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()  # after "(comm)": state ppid pgrp session ...
-        if int(fields[3]) == session:
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    ticks = sum(
+        int(fields[11]) + int(fields[12])
+        for _, fields in spy.proc_stats()
+        if int(fields[3]) == session
+    )
     return ticks / os.sysconf("SC_CLK_TCK")
 
 

@@ -22,9 +22,9 @@ from pathlib import Path
 RATE = 250
 
 
-def children(pid: int) -> list[int]:
-    """The live child processes of ``pid`` (gunicorn's workers), from /proc."""
-    found = []
+def proc_stats() -> Iterator[tuple[int, list[str]]]:
+    """Every live process's pid and the fields of its /proc/{pid}/stat after "(comm)":
+    state, ppid, pgrp, session, ... (utime and stime at 11 and 12)."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -32,9 +32,12 @@ def children(pid: int) -> list[int]:
             stat = Path("/proc", entry, "stat").read_text()
         except OSError:
             continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append(int(entry))
-    return sorted(found)
+        yield int(entry), stat.rsplit(")", 1)[1].split()
+
+
+def children(pid: int) -> list[int]:
+    """The live child processes of ``pid`` (gunicorn's workers)."""
+    return sorted(child for child, fields in proc_stats() if int(fields[1]) == pid)
 
 
 @contextlib.contextmanager
