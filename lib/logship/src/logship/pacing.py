@@ -197,8 +197,8 @@ class Pacer:
     def accepted(self, now: float) -> None:
         """The last call was accepted: keep its phase (the next call one period after it went
         out); halve the period after ``SPEEDUP_CALLS`` in a row, or at once after a full call
-        while the period is longer than the demand's or a deep backlog waited; end pacing at
-        ``RELEASE_RATE`` or after ``QUIET_S`` without a throttle."""
+        while the period is longer than the demand's; end pacing at ``RELEASE_RATE`` once a
+        call is not full, or after ``QUIET_S`` without a throttle."""
         self._delivered = self._load
         if self.period <= 0.0:
             return
