@@ -12,7 +12,7 @@ Layout under the spool directory (next to the spool's ``owners/{owner}.lock``)::
 (the message JSON-encoded, when it contains a newline or a NUL). A segment is a file of
 ``segment_bytes`` reserved up front (``posix_fallocate``, so a full disk shows at creation, never
 as a fault while writing) and mapped shared into memory: a line is copied into the mapping under
-the handler's lock before ``emit`` returns, a memory copy rather than a system call per event
+the process's shared lock before ``emit`` returns, a memory copy rather than a system call per event
 (as Fluent Bit's memory-mapped chunks). No fsync: the page cache, which a shared mapping
 writes into, survives the death of the process (not of the host). The unwritten rest of a
 segment reads as NUL bytes, which readers skip.

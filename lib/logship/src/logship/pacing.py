@@ -84,7 +84,7 @@ MIN_RETRY_S: Final = 2.0
 
 class Pacer:
     """Call pace for one process's ``PutLogEvents`` calls (not thread-safe: the sender calls
-    it under the handler's lock)."""
+    it under the process's shared lock, ``Shared.cond``)."""
 
     __slots__ = (
         "_arrived", "_arrived_at", "_backlog", "_delivered", "_first_call", "_holding", "_load",
