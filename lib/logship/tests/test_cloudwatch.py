@@ -22,7 +22,7 @@ from logship.formatter import JsonFormatter
 from logship.limits import EVENT_OVERHEAD_BYTES, MAX_BATCH_BYTES, MAX_BATCH_EVENTS
 from logship.setup import ConfigError, configure
 
-from .conftest import FAKE_AWS, REGION, fetch_events, fetch_messages, free_port
+from .conftest import FAKE_AWS, REGION, fetch_events, fetch_messages, free_port, wait_until
 from .faultproxy import FaultProxy
 from .helpers import attached, handler_for, log_at
 
@@ -214,6 +214,36 @@ def test_threads_log_at_once_without_the_handler_lock(
     assert stats["sent"] == 2000
 
 
+def test_records_logged_after_close_reach_cloudwatch_through_the_next_process(
+    moto_url: str, group: str, logs: Any, tmp_path: Path
+) -> None:
+    """A record logged after ``close`` (gunicorn's gevent worker closes the handler from
+    ``worker_exit`` while requests still finish in other greenlets when its master died) is
+    spooled on its own; the next process on the spool directory delivers it."""
+    handler = handler_for(moto_url, group, tmp_path)
+    logger = logging.getLogger(f"test.late.{os.getpid()}.{time.monotonic_ns()}")
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+    try:
+        logger.info("before close")
+        handler.close(5)
+        logger.info("after close %d", 1)
+        logger.warning("after close %d", 2)
+        stats = handler.stats()
+    finally:
+        logger.removeHandler(handler)
+        handler.cwl_client.close()
+    assert stats["dropped_total"] == 0 and stats["spooled"] == 2, stats
+    assert [m["message"] for m in fetch_messages(logs, group)] == ["before close"]
+    nxt = handler_for(moto_url, group, tmp_path)
+    with attached(nxt) as next_logger:
+        next_logger.info("next process")
+        assert wait_until(lambda: len(fetch_events(logs, group)) >= 4, 20, 0.2)
+    messages = sorted(m["message"] for m in fetch_messages(logs, group))
+    assert messages == ["after close 1", "after close 2", "before close", "next process"]
+
+
 class LogsWhenPrinted:
     def __repr__(self) -> str:
         logging.getLogger("test.reentrant").error("logged from inside repr")
@@ -322,16 +352,25 @@ def test_unreachable_endpoint_spools_within_deadline(tmp_path: Path, logs: Any) 
     assert len(list((tmp_path / "spool" / "ready").iterdir())) >= 1
 
 
-def test_close_is_idempotent_and_late_records_are_counted(
-    moto_url: str, group: str, tmp_path: Path
+@pytest.mark.parametrize("spool", [True, False], ids=["spool", "no-spool"])
+def test_close_is_idempotent_and_late_records_are_spooled_or_counted(
+    moto_url: str, group: str, tmp_path: Path, spool: bool
 ) -> None:
-    handler = handler_for(moto_url, group, tmp_path)
+    """A record handled after ``close`` is spooled for the next process (see
+    ``test_records_logged_after_close_reach_cloudwatch_through_the_next_process``); without a
+    spool it is dropped and counted, never silently lost."""
+    overrides = {} if spool else {"spool_dir": None}
+    handler = handler_for(moto_url, group, tmp_path, **overrides)
     handler.close(5)
     handler.close(5)
     handler.flush(1)
     record = logging.getLogger("late").makeRecord("late", logging.INFO, "f", 1, "late", (), None)
     handler.handle(record)
-    assert handler.stats()["dropped"] == {"INFO": 1}
+    stats = handler.stats()
+    if spool:
+        assert stats["dropped"] == {} and stats["spooled"] == 1
+    else:
+        assert stats["dropped"] == {"INFO": 1} and stats["spooled"] == 0
     handler.cwl_client.close()
 
 

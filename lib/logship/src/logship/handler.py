@@ -276,8 +276,7 @@ class CloudWatchHandler(logging.Handler):
             if proc is None or self._generation != _FORK_GENERATION:
                 proc = self._ensure_process()
             if self._closed:
-                with proc.shared.lock:
-                    proc.shared.counters.drop(record.levelno)
+                self._late(proc, record)
                 return
             formatter = self.formatter
             if type(formatter) is JsonFormatter:  # the hot path, inlined
@@ -297,6 +296,13 @@ class CloudWatchHandler(logging.Handler):
             self.handleError(record)
         finally:
             IN_HANDLER.reset(token)
+
+    def _late(self, proc: Process, record: logging.LogRecord) -> None:
+        """A record logged after :meth:`close`: to the spool, for the next process (see
+        :meth:`~logship.intake.Intake.add_late`)."""
+        text, size, _ = self._formatted(record)
+        timestamp = int(record.created) * 1000 + int(record.msecs)
+        proc.intake.add_late(timestamp, record.levelno, text, size)
 
     def _format_notices(self, formatter: JsonFormatter, truncated: bool) -> None:
         """Say once a minute that records were cut to size or repaired (counted per record)."""
@@ -318,22 +324,26 @@ class CloudWatchHandler(logging.Handler):
             )
 
     def _enqueue_record(self, proc: Process, record: logging.LogRecord) -> None:
+        text, size, truncated = self._formatted(record)
+        timestamp = int(record.created) * 1000 + int(record.msecs)
+        proc.intake.add(timestamp, record.levelno, text, size, truncated)
+
+    def _formatted(self, record: logging.LogRecord) -> tuple[str, int, bool]:
+        """The record's text, its UTF-8 size and whether it was cut, by any formatter."""
         formatter = self.formatter
         if isinstance(formatter, JsonFormatter):  # a subclass: notices as on the hot path
             text, size, truncated = formatter.format_event(record)
             if truncated or formatter.repaired != self._repaired_seen:
                 self._format_notices(formatter, truncated)
-        else:
-            text = self.format(record)
-            raw = text.encode("utf-8", "replace")
-            truncated = False
-            if len(raw) > self.max_message_bytes:
-                raw = raw[: self.max_message_bytes].decode("utf-8", "ignore").encode("utf-8")
-                text = raw.decode("utf-8")
-                truncated = True
-            size = len(raw)
-        timestamp = int(record.created) * 1000 + int(record.msecs)
-        proc.intake.add(timestamp, record.levelno, text, size, truncated)
+            return text, size, truncated
+        text = self.format(record)
+        raw = text.encode("utf-8", "replace")
+        truncated = False
+        if len(raw) > self.max_message_bytes:
+            raw = raw[: self.max_message_bytes].decode("utf-8", "ignore").encode("utf-8")
+            text = raw.decode("utf-8")
+            truncated = True
+        return text, len(raw), truncated
 
     def flush(self, timeout: float | None = None) -> None:
         """Deliver, or spool, every event buffered so far, within ``timeout`` seconds

@@ -23,12 +23,15 @@ if TYPE_CHECKING:
 __all__ = ["Intake"]
 
 _new_event = tuple.__new__  # builds an Event without the NamedTuple constructor's overhead
+#: Records logged after ``close`` that are spooled one by one (an fsync each); more are dropped
+#: and counted (a process that goes on logging after closing its handler is a bug to see).
+MAX_LATE_RECORDS = 1_000
 
 
 class Intake:
     """Puts records into the shared buffer (and the journal) of one process."""
 
-    __slots__ = ("notices", "shared", "storage", "stream")
+    __slots__ = ("late", "notices", "shared", "storage", "stream")
 
     def __init__(
         self,
@@ -41,6 +44,8 @@ class Intake:
         self.storage = storage
         self.notices = notices
         self.stream = stream
+        #: Records logged after the handler closed (see :meth:`add_late`).
+        self.late = 0
 
     def add(self, timestamp: int, level: int, text: str, size: int, truncated: bool) -> None:
         """Admit one formatted record (``size``: its UTF-8 bytes). Never blocks on the network."""
@@ -125,6 +130,29 @@ class Intake:
             )
         if spill:
             self._spill(spill)
+
+    def add_late(self, timestamp: int, level: int, text: str, size: int) -> None:
+        """Admit a record logged after the handler closed: straight to the spool as a batch of
+        its own (fsync), so the next process on the directory delivers it; dropped and counted
+        without a spool or past ``MAX_LATE_RECORDS``.
+
+        gunicorn's gevent worker exits at once when its master dies (``sys.exit`` in
+        ``notify``): ``worker_exit`` closes the handler while requests still run in other
+        greenlets, and they log (and answer) while the process winds down."""
+        shared = self.shared
+        with shared.lock:
+            shared.seq += 1
+            seq = shared.seq
+            counters = shared.counters
+            self.late += 1
+            if shared.spool is None or self.late > MAX_LATE_RECORDS:
+                counters.drop(level)
+                return
+            counters.queued += 1
+        event = _new_event(Event, (timestamp, level, text, size, seq))
+        if self.storage.spool_events([event], self.stream):
+            with shared.lock:
+                counters.drop(level)
 
     def _spill(self, spill: list[Event]) -> None:
         """Write the buffer's older half to the spool (this thread); what the spool cannot
