@@ -62,13 +62,19 @@ def run_outage(
                     sent += 1
 
             emit(50)
-            start = time.monotonic()
+            # The transport faults twice, then throttling: a throttle makes the sender pace its
+            # calls (up to 16 s apart), so it comes last, long enough for a probe or a call
+            # (probes are at most 2 s apart here) to meet it.
             segment = max(1.0, seconds / 8)
-            while time.monotonic() - start < seconds:
-                mode = OUTAGE_MODES[int((time.monotonic() - start) // segment) % len(OUTAGE_MODES)]
+            transport = [mode for mode in OUTAGE_MODES if mode != "throttle"]
+            phases = [(mode, segment) for mode in transport * 2]
+            phases.append(("throttle", max(3.0, seconds - segment * len(phases))))
+            for mode, length in phases:
                 proxy.mode = mode
-                emit(10)
-                time.sleep(0.1)  # ~100 events/s, ~35 KB/s: the buffer overflows within seconds
+                end = time.monotonic() + length
+                while time.monotonic() < end:
+                    emit(10)
+                    time.sleep(0.1)  # ~100 events/s, ~35 KB/s: the buffer overflows in seconds
             during = handler.stats()
             proxy.mode = "pass"
             emit(50)
