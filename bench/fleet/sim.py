@@ -59,8 +59,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, cast
 
+from logship.batching import request_share
 from logship.limits import EVENT_OVERHEAD_BYTES, MAX_BATCH_BYTES, MAX_BATCH_EVENTS
 from logship.sender import GREENLET_BATCH_BYTES
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ingest"))
+from sink import TokenBucket  # noqa: E402 - bench/ingest is not a package
 
 #: Encoding and signing one PutLogEvents request in a gevent worker (seconds per MiB).
 ENCODE_S_PER_MIB = 0.0065
@@ -196,9 +200,7 @@ class Sim:
         self.trigger_bytes = min(scenario.batch_bytes, scenario.buffer_max_bytes // 2)
         self.trigger_events = max(1, min(MAX_BATCH_EVENTS, scenario.buffer_max_events // 2))
         self.paced_trigger_bytes = scenario.buffer_max_bytes // 2
-        self.burst = max(1.0, scenario.quota)
-        self.tokens = self.burst
-        self.refilled = 0.0
+        self.bucket = TokenBucket(scenario.quota, 0.0)
         self.accepted = 0
         self.throttled = 0
         self.events = 0
@@ -220,21 +222,14 @@ class Sim:
     # -- the sink ----------------------------------------------------------------------------
 
     def allow_put(self, now: float) -> bool:
-        """bench/ingest/sink.py ``Sink._allow_put``."""
-        quota = self.s.quota
-        if quota <= 0:
+        """bench/ingest/sink.py's token bucket, emptied while another writer holds the quota."""
+        if self.s.quota <= 0:
             return True
         foreign = self.s.foreign_at
         if foreign is not None and foreign <= now < foreign + self.s.foreign_s:
-            self.tokens = 0.0  # the other writer takes every token as it comes
-            self.refilled = now
+            self.bucket.empty(now)
             return False
-        self.tokens = min(self.burst, self.tokens + (now - self.refilled) * quota)
-        self.refilled = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
+        return self.bucket.allow(now)
 
     # -- the sender --------------------------------------------------------------------------
 
@@ -278,7 +273,7 @@ class Sim:
 
     def load(self, count: int) -> float:
         """``count`` records' share of a full request (1 MiB, 10,000 events)."""
-        return max(count * self.cost / MAX_BATCH_BYTES, count / MAX_BATCH_EVENTS)
+        return request_share(count * self.cost, count)
 
     def decide(self, task: Task, now: float, lo: int, hi: int) -> None:
         backlog = task.generated(now) - task.delivered_upto

@@ -42,6 +42,31 @@ EVENT_OVERHEAD = 26
 TARGET_PREFIX = "Logs_20140328."
 
 
+class TokenBucket:
+    """The account-wide ``PutLogEvents`` quota: ``rate`` tokens a second, one second of burst
+    (at least one token); also the model ``bench/fleet/sim.py`` runs against."""
+
+    def __init__(self, rate: float, now: float) -> None:
+        self.rate = rate
+        self.burst = max(1.0, rate)
+        self.tokens = self.burst
+        self.refilled = now
+
+    def allow(self, now: float) -> bool:
+        """Take a token at ``now`` if there is one."""
+        self.tokens = min(self.burst, self.tokens + (now - self.refilled) * self.rate)
+        self.refilled = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+    def empty(self, now: float) -> None:
+        """Another writer took every token as it came."""
+        self.tokens = 0.0
+        self.refilled = now
+
+
 class Sink:
     """Log groups, streams and counters; the handling of one decoded request."""
 
@@ -58,23 +83,13 @@ class Sink:
         }
         self.per_stream: dict[str, int] = {}
         self.rate = rate
-        self._tokens = max(1.0, rate)
-        self._refilled = time.monotonic()
+        self._bucket = TokenBucket(rate, time.monotonic())
         self.keep_ids = keep_ids
         self.ids: set[str] = set()
 
     def _allow_put(self) -> bool:
         """The account-wide PutLogEvents quota (token bucket, one second of burst)."""
-        if self.rate <= 0:
-            return True
-        now = time.monotonic()
-        burst = max(1.0, self.rate)  # one second of requests, and at least one
-        self._tokens = min(burst, self._tokens + (now - self._refilled) * self.rate)
-        self._refilled = now
-        if self._tokens < 1:
-            return False
-        self._tokens -= 1
-        return True
+        return self.rate <= 0 or self._bucket.allow(time.monotonic())
 
     def _record_ids(self, events: list[Any]) -> None:
         for event in events:

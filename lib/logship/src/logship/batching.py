@@ -42,6 +42,12 @@ def batch_cost(events: Iterable[Event]) -> int:
     return sum(event.size + EVENT_OVERHEAD_BYTES for event in events)
 
 
+def request_share(cost: int, count: int) -> float:
+    """``count`` events costing ``cost`` bytes (:func:`batch_cost`) as a share of a full
+    ``PutLogEvents`` request (1 MiB or 10,000 events, whichever binds)."""
+    return max(cost / MAX_BATCH_BYTES, count / MAX_BATCH_EVENTS)
+
+
 _ORDER: Final = operator.attrgetter("timestamp", "seq")
 
 

@@ -17,8 +17,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from .batching import batch_cost
-from .limits import MAX_BATCH_BYTES, MAX_BATCH_EVENTS, MAX_EVENT_AGE_MS, MAX_EVENT_FUTURE_MS
+from .batching import batch_cost, request_share
+from .limits import MAX_EVENT_AGE_MS, MAX_EVENT_FUTURE_MS
 from .remote import (
     Outcome,
     count_rejections,
@@ -107,12 +107,12 @@ class Delivery:
             return Delivered.HANDLED
         shared = self.shared
         request = prepare_put(self.client, self.group, stream, events)  # once for every try
-        load = _request_share(batch_cost(events), len(events))
+        load = request_share(batch_cost(events), len(events))
         attempt = 0
         created = False
         while True:
             with shared.cond:
-                waiting = _request_share(shared.buffer.bytes, shared.buffer.count)
+                waiting = request_share(shared.buffer.bytes, shared.buffer.count)
                 shared.pacer.called(time.monotonic(), load, load + waiting)
             outcome, detail = send_put(self.client, request)
             if outcome is Outcome.SENT:
@@ -219,9 +219,3 @@ class Delivery:
             self.shared.health.mark_unhealthy()
             self.shared.pacer.reset()  # an outage: the health probes pace the calls now
         self.notices.say("unhealthy", f"CloudWatch unavailable ({reason}); spooling")
-
-
-def _request_share(size: int, count: int) -> float:
-    """``count`` events of ``size`` bytes (with the per-event overhead) as a share of a full
-    ``PutLogEvents`` request: the pacer's measure of load and backlog."""
-    return max(size / MAX_BATCH_BYTES, count / MAX_BATCH_EVENTS)

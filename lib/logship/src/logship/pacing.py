@@ -122,10 +122,6 @@ class Pacer:
         """Calls per second while pacing; 0.0 when not pacing."""
         return 1.0 / self.period if self.period > 0.0 else 0.0
 
-    def interval(self) -> float:
-        """Seconds between calls (0 when not pacing)."""
-        return self.period
-
     def ready(self, now: float) -> bool:
         """Whether a call may go out at ``now``."""
         return now >= self.next_call
